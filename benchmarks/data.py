@@ -1,0 +1,96 @@
+"""Labelled sentence sets: SST-2 from a local TSV (offline) or the Hub (online), and user files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.hub import hub_reachable
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# ../shared/data/sst2 sits beside the checkout on dev machines and CI; users point SST2_DIR elsewhere.
+DEFAULT_SST2_DIR = REPO_ROOT.parent / "shared" / "data" / "sst2"
+SPLIT_FILES = {"train": "train.tsv", "validation": "dev.tsv", "dev": "dev.tsv"}
+TEXT_COLUMNS = ("sentence", "text", "review", "content")
+
+
+class DataUnavailable(RuntimeError):
+    """The requested data set is neither on disk nor reachable; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class LabelledTexts:
+    texts: tuple[str, ...]
+    labels: tuple[int, ...]
+    source: str
+
+    def __post_init__(self) -> None:
+        if len(self.texts) != len(self.labels):
+            raise ValueError("texts and labels differ in length")
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def head(self, n: int) -> "LabelledTexts":
+        return LabelledTexts(self.texts[:n], self.labels[:n], f"{self.source} (first {n})")
+
+
+def sst2_dir() -> Path | None:
+    """The local SST-2 folder: $SST2_DIR, else ../shared/data/sst2 beside the checkout."""
+    env = os.environ.get("SST2_DIR")
+    candidate = Path(env).expanduser() if env else DEFAULT_SST2_DIR
+    return candidate if (candidate / "dev.tsv").is_file() else None
+
+
+def load_sst2(split: str = "validation", data_dir: str | Path | None = None) -> LabelledTexts:
+    """SST-2 `split` ("train" or "validation"/"dev") from a local TSV folder, else from the Hub."""
+    if split not in SPLIT_FILES:
+        raise ValueError(f"unknown split {split!r}; use one of {sorted(SPLIT_FILES)}")
+    folder = Path(data_dir) if data_dir else sst2_dir()
+    if folder is not None:
+        path = folder / SPLIT_FILES[split]
+        if not path.is_file():
+            raise DataUnavailable(f"{path} does not exist (expected the GLUE SST-2 {split} TSV).")
+        return read_labelled_file(path.read_bytes(), path.name, source=f"SST-2 {split} ({path})")
+    if not hub_reachable():
+        raise DataUnavailable(
+            "SST-2 is not on disk and the Hugging Face Hub is unreachable: "
+            "set SST2_DIR to a folder holding train.tsv and dev.tsv."
+        )
+    import datasets  # imported late: slow, and only needed online
+
+    hub_split = "validation" if split in ("dev", "validation") else split
+    ds = datasets.load_dataset("glue", "sst2", split=hub_split)
+    return LabelledTexts(tuple(ds["sentence"]), tuple(ds["label"]), f"SST-2 {hub_split} (Hub: glue/sst2)")
+
+
+def read_labelled_file(content: bytes, name: str, source: str | None = None) -> LabelledTexts:
+    """Parse a TSV/CSV with a header: a text column (sentence/text/...) and a 0/1 `label` column."""
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start}).") from None
+    delimiter = "\t" if name.lower().endswith(".tsv") or "\t" in text.split("\n", 1)[0] else ","
+    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter, quoting=csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL)
+    fields = [f.strip().lower() for f in (reader.fieldnames or [])]
+    text_col = next((c for c in TEXT_COLUMNS if c in fields), None)
+    if text_col is None or "label" not in fields:
+        raise ValueError(
+            f"{name}: needs a header with a text column ({' / '.join(TEXT_COLUMNS)}) and a 'label' column; "
+            f"found {fields or 'no header'}."
+        )
+    texts: list[str] = []
+    labels: list[int] = []
+    for line_no, row in enumerate(reader, start=2):
+        row = {(k or "").strip().lower(): v for k, v in row.items()}
+        raw_label = (row.get("label") or "").strip()
+        if raw_label not in ("0", "1"):
+            raise ValueError(f"{name}, line {line_no}: label must be 0 or 1, got {raw_label[:20]!r}.")
+        texts.append((row.get(text_col) or "").strip())
+        labels.append(int(raw_label))
+    if not texts:
+        raise ValueError(f"{name}: no rows after the header.")
+    return LabelledTexts(tuple(texts), tuple(labels), source or name)

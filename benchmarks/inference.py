@@ -1,0 +1,122 @@
+"""Running text through models: side-by-side predictions, fast dataset scoring, attention maps."""
+
+from __future__ import annotations
+
+import math
+import time
+import unicodedata
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+
+from benchmarks.models import LoadedModel, LoadedPair
+from benchmarks.timing import synchronize
+
+
+class InvalidInput(ValueError):
+    """User text that cannot be classified; str(error) is the message to show."""
+
+
+def clean_text(text: str, max_chars: int) -> str:
+    """Normalise user text: lone surrogates replaced, control characters (NUL...) dropped, length capped."""
+    if not isinstance(text, str):
+        raise InvalidInput("Text must be a string.")
+    if len(text) > max_chars:
+        raise InvalidInput(f"The text has {len(text):,} characters; the limit is {max_chars:,} (KD_MAX_CHARS).")
+    text = text.encode("utf-8", "replace").decode("utf-8")  # lone surrogates -> '?'
+    text = "".join(ch for ch in text if ch in "\t\n" or unicodedata.category(ch) != "Cc")
+    if not text.strip():
+        raise InvalidInput("Enter some text: the input is empty or only whitespace/control characters.")
+    return text
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: str
+    probs: tuple[float, ...]  # in the order of the model's canonical labels
+    tokens: int  # tokens fed to the model, after truncation, special tokens included
+    truncated: bool
+
+
+@dataclass(frozen=True)
+class ModelRun:
+    model: str
+    labels: tuple[str, ...]
+    predictions: tuple[Prediction, ...]
+    tokenize_ms: float
+    model_ms: float
+
+    @property
+    def total_ms(self) -> float:
+        return self.tokenize_ms + self.model_ms
+
+
+@dataclass(frozen=True)
+class PairRun:
+    teacher: ModelRun
+    student: ModelRun
+
+    @property
+    def agree(self) -> tuple[bool, ...]:
+        return tuple(t.label == s.label for t, s in zip(self.teacher.predictions, self.student.predictions))
+
+    @property
+    def speedup(self) -> float:
+        """Teacher model-only time over student model-only time for this input."""
+        return self.teacher.model_ms / self.student.model_ms if self.student.model_ms > 0 else math.nan
+
+
+def predict(loaded: LoadedModel, texts: Sequence[str], max_tokens: int | None = None) -> ModelRun:
+    """Classify `texts` in one padded batch; inputs over the token limit are truncated and flagged."""
+    if not texts:
+        raise InvalidInput("Nothing to classify: no texts given.")
+    limit = min(loaded.max_length, max_tokens or loaded.max_length)
+    # One lock per model: fast tokenizers are not safe to call from several threads at once.
+    with loaded.lock, torch.inference_mode():
+        start = time.perf_counter()
+        full_lengths = [len(ids) for ids in loaded.tokenizer(list(texts), add_special_tokens=True)["input_ids"]]
+        batch = loaded.tokenizer(list(texts), padding=True, truncation=True, max_length=limit, return_tensors="pt")
+        batch = {k: v.to(loaded.device) for k, v in batch.items() if k in ("input_ids", "attention_mask")}
+        synchronize(loaded.device)
+        tokenized = time.perf_counter()
+        logits = loaded.model(**batch).logits
+        synchronize(loaded.device)
+        done = time.perf_counter()
+    probs = torch.softmax(logits.float(), dim=-1).cpu()
+    used = batch["attention_mask"].sum(dim=1).tolist()
+    predictions = tuple(
+        Prediction(loaded.labels[int(p.argmax())], tuple(round(float(x), 6) for x in p), int(n), full > limit)
+        for p, n, full in zip(probs, used, full_lengths)
+    )
+    return ModelRun(loaded.spec.display_name, loaded.labels, predictions, (tokenized - start) * 1e3, (done - tokenized) * 1e3)
+
+
+def predict_pair(pair: LoadedPair, texts: Sequence[str], max_tokens: int | None = None) -> PairRun:
+    return PairRun(predict(pair.teacher, texts, max_tokens), predict(pair.student, texts, max_tokens))
+
+
+def dataset_logits(
+    model: torch.nn.Module,
+    tokenizer,
+    texts: Sequence[str],
+    batch_size: int = 64,
+    max_length: int = 128,
+    device: str | torch.device = "cpu",
+    autocast_dtype: torch.dtype | None = None,
+) -> torch.Tensor:
+    """Logits for many texts, fast: sorted by length so each batch pads only to its own longest."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out = torch.empty(len(texts), model.config.num_labels)
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            batch = tokenizer([texts[i] for i in idx], padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+            batch = {k: v.to(device) for k, v in batch.items() if k in ("input_ids", "attention_mask")}
+            if autocast_dtype is not None:
+                with torch.autocast(device_type=torch.device(device).type, dtype=autocast_dtype):
+                    logits = model(**batch).logits
+            else:
+                logits = model(**batch).logits
+            out[idx] = logits.float().cpu()
+    return out

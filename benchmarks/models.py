@@ -1,0 +1,290 @@
+"""Teacher/student pairs: where each model comes from, how it loads, and how their labels line up."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import torch
+from transformers import (
+    AutoConfig,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    BertConfig,
+    BertForSequenceClassification,
+    DistilBertConfig,
+    DistilBertForSequenceClassification,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
+
+from benchmarks.hub import hub_reachable
+from benchmarks.settings import DATA_DIR, Settings, load_settings
+
+Source = Literal["pocket", "architecture", "hub", "local"]
+POCKET_DIR = DATA_DIR / "pocket"
+CANONICAL_LABELS = ("NEGATIVE", "POSITIVE")
+_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9._-]{1,96})?$")
+_SYNONYMS = {
+    "negative": "NEGATIVE", "neg": "NEGATIVE", "label_0": "NEGATIVE", "0": "NEGATIVE",
+    "positive": "POSITIVE", "pos": "POSITIVE", "label_1": "POSITIVE", "1": "POSITIVE",
+}
+
+
+class ModelLoadError(RuntimeError):
+    """A model could not be loaded; str(error) is one sentence fit for the UI and the CLI."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    source: Source
+    ref: str  # hub id, folder path, or the pocket / architecture role name
+    role: Literal["teacher", "student"]
+
+    @property
+    def display_name(self) -> str:
+        if self.source == "pocket":
+            return f"pocket {self.role}"
+        if self.source == "architecture":
+            return {"teacher": "BERT-base (random weights)", "student": "DistilBERT-base (random weights)"}[self.role]
+        return self.ref.rstrip("/").split("/")[-1] if self.source == "local" else self.ref
+
+
+@dataclass(frozen=True)
+class PairSpec:
+    key: str
+    title: str
+    teacher: ModelSpec
+    student: ModelSpec
+
+    @property
+    def architecture_only(self) -> bool:
+        return self.teacher.source == "architecture"
+
+
+POCKET_PAIR = PairSpec(
+    "pocket",
+    "Pocket pair (offline): MiniLM-L6 teacher vs 3-layer distilled student",
+    ModelSpec("pocket", "teacher", "teacher"),
+    ModelSpec("pocket", "student", "student"),
+)
+HUB_PAIR = PairSpec(
+    "hub",
+    "BERT-base vs DistilBERT (Hugging Face Hub)",
+    ModelSpec("hub", "textattack/bert-base-uncased-SST-2", "teacher"),
+    ModelSpec("hub", "distilbert/distilbert-base-uncased-finetuned-sst-2-english", "student"),
+)
+ARCHITECTURE_PAIR = PairSpec(
+    "architecture",
+    "Architecture only: BERT-base 12 layers vs DistilBERT 6 layers, random weights (timing only, no accuracy)",
+    ModelSpec("architecture", "bert-base", "teacher"),
+    ModelSpec("architecture", "distilbert-base", "student"),
+)
+BUILTIN_PAIRS = {p.key: p for p in (POCKET_PAIR, HUB_PAIR, ARCHITECTURE_PAIR)}
+
+
+def custom_pair(teacher_ref: str, student_ref: str) -> PairSpec:
+    """A pair from user text: each ref is a Hub id or a local folder (a path is anything with a slash
+    that exists on disk, or starts with '.', '/' or '~')."""
+
+    def spec(ref: str, role: Literal["teacher", "student"]) -> ModelSpec:
+        ref = ref.strip()
+        looks_local = ref.startswith((".", "/", "~")) or Path(ref).expanduser().is_dir()
+        return ModelSpec("local" if looks_local else "hub", ref, role)
+
+    t, s = spec(teacher_ref, "teacher"), spec(student_ref, "student")
+    return PairSpec(f"custom:{t.ref}|{s.ref}", f"{t.display_name} vs {s.display_name}", t, s)
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for inference. Shared between threads: never mutate it after loading."""
+
+    spec: ModelSpec
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    labels: tuple[str, ...]  # canonical label name per output index
+    label_note: str  # how the raw config labels were mapped, for the UI
+    fingerprint: str  # identity of the weights (hash or revision), for the results cache
+    size_bytes: int  # on-disk weight size (0 for architecture-only models)
+    attn_implementation: str
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def n_params(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+    @property
+    def n_layers(self) -> int:
+        cfg = self.model.config
+        return int(getattr(cfg, "num_hidden_layers", None) or getattr(cfg, "n_layers"))
+
+    @property
+    def n_heads(self) -> int:
+        cfg = self.model.config
+        return int(getattr(cfg, "num_attention_heads", None) or getattr(cfg, "n_heads"))
+
+    @property
+    def max_length(self) -> int:
+        positions = int(getattr(self.model.config, "max_position_embeddings", 512))
+        return min(positions, int(self.tokenizer.model_max_length or positions))
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+
+def canonical_labels(id2label: dict[int, str]) -> tuple[tuple[str, ...], str]:
+    """Map a config's labels onto NEGATIVE/POSITIVE; return the names per index and a note."""
+    raw = [str(id2label[i]) for i in sorted(id2label)]
+    if len(raw) != 2:
+        raise ModelLoadError(f"This dashboard compares two-class sentiment models; the model has {len(raw)} labels: {raw}.")
+    mapped = tuple(_SYNONYMS.get(name.strip().lower(), "") for name in raw)
+    if sorted(mapped) != sorted(CANONICAL_LABELS):
+        raise ModelLoadError(f"Cannot tell which label is positive: the model's labels are {raw}.")
+    note = ", ".join(f"{r} → {m}" if r != m else r for r, m in zip(raw, mapped))
+    if any(r.lower().startswith("label_") for r in raw):
+        note += " (generic names; SST-2 convention: index 1 = positive)"
+    return mapped, note
+
+
+def check_local_folder(path: str | Path, settings: Settings | None = None) -> Path:
+    """Resolve a user-given model folder, refusing '..', folders outside the allowed roots, and
+    folders without safetensors weights."""
+    settings = settings or load_settings()
+    raw = str(path).strip()
+    if not raw:
+        raise ModelLoadError("Enter a folder path.")
+    if ".." in Path(raw).parts:
+        raise ModelLoadError(f"Paths containing '..' are not accepted: {raw}")
+    folder = Path(raw).expanduser().resolve()
+    if not any(folder == root or root in folder.parents for root in settings.model_roots):
+        roots = ", ".join(str(r) for r in settings.model_roots)
+        raise ModelLoadError(f"{folder} is outside the allowed model folders ({roots}); set KD_MODEL_ROOTS to add one.")
+    if not (folder / "config.json").is_file():
+        raise ModelLoadError(f"{folder} is not a Hugging Face model folder (no config.json).")
+    if not list(folder.glob("*.safetensors")):
+        pickles = [p.name for p in folder.glob("*.bin")] + [p.name for p in folder.glob("*.pt")]
+        why = f" It holds only pickle weights ({', '.join(pickles)}), which can run code when loaded." if pickles else ""
+        raise ModelLoadError(f"{folder} has no .safetensors weights.{why} Convert them to safetensors first.")
+    return folder
+
+
+def _refuse_remote_code(config_dict: dict, where: str) -> None:
+    if config_dict.get("auto_map") or config_dict.get("trust_remote_code"):
+        raise ModelLoadError(f"{where} asks to run its own code (auto_map in config.json); remote code is never run here.")
+
+
+def _hub_folder_or_id(repo_id: str) -> tuple[str, bool]:
+    """The Hub id itself when online, else its local-cache snapshot; raise fast when neither works."""
+    if not _HUB_ID.match(repo_id):
+        raise ModelLoadError(f"'{repo_id[:80]}' is not a valid Hugging Face model id (expected owner/name).")
+    from huggingface_hub import try_to_load_from_cache
+
+    cached = try_to_load_from_cache(repo_id, "config.json")
+    if isinstance(cached, str):
+        return str(Path(cached).parent), True
+    if not hub_reachable():
+        raise ModelLoadError(
+            f"The Hugging Face Hub is unreachable and {repo_id} is not in the local cache: "
+            "use the pocket pair or a local folder."
+        )
+    return repo_id, False
+
+
+def _weights_fingerprint(folder: Path) -> tuple[str, int]:
+    files = sorted(folder.glob("*.safetensors"))
+    digest = hashlib.sha256()
+    for f in files:
+        with f.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 22), b""):
+                digest.update(chunk)
+    return digest.hexdigest()[:16], sum(f.stat().st_size for f in files)
+
+
+def _architecture_model(role: str, attn: str) -> tuple[PreTrainedModel, str]:
+    # Real-size configs with random weights time exactly like the real checkpoints.
+    torch.manual_seed(0)
+    if role == "teacher":
+        config = BertConfig(num_labels=2, attn_implementation=attn)
+        return BertForSequenceClassification(config), "bert-base-uncased architecture, seed 0"
+    config = DistilBertConfig(num_labels=2, attn_implementation=attn)
+    return DistilBertForSequenceClassification(config), "distilbert-base-uncased architecture, seed 0"
+
+
+def load_model(
+    spec: ModelSpec,
+    device: str | torch.device = "cpu",
+    attn_implementation: str = "sdpa",
+    settings: Settings | None = None,
+) -> LoadedModel:
+    """Load one model in fp32, in eval mode, on `device`. Errors come out as ModelLoadError."""
+    settings = settings or load_settings()
+    if spec.source not in settings.allowed_sources:
+        raise ModelLoadError(f"Model source '{spec.source}' is switched off on this server (KD_ALLOWED_SOURCES).")
+    try:
+        if spec.source == "architecture":
+            tokenizer = AutoTokenizer.from_pretrained(POCKET_DIR / "teacher")  # same uncased 30,522 vocab
+            model, fingerprint = _architecture_model(spec.role, attn_implementation)
+            size = 0
+        else:
+            if spec.source == "pocket":
+                folder, local = POCKET_DIR / spec.ref, True
+                if not (folder / "config.json").is_file():
+                    raise ModelLoadError(f"The pocket {spec.ref} is missing from {folder}: run `python -m benchmarks distill`.")
+            elif spec.source == "local":
+                folder, local = check_local_folder(spec.ref, settings), True
+            else:
+                where, local = _hub_folder_or_id(spec.ref)
+                folder = Path(where)
+            if local or folder.is_dir():
+                _refuse_remote_code(json.loads((folder / "config.json").read_text()), str(folder))
+                fingerprint, size = _weights_fingerprint(folder)
+                source = str(folder)
+            else:
+                config = AutoConfig.from_pretrained(spec.ref, trust_remote_code=False)
+                _refuse_remote_code(config.to_dict(), spec.ref)
+                source, fingerprint, size = spec.ref, "hub-latest", 0
+            tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
+            model = AutoModelForSequenceClassification.from_pretrained(
+                source,
+                use_safetensors=True,
+                trust_remote_code=False,
+                dtype=torch.float32,
+                attn_implementation=attn_implementation,
+            )
+            if fingerprint == "hub-latest":
+                fingerprint = getattr(model.config, "_commit_hash", None) or fingerprint
+    except ModelLoadError:
+        raise
+    except (OSError, ValueError, KeyError, RuntimeError, json.JSONDecodeError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelLoadError(f"Could not load {spec.display_name}: {first_line[:300]}") from exc
+    labels, note = canonical_labels(model.config.id2label)
+    model.eval().to(device)
+    return LoadedModel(spec, model, tokenizer, labels, note, fingerprint, size, attn_implementation)
+
+
+@dataclass(frozen=True)
+class LoadedPair:
+    spec: PairSpec
+    teacher: LoadedModel
+    student: LoadedModel
+
+    @property
+    def label_note(self) -> str:
+        return f"teacher: {self.teacher.label_note}; student: {self.student.label_note}"
+
+
+def load_pair(pair: PairSpec, device: str | torch.device = "cpu", attn_implementation: str = "sdpa") -> LoadedPair:
+    settings = load_settings()
+    return LoadedPair(
+        pair,
+        load_model(pair.teacher, device, attn_implementation, settings),
+        load_model(pair.student, device, attn_implementation, settings),
+    )

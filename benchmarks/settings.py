@@ -1,0 +1,65 @@
+"""Operator limits, read from environment variables (documented in README.md, "Configuration")."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = REPO_ROOT / "data"
+SOURCES = ("pocket", "architecture", "hub", "local")
+
+
+def _int(name: str, default: int, low: int = 1) -> int:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a whole number") from None
+    if value < low:
+        raise ValueError(f"{name}={value} must be at least {low}")
+    return value
+
+
+def _paths(name: str, default: tuple[Path, ...]) -> tuple[Path, ...]:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    return tuple(Path(p).expanduser().resolve() for p in raw.split(os.pathsep) if p.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    max_chars: int = 20_000
+    max_tokens: int = 512
+    attention_max_tokens: int = 64
+    max_upload_mb: int = 5
+    allowed_sources: tuple[str, ...] = SOURCES
+    model_roots: tuple[Path, ...] = field(default_factory=lambda: (DATA_DIR.resolve(),))
+    state_dir: Path = field(default_factory=lambda: (REPO_ROOT / "var").resolve())
+
+    def __post_init__(self) -> None:
+        unknown = set(self.allowed_sources) - set(SOURCES)
+        if unknown:
+            raise ValueError(f"KD_ALLOWED_SOURCES has unknown sources {sorted(unknown)}; use {list(SOURCES)}")
+
+    @property
+    def cache_path(self) -> Path:
+        return self.state_dir / "results.sqlite"
+
+
+def load_settings() -> Settings:
+    """Settings from KD_* environment variables; anything unset keeps its default."""
+    sources = os.environ.get("KD_ALLOWED_SOURCES")
+    return Settings(
+        max_chars=_int("KD_MAX_CHARS", Settings.max_chars),
+        max_tokens=_int("KD_MAX_TOKENS", Settings.max_tokens, low=8),
+        attention_max_tokens=_int("KD_ATTENTION_MAX_TOKENS", Settings.attention_max_tokens, low=4),
+        max_upload_mb=_int("KD_MAX_UPLOAD_MB", Settings.max_upload_mb),
+        allowed_sources=tuple(s.strip() for s in sources.split(",") if s.strip()) if sources else SOURCES,
+        model_roots=_paths("KD_MODEL_ROOTS", (DATA_DIR.resolve(),)),
+        state_dir=Path(os.environ.get("KD_STATE_DIR", REPO_ROOT / "var")).expanduser().resolve(),
+    )

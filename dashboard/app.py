@@ -1,0 +1,27 @@
+"""Entry script: page config, the shared sidebar, and routing. Run: streamlit run dashboard/app.py"""
+
+import sys
+from pathlib import Path
+
+# `streamlit run dashboard/app.py` puts dashboard/ on sys.path, not the project root.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import streamlit as st  # noqa: E402
+
+from dashboard import sidebar  # noqa: E402
+
+st.set_page_config(page_title="Teacher vs student: BERT and DistilBERT", page_icon="⚗️", layout="wide")
+
+VIEWS = Path(__file__).parent / "views"
+pages = [
+    st.Page(VIEWS / "playground.py", title="Playground", icon="🎭", default=True),
+    st.Page(VIEWS / "benchmarks.py", title="Benchmarks", icon="⏱️"),
+    st.Page(VIEWS / "attention.py", title="Attention", icon="🔍"),
+    st.Page(VIEWS / "distillation.py", title="Distillation", icon="⚗️"),
+]
+navigation = st.navigation(pages)
+
+st.sidebar.title("Teacher vs student")
+sidebar.select_pair()
+sidebar.select_device()
+navigation.run()

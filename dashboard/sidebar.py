@@ -1,0 +1,54 @@
+"""The shared sidebar: which pair, on which device. Its choice is mirrored in the URL for sharing."""
+
+from __future__ import annotations
+
+import streamlit as st
+import torch
+
+from benchmarks.hub import hub_reachable
+from benchmarks.models import BUILTIN_PAIRS, PairSpec, custom_pair
+from dashboard import resources
+
+CUSTOM = "custom"
+_LABELS = {
+    "pocket": "Pocket pair (offline, bundled)",
+    "hub": "BERT-base vs DistilBERT (Hub)",
+    "architecture": "Architecture only: 12 vs 6 layers (timing)",
+    CUSTOM: "Custom Hub ids or folders",
+}
+
+
+def select_pair() -> PairSpec:
+    """Render the pair selector; return the chosen pair (also kept in session_state['pair'])."""
+    allowed = resources.settings().allowed_sources
+    options = [k for k in _LABELS if k == CUSTOM and ({"hub", "local"} & set(allowed)) or k in allowed]
+    wanted = st.query_params.get("pair", "pocket")
+    index = options.index(wanted) if wanted in options else 0
+    choice = st.sidebar.selectbox("Model pair", options, index=index, format_func=_LABELS.__getitem__, key="pair_choice")
+    if choice != "pocket" or "pair" in st.query_params:
+        st.query_params["pair"] = choice
+    if choice == CUSTOM:
+        teacher = st.sidebar.text_input("Teacher (Hub id or folder)", st.query_params.get("teacher", "textattack/bert-base-uncased-SST-2"), max_chars=300)
+        student = st.sidebar.text_input("Student (Hub id or folder)", st.query_params.get("student", "distilbert/distilbert-base-uncased-finetuned-sst-2-english"), max_chars=300)
+        st.query_params["teacher"], st.query_params["student"] = teacher, student
+        pair = custom_pair(teacher, student)
+    else:
+        pair = BUILTIN_PAIRS[choice]
+    if choice in ("hub", CUSTOM) and not hub_reachable():
+        st.sidebar.caption("Hugging Face Hub: unreachable — Hub ids load only if already in the local cache.")
+    if pair.architecture_only:
+        st.sidebar.warning("Random weights: predictions are meaningless; use this pair for timing only.")
+    st.session_state["pair"] = pair
+    return pair
+
+
+def select_device() -> str:
+    options = ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    device = st.sidebar.selectbox("Device", options, index=len(options) - 1 if len(options) > 1 else 0, key="device")
+    st.session_state["device_name"] = device
+    return device
+
+
+def current() -> tuple[PairSpec, str]:
+    """For pages: the pair and device chosen in the sidebar (the entry script always sets them)."""
+    return st.session_state.get("pair", BUILTIN_PAIRS["pocket"]), st.session_state.get("device_name", "cpu")

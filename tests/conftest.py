@@ -1,0 +1,129 @@
+"""Shared fixtures: tiny generated teacher/student folders, so no test touches the network."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Tests never reach the Hub: fail fast instead of retrying for ~20 s.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parent.parent
+POCKET = REPO / "data" / "pocket"
+SST2 = Path(os.environ.get("SST2_DIR", REPO.parent / "shared" / "data" / "sst2"))
+
+needs_pocket = pytest.mark.skipif(
+    not (POCKET / "teacher" / "model.safetensors").is_file(), reason="pocket pair weights not built (python -m benchmarks distill)"
+)
+needs_sst2 = pytest.mark.skipif(
+    not (SST2 / "dev.tsv").is_file(), reason=f"SST-2 not found at {SST2} (set SST2_DIR to the folder with dev.tsv)"
+)
+
+
+def make_tiny_pair(root: Path) -> tuple[Path, Path]:
+    """A 2-layer BERT teacher and 1-layer DistilBERT student (hidden 32) with the pocket vocabulary."""
+    import torch
+    from transformers import (
+        BertConfig,
+        BertForSequenceClassification,
+        BertTokenizerFast,
+        DistilBertConfig,
+        DistilBertForSequenceClassification,
+    )
+
+    vocab = root / "vocab.txt"
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good", "bad", "movie", "great", "awful", "the", "a", "!", "."]
+    vocab.write_text("\n".join(words + [f"w{i}" for i in range(50)]) + "\n")
+    tok = BertTokenizerFast(vocab_file=str(vocab), do_lower_case=True, model_max_length=32)
+    torch.manual_seed(0)
+    teacher = BertForSequenceClassification(
+        BertConfig(vocab_size=64, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+                   max_position_embeddings=32, num_labels=2, id2label={0: "LABEL_0", 1: "LABEL_1"},
+                   label2id={"LABEL_0": 0, "LABEL_1": 1})
+    )
+    student = DistilBertForSequenceClassification(
+        DistilBertConfig(vocab_size=64, dim=32, n_layers=1, n_heads=4, hidden_dim=64, max_position_embeddings=32,
+                         num_labels=2, id2label={0: "NEGATIVE", 1: "POSITIVE"}, label2id={"NEGATIVE": 0, "POSITIVE": 1})
+    )
+    paths = []
+    for name, model in (("teacher", teacher), ("student", student)):
+        folder = root / name
+        model.save_pretrained(folder, safe_serialization=True)
+        tok.save_pretrained(folder)
+        paths.append(folder)
+    return paths[0], paths[1]
+
+
+@pytest.fixture(scope="session")
+def tiny_pair_dirs(tmp_path_factory) -> tuple[Path, Path]:
+    return make_tiny_pair(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture
+def allow_tmp_models(monkeypatch, tiny_pair_dirs):
+    """Let the model-folder policy accept the tiny pair's temporary folder."""
+    monkeypatch.setenv("KD_MODEL_ROOTS", str(tiny_pair_dirs[0].parent))
+    return tiny_pair_dirs
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_app(tmp_path_factory):
+    """The real dashboard served by `streamlit run` on a free localhost port, for browser tests."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    port = _free_port()
+    env = {**os.environ, "KD_STATE_DIR": str(tmp_path_factory.mktemp("state"))}
+    log = (tmp_path_factory.mktemp("server") / "streamlit.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(REPO / "dashboard" / "app.py"), "--server.port", str(port),
+         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not start within 60 s")
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """A headless Debian Chromium driven by playwright; skipped (with the reason) where it is absent."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium not installed (apt-get install chromium); scripts/test.sh installs it as root")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

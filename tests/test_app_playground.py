@@ -1,0 +1,56 @@
+"""AppTest of the entry script and the Playground page (headless, no browser)."""
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import REPO, needs_pocket
+
+APP = str(REPO / "dashboard" / "app.py")
+
+
+def _app_on_tiny_pair(tiny_pair_dirs) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["pair"] = "custom"
+    at.query_params["teacher"] = str(tiny_pair_dirs[0])
+    at.query_params["student"] = str(tiny_pair_dirs[1])
+    return at
+
+
+def test_playground_shows_both_models_side_by_side(allow_tmp_models):
+    at = _app_on_tiny_pair(allow_tmp_models).run()
+    at.text_area[0].input("a good movie").run()
+    assert not at.exception
+    labels = [m for m in at.metric if m.label == "Label"]
+    assert len(labels) == 2 and all(m.value in ("NEGATIVE", "POSITIVE") for m in labels)
+    assert [s.value for s in at.subheader] == ["Teacher", "Student"]
+    assert any("agree" in m.value for m in at.markdown)
+    assert any(m.label.startswith("Student speed-up") for m in at.metric)
+    assert any("Label mapping" in c.value and "LABEL_1 → POSITIVE" in c.value for c in at.caption)
+
+
+def test_empty_input_gets_a_message_not_a_traceback(allow_tmp_models):
+    at = _app_on_tiny_pair(allow_tmp_models).run()
+    at.text_area[0].input("   ").run()
+    at.button[0].click().run()
+    assert not at.exception
+    assert any("empty" in e.value for e in at.error)
+
+
+def test_unloadable_model_gets_one_sentence(allow_tmp_models):
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.query_params["pair"] = "custom"
+    at.query_params["teacher"] = "nobody/does-not-exist"
+    at.query_params["student"] = "nobody/does-not-exist-either"
+    at.run()
+    at.text_area[0].input("fine").run()
+    assert not at.exception
+    assert any("unreachable" in e.value or "Could not load" in e.value for e in at.error)
+
+
+@needs_pocket
+def test_pocket_pair_is_the_default_and_gets_clear_sentences_right():
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert at.selectbox(key="pair_choice").value == "pocket"
+    at.selectbox(key="example").select_index(1).run()
+    assert not at.exception
+    assert [m.value for m in at.metric if m.label == "Label"] == ["POSITIVE", "POSITIVE"]

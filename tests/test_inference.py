@@ -1,0 +1,75 @@
+import math
+
+import pytest
+
+from benchmarks.inference import InvalidInput, clean_text, predict, predict_pair
+from benchmarks.models import LoadedPair, ModelSpec, PairSpec, load_pair
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_pair_dirs) -> LoadedPair:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("KD_MODEL_ROOTS", str(tiny_pair_dirs[0].parent))
+        spec = PairSpec("tiny", "tiny", ModelSpec("local", str(tiny_pair_dirs[0]), "teacher"), ModelSpec("local", str(tiny_pair_dirs[1]), "student"))
+        return load_pair(spec)
+
+
+def test_predict_pair_returns_both_models_side_by_side(tiny):
+    run = predict_pair(tiny, ["a good movie", "awful !"])
+    for model_run in (run.teacher, run.student):
+        assert len(model_run.predictions) == 2
+        assert model_run.labels == ("NEGATIVE", "POSITIVE")
+        for p in model_run.predictions:
+            assert p.label in model_run.labels
+            assert math.isclose(sum(p.probs), 1.0, abs_tol=1e-4)
+            assert p.label == model_run.labels[max(range(2), key=lambda i: p.probs[i])]
+            assert not p.truncated
+        assert model_run.model_ms > 0 and model_run.tokenize_ms > 0
+        assert model_run.total_ms == model_run.tokenize_ms + model_run.model_ms
+    assert run.teacher.predictions[0].tokens == 5  # [CLS] a good movie [SEP]
+    assert len(run.agree) == 2 and run.speedup > 0
+
+
+def test_batched_equals_single(tiny):
+    texts = ["good", "the movie is bad bad bad !"]
+    batched = predict(tiny.teacher, texts)
+    for i, text in enumerate(texts):
+        single = predict(tiny.teacher, [text]).predictions[0]
+        assert single.probs == pytest.approx(batched.predictions[i].probs, abs=1e-5)
+
+
+def test_long_input_is_truncated_and_flagged(tiny):
+    run = predict(tiny.student, ["good " * 100])
+    pred = run.predictions[0]
+    assert pred.truncated and pred.tokens == tiny.student.max_length == 32
+    assert predict(tiny.student, ["good " * 100], max_tokens=10).predictions[0].tokens == 10
+
+
+def test_empty_batch_is_refused(tiny):
+    with pytest.raises(InvalidInput):
+        predict(tiny.teacher, [])
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("fine", "fine"),
+        ("nul\x00 byte\x07", "nul byte"),
+        ("lone \ud800 surrogate", "lone ? surrogate"),
+        ("emoji 😀 中文 עברית", "emoji 😀 中文 עברית"),
+        ("tab\tand\nnewline", "tab\tand\nnewline"),
+    ],
+)
+def test_clean_text(raw, expected):
+    assert clean_text(raw, 100) == expected
+
+
+@pytest.mark.parametrize("raw", ["", "   \n\t", "\x00\x01"])
+def test_clean_text_refuses_empty(raw):
+    with pytest.raises(InvalidInput, match="empty"):
+        clean_text(raw, 100)
+
+
+def test_clean_text_refuses_oversize():
+    with pytest.raises(InvalidInput, match="limit"):
+        clean_text("x" * 101, 100)

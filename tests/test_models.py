@@ -1,0 +1,120 @@
+import json
+import time
+
+import pytest
+import torch
+
+from benchmarks import hub
+from benchmarks.models import (
+    BUILTIN_PAIRS,
+    ModelLoadError,
+    ModelSpec,
+    canonical_labels,
+    check_local_folder,
+    custom_pair,
+    load_model,
+    load_pair,
+)
+from tests.conftest import needs_pocket
+
+
+def test_local_folder_loads_with_labels_mapped(allow_tmp_models):
+    teacher_dir, student_dir = allow_tmp_models
+    teacher = load_model(ModelSpec("local", str(teacher_dir), "teacher"))
+    student = load_model(ModelSpec("local", str(student_dir), "student"))
+    assert teacher.labels == ("NEGATIVE", "POSITIVE") == student.labels
+    assert "LABEL_1 → POSITIVE" in teacher.label_note
+    assert teacher.n_layers == 2 and student.n_layers == 1 and teacher.n_heads == 4
+    assert not teacher.model.training
+    assert len(teacher.fingerprint) == 16 and teacher.size_bytes > 0
+
+
+@pytest.mark.parametrize(
+    "id2label, expected",
+    [
+        ({0: "LABEL_0", 1: "LABEL_1"}, ("NEGATIVE", "POSITIVE")),
+        ({0: "NEGATIVE", 1: "POSITIVE"}, ("NEGATIVE", "POSITIVE")),
+        ({0: "positive", 1: "negative"}, ("POSITIVE", "NEGATIVE")),
+        ({0: "neg", 1: "pos"}, ("NEGATIVE", "POSITIVE")),
+    ],
+)
+def test_label_mapping(id2label, expected):
+    assert canonical_labels(id2label)[0] == expected
+
+
+@pytest.mark.parametrize("id2label", [{0: "A", 1: "B"}, {0: "NEGATIVE", 1: "NEUTRAL", 2: "POSITIVE"}, {0: "POSITIVE", 1: "POSITIVE"}])
+def test_unmappable_labels_are_refused(id2label):
+    with pytest.raises(ModelLoadError):
+        canonical_labels(id2label)
+
+
+def test_unreachable_hub_fails_fast_with_one_sentence(monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "https://hub.invalid")  # unresolvable: the probe must give up quickly
+    hub._cache.clear()
+    start = time.monotonic()
+    with pytest.raises(ModelLoadError) as err:
+        load_model(ModelSpec("hub", "someone/not-cached-model", "teacher"))
+    assert time.monotonic() - start < 2.0
+    assert "unreachable" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_offline_flag_is_respected_without_probing(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(hub, "_probe", lambda *a: pytest.fail("probed despite HF_HUB_OFFLINE"))
+    assert hub.hub_reachable() is False
+
+
+@pytest.mark.parametrize("bad_id", ["../etc/passwd", "a b", "x" * 300, "owner/name/extra"])
+def test_invalid_hub_ids(bad_id):
+    with pytest.raises(ModelLoadError):
+        load_model(ModelSpec("hub", bad_id, "teacher"))
+
+
+def test_folder_policy(allow_tmp_models, tmp_path, monkeypatch):
+    teacher_dir, _ = allow_tmp_models
+    assert check_local_folder(teacher_dir) == teacher_dir.resolve()
+    with pytest.raises(ModelLoadError, match=r"'\.\.'"):
+        check_local_folder(f"{teacher_dir}/../teacher")
+    with pytest.raises(ModelLoadError, match="outside the allowed"):
+        check_local_folder("/etc")
+
+
+def test_pickle_only_and_remote_code_are_refused(allow_tmp_models, tmp_path, monkeypatch):
+    teacher_dir, _ = allow_tmp_models
+    monkeypatch.setenv("KD_MODEL_ROOTS", str(tmp_path))
+    pickled = tmp_path / "pickled"
+    pickled.mkdir()
+    (pickled / "config.json").write_text((teacher_dir / "config.json").read_text())
+    torch.save({}, pickled / "pytorch_model.bin")
+    with pytest.raises(ModelLoadError, match="pickle"):
+        load_model(ModelSpec("local", str(pickled), "teacher"))
+
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    for f in teacher_dir.iterdir():
+        (remote / f.name).write_bytes(f.read_bytes())
+    config = json.loads((remote / "config.json").read_text())
+    config["auto_map"] = {"AutoModelForSequenceClassification": "evil.Model"}
+    (remote / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelLoadError, match="its own code"):
+        load_model(ModelSpec("local", str(remote), "teacher"))
+
+
+def test_sources_can_be_switched_off(monkeypatch):
+    monkeypatch.setenv("KD_ALLOWED_SOURCES", "pocket")
+    with pytest.raises(ModelLoadError, match="switched off"):
+        load_model(ModelSpec("hub", "owner/name", "teacher"))
+
+
+def test_custom_pair_tells_folders_from_hub_ids(tiny_pair_dirs):
+    pair = custom_pair(str(tiny_pair_dirs[0]), "owner/model")
+    assert pair.teacher.source == "local" and pair.student.source == "hub"
+
+
+@needs_pocket
+def test_architecture_pair_is_real_size():
+    pair = load_pair(BUILTIN_PAIRS["architecture"])
+    assert pair.spec.architecture_only
+    assert (pair.teacher.n_layers, pair.student.n_layers) == (12, 6)
+    assert 109e6 < pair.teacher.n_params < 110e6 and 66e6 < pair.student.n_params < 67.5e6
