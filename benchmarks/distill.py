@@ -175,7 +175,7 @@ def train(
             step += 1
             tokens += int(mask.sum())
             if progress:
-                progress(step, steps, float(loss))
+                progress(step, steps, float(loss.detach()))
     model.eval()
     seconds = time.perf_counter() - start
     return {"train_seconds": round(seconds, 1), "steps": step, "train_tokens": tokens, "tokens_per_second": round(tokens / seconds, 1)}

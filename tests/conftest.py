@@ -37,7 +37,7 @@ def make_tiny_pair(root: Path) -> tuple[Path, Path]:
     vocab = root / "vocab.txt"
     words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good", "bad", "movie", "great", "awful", "the", "a", "!", "."]
     vocab.write_text("\n".join(words + [f"w{i}" for i in range(50)]) + "\n")
-    tok = BertTokenizerFast(vocab_file=str(vocab), do_lower_case=True, model_max_length=32)
+    tok = BertTokenizerFast.from_pretrained(root, model_max_length=32)  # reads root/vocab.txt
     torch.manual_seed(0)
     teacher = BertForSequenceClassification(
         BertConfig(vocab_size=64, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
