@@ -10,7 +10,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, needs_pocket]
 def test_playground_in_chromium(live_app, chromium, tmp_path):
     page = chromium.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(live_app, wait_until="networkidle")
-    box = page.get_by_label("Text")
+    box = page.locator("textarea").first
     box.wait_for(timeout=60_000)
     box.fill("A warm, funny and beautifully acted film.")
     page.get_by_role("button", name="Compare").click()

@@ -37,7 +37,7 @@ def probability_chart(run: ModelRun, index: int, colour: str) -> go.Figure:
 def model_column(title: str, run: ModelRun, timings: list[float], totals: list[float], colour: str, n_layers: int) -> None:
     pred = run.predictions[0]
     st.subheader(title)
-    st.caption(f"{run.model} · {n_layers} layers")
+    st.caption(f"{run.model} · {n_layers} layer{'s' if n_layers != 1 else ''}")
     st.metric("Label", pred.label, help="argmax of the class probabilities")
     st.plotly_chart(probability_chart(run, 0, colour), config={"displayModeBar": False}, key=f"probs-{title}")
     c1, c2 = st.columns(2)
@@ -75,18 +75,19 @@ def main() -> None:
     loaded = resources.pair(pair_spec, sidebar.current()[1])
     if any(p.truncated for r in (first.teacher, first.student) for p in r.predictions):
         st.warning(f"The input is longer than the models' limit and was truncated to {min(limits.max_tokens, loaded.teacher.max_length)} tokens.")
+    ratios = [r.speedup for r in runs]
+    verdict, speed = st.columns(2)
+    verdict.markdown("### ✅ Teacher and student **agree**" if first.agree[0] else "### ⚠️ Teacher and student **disagree**")
+    speed.metric(
+        "Student speed-up on this input (model only)", f"{statistics.median(ratios):.2f}×",
+        help=f"teacher ms / student ms, median of {REPEATS} paired runs (range {min(ratios):.2f}–{max(ratios):.2f}×). "
+        "One short input is noisy: the Benchmarks page has swept, percentile figures.",
+    )
     left, right = st.columns(2)
     with left:
         model_column("Teacher", first.teacher, [r.teacher.model_ms for r in runs], [r.teacher.total_ms for r in runs], "#4C72B0", loaded.teacher.n_layers)
     with right:
         model_column("Student", first.student, [r.student.model_ms for r in runs], [r.student.total_ms for r in runs], "#DD8452", loaded.student.n_layers)
-    ratios = [r.speedup for r in runs]
-    verdict = "✅ Teacher and student **agree**" if first.agree[0] else "⚠️ Teacher and student **disagree**"
-    st.markdown(f"### {verdict}")
-    st.metric(
-        "Student speed-up on this input (model only)", f"{statistics.median(ratios):.2f}×",
-        help=f"teacher ms / student ms, median of {REPEATS} paired runs (range {min(ratios):.2f}–{max(ratios):.2f}×). One short input is noisy: the Benchmarks page has swept, percentile figures.",
-    )
     threads = torch.get_num_threads()
     st.caption(
         f"Measured now on {sidebar.current()[1]} ({platform.processor() or platform.machine()}, {threads} threads), fp32, batch 1, "
