@@ -27,10 +27,10 @@ def probability_chart(run: ModelRun, index: int, colour: str) -> go.Figure:
     fig = go.Figure(
         go.Bar(
             x=list(pred.probs), y=list(run.labels), orientation="h", marker_color=colour,
-            text=[f"{p:.1%}" for p in pred.probs], textposition="auto",
+            text=[f"{p:.1%}" for p in pred.probs], textposition="outside", cliponaxis=False,
         )
     )
-    fig.update_layout(height=150, margin=dict(l=0, r=10, t=10, b=10), xaxis=dict(range=[0, 1], tickformat=".0%"))
+    fig.update_layout(height=150, margin=dict(l=0, r=10, t=10, b=10), xaxis=dict(range=[0, 1.12], tickformat=".0%", tickvals=[0, 0.25, 0.5, 0.75, 1]))
     return fig
 
 
@@ -77,7 +77,7 @@ def main() -> None:
         st.warning(f"The input is longer than the models' limit and was truncated to {min(limits.max_tokens, loaded.teacher.max_length)} tokens.")
     ratios = [r.speedup for r in runs]
     verdict, speed = st.columns(2)
-    verdict.markdown("### ✅ Teacher and student **agree**" if first.agree[0] else "### ⚠️ Teacher and student **disagree**")
+    verdict.markdown("### :material/check_circle: Teacher and student **agree**" if first.agree[0] else "### :material/warning: Teacher and student **disagree**")
     speed.metric(
         "Student speed-up on this input (model only)", f"{statistics.median(ratios):.2f}×",
         help=f"teacher ms / student ms, median of {REPEATS} paired runs (range {min(ratios):.2f}–{max(ratios):.2f}×). "
