@@ -3,10 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
+import time
 from pathlib import Path
 
 from benchmarks.settings import DATA_DIR
+
+EXAMPLES = """\
+examples:
+  python -m benchmarks run                        measure the pocket pair in every precision this device runs
+  python -m benchmarks run --pair architecture    BERT-base vs DistilBERT shapes (random weights): speed only
+  python -m benchmarks run --quick                a seconds-long smoke test of the whole chain
+  python -m benchmarks list                       what the cache holds
+  python -m benchmarks export gpu.json --this-machine    on a GPU box, then here:
+  python -m benchmarks import gpu.json                   its results appear beside this machine's
+
+Results are cached in var/results.sqlite (or $KD_STATE_DIR): a model is measured once per hardware,
+software, weights, precision variant and settings; `run` reuses what is there unless --force.
+"""
 
 
 def _distill(args: argparse.Namespace) -> int:
@@ -39,19 +55,217 @@ def _distill(args: argparse.Namespace) -> int:
     return 0
 
 
+def _open_store(args: argparse.Namespace):
+    from benchmarks.settings import load_settings
+    from benchmarks.store import ResultStore
+
+    store = ResultStore(Path(args.db) if args.db else load_settings().cache_path)
+    if store.recovered:
+        print(f"warning: {store.recovered}", file=sys.stderr)
+    return store
+
+
+def _chosen_pair(args: argparse.Namespace):
+    from benchmarks.models import BUILTIN_PAIRS, custom_pair
+
+    if args.teacher or args.student:
+        if not (args.teacher and args.student):
+            raise ValueError("--teacher and --student go together (a custom pair needs both).")
+        return custom_pair(args.teacher, args.student)
+    return BUILTIN_PAIRS[args.pair]
+
+
+def _chosen_variants(arg: str | None, device: str, hardware) -> tuple[str, ...]:
+    from benchmarks.precision import supported_variants, unsupported_reason
+
+    if not arg:
+        return supported_variants(device, hardware)
+    names = tuple(dict.fromkeys(v.strip() for v in arg.split(",") if v.strip()))
+    for name in names:
+        reason = unsupported_reason(name, device, hardware)
+        if reason:
+            raise ValueError(f"--variants {name}: {reason}")
+    return names
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt  # SIGTERM (the dashboard's Stop button) ends a run like Ctrl-C: cleanly
+
+
+def _brief(result) -> str:
+    big = max(result.cells, key=lambda c: (c.batch * c.seq_len, c.batch))
+    small = min(result.cells, key=lambda c: (c.batch * c.seq_len, c.batch))
+    acc = result.accuracy
+    accuracy = f"acc {acc.value:.1%} [{acc.low:.1%}, {acc.high:.1%}]" if acc else "no accuracy (architecture only)"
+    return (f"{small.batch}×{small.seq_len}: {small.model.p50:.1f} ms · {big.batch}×{big.seq_len}: {big.model.p50:.0f} ms p50 "
+            f"(model only) · {accuracy} · peak +{result.memory.run_peak_mb:.0f} MiB")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from benchmarks.comparison import speedups
+    from benchmarks.data import load_sst2
+    from benchmarks.hardware import detect_hardware, detect_software, peak_dtypes
+    from benchmarks.harness import SweepProgress, ensure_peaks, full_settings, plan, quick_settings, run_sweep
+    from benchmarks.models import load_model
+    from benchmarks.progress import RunProgress, run_lock, write_progress
+    from benchmarks.timing import resolve_device
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    progress_path = Path(args.progress) if args.progress else None
+    now = time.time()
+    progress = RunProgress(os.getpid(), " ".join(["python -m benchmarks", *sys.argv[1:]]), now, now, 0.0, 0, 0, "starting")
+
+    def report(p: SweepProgress) -> None:
+        nonlocal progress
+        progress = progress.advance(fraction=p.fraction, done=p.done, total=p.total, current=p.current)
+        if progress_path:
+            write_progress(progress_path, progress)
+
+    if progress_path:
+        write_progress(progress_path, progress)
+    try:
+        device = str(resolve_device(args.device))
+        hardware, software = detect_hardware(), detect_software()
+        variants = _chosen_variants(args.variants, device, hardware)
+        settings = quick_settings(args.threads) if args.quick else full_settings(args.threads, args.budget)
+        pair = _chosen_pair(args)
+        store = _open_store(args)
+        seeded = store.seed()
+        with run_lock(store.path.with_name("benchmark-run.lock")):
+            data = None if pair.architecture_only else load_sst2("validation", args.data)
+            fingerprints = {role: load_model(spec, device).fingerprint for role, spec in (("teacher", pair.teacher), ("student", pair.student))}
+            configs = plan(pair, fingerprints, device, variants, settings, data)
+            print(f"{pair.title}\n{hardware.label(device)} · {software.label} · {settings.threads} threads · variants: {', '.join(variants)}")
+            if seeded:
+                print(f"(added {seeded} shipped reference results to the cache)")
+            if not args.quick:
+                for peak in ensure_peaks(store, device, peak_dtypes(device, hardware), settings.threads):
+                    print(f"matmul peak {peak.dtype}: {peak.gflops:.1f} GFLOP/s (n={peak.size}, best of {peak.n_iters})")
+            items = run_sweep(configs, store, data, force=args.force, on_progress=report)
+    except BaseException as exc:
+        if progress_path:
+            why = "stopped before the end (finished models are kept)" if isinstance(exc, KeyboardInterrupt) else str(exc)
+            write_progress(progress_path, progress.advance(state="failed", message=why))
+        raise
+    for item in items:
+        print(f"{item.status:>8}  {item.config.name} · {item.config.variant}: {_brief(item.result)}")
+    big = max(settings.batch_sizes), max(settings.seq_lens)
+    for s in speedups([i.result for i in items]):
+        if (s.batch, s.seq_len) == big:
+            print(f"student speed-up, {s.variant}, {s.batch}×{s.seq_len}: {s.ratio:.2f}× (FLOPs ceiling {s.ceiling:.2f}×)")
+    if progress_path:
+        write_progress(progress_path, progress.advance(state="finished", fraction=1.0, message=f"{len(items)} results"))
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from benchmarks.comparison import latest, machine_of
+
+    store = _open_store(args)
+    stored = store.records("model", args.pair)
+    if not stored:
+        print(f"The cache {store.path} holds no results{' for ' + args.pair if args.pair else ''}. Run: python -m benchmarks run")
+        return 0
+    origin = {s.record.key: s.origin for s in stored}
+    results = latest(s.record for s in stored) if not args.all else [s.record for s in stored]
+    for machine in sorted({machine_of(r) for r in results}, key=lambda m: m.label):
+        print(f"\n{machine.label}")
+        for r in (r for r in results if machine_of(r) == machine):
+            print(f"  {r.config.pair:<13} {r.config.name} · {r.config.variant:<13} {_brief(r)} · {origin[r.key]} · {r.measured_at}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from benchmarks.hardware import detect_hardware
+    from benchmarks.results import BenchmarkResult
+
+    store = _open_store(args)
+    here = detect_hardware().fingerprint
+
+    def keep_model(rec) -> bool:
+        return ((not args.pair or rec.config.pair in args.pair) and (not args.this_machine or rec.hardware.fingerprint == here))
+
+    models = [s.record for s in store.records("model") if keep_model(s.record)]
+    machines = {r.hardware.fingerprint for r in models}
+    n = store.export(args.file, lambda s: keep_model(s.record) if isinstance(s.record, BenchmarkResult) else s.record.hardware.fingerprint in machines)
+    print(f"exported {n} records ({len(models)} model results, {n - len(models)} matmul peaks) to {args.file}")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    store = _open_store(args)
+    for file in args.files:
+        added, skipped = store.import_file(file, replace=args.replace)
+        print(f"{file}: added {added}, kept {skipped} already in the cache" + ("" if args.replace else " (use --replace to overwrite)"))
+    return 0
+
+
+def _add_benchmark_commands(sub) -> None:
+    from benchmarks.results import VARIANTS
+
+    db = argparse.ArgumentParser(add_help=False)
+    db.add_argument("--db", help="results cache file (default: var/results.sqlite, or $KD_STATE_DIR/results.sqlite)")
+
+    r = sub.add_parser(
+        "run", parents=[db], formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="measure a teacher/student pair (cached: nothing is measured twice)",
+        description=(
+            "Measure the teacher and the student of a pair, in each precision variant, and store the results.\n"
+            "Per model: load time, first-call latency, latency p50/p90/p99 over batch 1/8/32 x 16/64/128 tokens\n"
+            "(model only and with the tokenizer, kept apart), throughput, peak memory (a fresh process per model),\n"
+            "parameters, size, and SST-2 dev accuracy with a 95 % interval. Results already in the cache for this\n"
+            "hardware, software, model and settings are reused unless --force."
+        ),
+    )
+    r.add_argument("--pair", choices=["pocket", "architecture", "hub"], default="pocket",
+                   help="pocket: the bundled offline pair (default); architecture: BERT-base vs DistilBERT shapes with "
+                        "random weights (speed only, no accuracy); hub: the real checkpoints (online or cached)")
+    r.add_argument("--teacher", help="a custom teacher: Hub id or local folder (with --student; overrides --pair)")
+    r.add_argument("--student", help="a custom student: Hub id or local folder (with --teacher)")
+    r.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, or cuda[:N] (default auto)")
+    r.add_argument("--variants", help=f"comma-separated, from {', '.join(VARIANTS)} (default: all this device runs natively)")
+    r.add_argument("--force", action="store_true", help="measure again even when the cache has the result")
+    r.add_argument("--quick", action="store_true", help="a tiny grid (batch 1,4 x 8,16 tokens), 64 accuracy sentences, no matmul "
+                                                         "peak: checks the setup in seconds; stored apart from full runs")
+    r.add_argument("--budget", type=float, default=1.0, help="timed seconds per grid cell (at least 10 iterations anyway; default 1.0)")
+    r.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice, the core count)")
+    r.add_argument("--data", help="folder with SST-2 dev.tsv (default: $SST2_DIR or ../shared/data/sst2; the Hub when online)")
+    r.add_argument("--progress", help="write progress as JSON to this file (the dashboard polls it)")
+    r.set_defaults(func=_run)
+
+    ls = sub.add_parser("list", parents=[db], help="show the cached results, grouped by hardware")
+    ls.add_argument("--pair", help="only this pair key (pocket, architecture, hub, custom:...)")
+    ls.add_argument("--all", action="store_true", help="every stored result, not only the latest per model and variant")
+    ls.set_defaults(func=_list)
+
+    ex = sub.add_parser("export", parents=[db], help="write cached results to a JSON file, to import on another machine")
+    ex.add_argument("file", help="output .json file")
+    ex.add_argument("--pair", action="append", help="only this pair (repeatable)")
+    ex.add_argument("--this-machine", action="store_true", help="only results measured on this hardware")
+    ex.set_defaults(func=_export)
+
+    im = sub.add_parser("import", parents=[db], help="add the results of an exported JSON file (e.g. from a GPU box)")
+    im.add_argument("files", nargs="+", help="exported .json files")
+    im.add_argument("--replace", action="store_true", help="overwrite results that are already in the cache")
+    im.set_defaults(func=_import)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
         description="Measure, cache and build the teacher/student models behind the dashboard.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_benchmark_commands(sub)
 
     d = sub.add_parser("distill", help="build the offline pocket pair (teacher fine-tune, then DistilBERT-style student)")
     d.add_argument("--data", help="folder with SST-2 train.tsv and dev.tsv (default: $SST2_DIR or ../shared/data/sst2; the Hub when online)")
     d.add_argument("--out", default=str(DATA_DIR / "pocket"), help="output folder (default: data/pocket)")
-    d.add_argument("--teacher-sentences", type=int, default=40_000, help="random train sentences for the teacher (default 40000; 67349 = all)")
-    d.add_argument("--student-sentences", type=int, default=40_000, help="random train sentences for the student (default 40000)")
-    d.add_argument("--teacher-lr", type=float, default=1e-4)
+    d.add_argument("--teacher-sentences", type=int, default=None, help="train on a random subset of this many sentences (default: all 67,349)")
+    d.add_argument("--student-sentences", type=int, default=None, help="student's random subset size (default: all)")
+    d.add_argument("--teacher-lr", type=float, default=5e-5)
     d.add_argument("--student-lr", type=float, default=1e-4)
     d.add_argument("--temperature", type=float, default=2.0, help="distillation temperature T (default 2)")
     d.add_argument("--alpha-kd", type=float, default=0.5, help="weight of the soft-target KL term")
@@ -64,12 +278,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from benchmarks.data import DataUnavailable
+    from benchmarks.harness import HarnessError
     from benchmarks.models import ModelLoadError
+    from benchmarks.progress import RunInProgress
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (DataUnavailable, ModelLoadError, ValueError, FileNotFoundError) as exc:
+    except (DataUnavailable, ModelLoadError, HarnessError, RunInProgress, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

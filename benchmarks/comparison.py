@@ -1,0 +1,159 @@
+"""Turning stored results into comparisons: tables, speed-ups against the FLOPs ceiling, agreement,
+utilisation against the matmul peak, and what is still missing. Pure functions, no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Literal, Sequence
+
+from benchmarks.metrics import Agreement, agreement
+from benchmarks.precision import VARIANT_INFO
+from benchmarks.results import BenchmarkResult, BenchmarkSettings, HardwareInfo, PeakResult, SoftwareInfo
+
+Timing = Literal["model", "e2e"]
+MIB = 2**20
+
+
+@dataclass(frozen=True)
+class Machine:
+    """Where results came from: hardware plus device type, the unit the page filters on."""
+
+    fingerprint: str
+    device_type: str
+    label: str
+
+
+def machine_of(result: BenchmarkResult | PeakResult) -> Machine:
+    device_type = result.device.split(":", 1)[0]
+    return Machine(result.hardware.fingerprint, device_type, result.hardware.label(result.device))
+
+
+def machines(results: Iterable[BenchmarkResult]) -> list[Machine]:
+    return sorted({machine_of(r) for r in results}, key=lambda m: (m.device_type != "cpu", m.label))
+
+
+def latest(results: Iterable[BenchmarkResult]) -> list[BenchmarkResult]:
+    """One result per (pair, role, variant, machine): the largest grid, then the newest."""
+    best: dict[tuple, BenchmarkResult] = {}
+    for r in results:
+        slot = (r.config.pair, r.config.role, r.config.variant, machine_of(r))
+        if slot not in best or (len(r.cells), r.measured_at) > (len(best[slot].cells), best[slot].measured_at):
+            best[slot] = r
+    order = {v: i for i, v in enumerate(VARIANT_INFO)}
+    return sorted(best.values(), key=lambda r: (order[r.config.variant], r.config.role != "teacher"))
+
+
+def series_name(r: BenchmarkResult) -> str:
+    return f"{r.config.role} · {r.config.variant}"
+
+
+def cell_rows(results: Iterable[BenchmarkResult], timing: Timing = "model") -> list[dict]:
+    """One row per result x cell, for latency and throughput charts."""
+    rows = []
+    for r in results:
+        for c in r.cells:
+            lat = c.timing(timing)
+            rows.append({
+                "series": series_name(r), "role": r.config.role, "model": r.config.name, "variant": r.config.variant,
+                "batch": c.batch, "seq_len": c.seq_len, "p50_ms": lat.p50, "p90_ms": lat.p90, "p99_ms": lat.p99,
+                "std_ms": lat.std, "iterations": lat.n, "sentences_per_s": c.sentences_per_s(timing),
+                "tokens_per_s": c.tokens_per_s(timing), "gflops": c.achieved_gflops,
+            })
+    return rows
+
+
+def summary_rows(results: Iterable[BenchmarkResult]) -> list[dict]:
+    """One row per model x variant: everything that is not per cell."""
+    rows = []
+    for r in results:
+        acc = r.accuracy
+        rows.append({
+            "series": series_name(r), "role": r.config.role, "model": r.config.name, "variant": r.config.variant,
+            "dtype": r.dtype, "params_m": r.n_params / 1e6, "variant_mb": r.variant_bytes / MIB, "disk_mb": r.disk_bytes / MIB,
+            "load_s": r.load_s, "convert_s": r.convert_s, "first_call_ms": r.first_call_ms,
+            "first_call_shape": f"{r.first_call_shape[0]}×{r.first_call_shape[1]}",
+            "memory": r.memory.method, "run_peak_mb": r.memory.run_peak_mb, "load_peak_mb": r.memory.load_peak_mb,
+            "reserved_mb": r.memory.reserved_mb,
+            "accuracy": acc.value if acc else None, "acc_low": acc.low if acc else None, "acc_high": acc.high if acc else None,
+            "eval_n": acc.n if acc else None, "eval_sentences_per_s": acc.sentences_per_s if acc else None,
+            "eval_tokens_per_s": acc.tokens_per_s if acc else None,
+            "threads": r.config.settings.threads, "measured_at": r.measured_at, "software": r.software.label,
+        })
+    return rows
+
+
+@dataclass(frozen=True)
+class Speedup:
+    variant: str
+    batch: int
+    seq_len: int
+    teacher_ms: float
+    student_ms: float
+    ceiling: float  # teacher FLOPs / student FLOPs: the most fewer layers can buy
+
+    @property
+    def ratio(self) -> float:
+        return self.teacher_ms / self.student_ms
+
+
+def _by_role(results: Iterable[BenchmarkResult]) -> dict[str, dict[str, BenchmarkResult]]:
+    out: dict[str, dict[str, BenchmarkResult]] = {}
+    for r in results:
+        out.setdefault(r.config.variant, {})[r.config.role] = r
+    return out
+
+
+def speedups(results: Iterable[BenchmarkResult], timing: Timing = "model") -> list[Speedup]:
+    """Student over teacher p50 per variant and cell (results from one machine)."""
+    out = []
+    for variant, roles in _by_role(results).items():
+        if {"teacher", "student"} <= roles.keys():
+            for tc in roles["teacher"].cells:
+                sc = roles["student"].cell(tc.batch, tc.seq_len)
+                if sc is not None:
+                    out.append(Speedup(variant, tc.batch, tc.seq_len, tc.timing(timing).p50, sc.timing(timing).p50, tc.flops / sc.flops))
+    return out
+
+
+def pair_agreement(results: Iterable[BenchmarkResult]) -> dict[str, Agreement]:
+    """Teacher-student agreement per variant, where both scored the same sentences."""
+    out = {}
+    for variant, roles in _by_role(results).items():
+        t, s = roles.get("teacher"), roles.get("student")
+        if t and s and t.accuracy and s.accuracy and t.accuracy.labels == s.accuracy.labels:
+            out[variant] = agreement([int(c) for c in t.accuracy.predictions], [int(c) for c in s.accuracy.predictions],
+                                     [int(c) for c in t.accuracy.labels])
+    return out
+
+
+def utilisation_rows(results: Iterable[BenchmarkResult], peaks: Sequence[PeakResult], batch: int, seq_len: int) -> list[dict]:
+    """Achieved model-only FLOP rate at one cell against the peak of its own dtype and the machine's best."""
+    rows = []
+    for r in results:
+        cell = r.cell(batch, seq_len)
+        mine = [p for p in peaks if machine_of(p) == machine_of(r) and p.threads == r.config.settings.threads]
+        if cell is None or not mine:
+            continue
+        own = next((p for p in mine if p.dtype == VARIANT_INFO[r.config.variant].peak_dtype), None)
+        best = max(mine, key=lambda p: p.gflops)
+        rows.append({
+            "series": series_name(r), "model": r.config.name, "variant": r.config.variant, "cell": f"{batch}×{seq_len}",
+            "achieved_gflops": cell.achieved_gflops,
+            "dtype_peak_gflops": own.gflops if own else None,
+            "of_dtype_peak": cell.achieved_gflops / own.gflops if own else None,
+            "best_peak": f"{best.dtype} {best.gflops:.0f}",
+            "of_best_peak": cell.achieved_gflops / best.gflops,
+        })
+    return rows
+
+
+def missing_variants(results: Iterable[BenchmarkResult], pair: str, hardware: HardwareInfo, software: SoftwareInfo,
+                     device: str, variants: Sequence[str], settings: BenchmarkSettings) -> list[tuple[str, str]]:
+    """(role, variant) of `pair` with no result for this machine, software and settings. The run itself
+    checks the full key (model weights included); this is the page's cheap preview of it."""
+    have = {
+        (r.config.role, r.config.variant) for r in results
+        if r.config.pair == pair and r.hardware == hardware and r.software == software
+        and r.config.device == device and r.config.settings == settings
+    }
+    return [(role, v) for v in variants for role in ("teacher", "student") if (role, v) not in have]

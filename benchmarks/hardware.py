@@ -1,0 +1,108 @@
+"""What a measurement ran on: CPU and GPU identity, instruction sets, software versions, and the
+machine's matmul peak per dtype (the honest ceiling for "how close to the limit")."""
+
+from __future__ import annotations
+
+import functools
+import os
+import platform
+import statistics
+import time
+import warnings
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+from benchmarks.results import HardwareInfo, PeakResult, SoftwareInfo
+from benchmarks.timing import synchronize
+
+# Flags that decide which kernels run (and whether bf16 / int8 have hardware support).
+_ISA_FLAGS = ("avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8")
+PEAK_SIZES = {"cpu": 2048, "cuda": 8192}
+PEAK_BUDGET_S = 1.5
+
+
+def _cpuinfo() -> tuple[str, int, int, tuple[str, ...]]:
+    """Model name, physical cores, logical CPUs and ISA flags from /proc/cpuinfo (Linux), else platform."""
+    logical = os.cpu_count() or 1
+    path = Path("/proc/cpuinfo")
+    if not path.is_file():
+        return platform.processor() or platform.machine(), logical, logical, ()
+    model, flags, cores = "", set(), set()
+    physical_id = "0"
+    for line in path.read_text().splitlines():
+        key, _, value = (part.strip() for part in line.partition(":"))
+        if key == "model name" and not model:
+            model = value
+        elif key == "flags" and not flags:
+            flags = set(value.split())
+        elif key == "physical id":
+            physical_id = value
+        elif key == "core id":
+            cores.add((physical_id, value))
+    return model or platform.machine(), max(1, len(cores) or logical), logical, tuple(f for f in _ISA_FLAGS if f in flags)
+
+
+@functools.lru_cache(maxsize=1)
+def detect_hardware() -> HardwareInfo:
+    model, cores, logical, isa = _cpuinfo()
+    gpu_name, gpu_gb, capability = "", 0.0, ""
+    if torch.cuda.is_available():
+        props = torch.cuda.get_device_properties(0)
+        gpu_name, gpu_gb, capability = props.name, props.total_memory / 2**30, f"{props.major}.{props.minor}"
+    return HardwareInfo(model, cores, logical, isa, torch.backends.cpu.get_cpu_capability(), gpu_name, round(gpu_gb, 1), capability)
+
+
+@functools.lru_cache(maxsize=1)
+def detect_software() -> SoftwareInfo:
+    import transformers
+
+    return SoftwareInfo(platform.python_version(), torch.__version__, transformers.__version__, torch.version.cuda or "")
+
+
+def peak_dtypes(device: str, hardware: HardwareInfo) -> tuple[str, ...]:
+    """The dtypes worth a peak measurement here: the ones some variant runs in on this device."""
+    if torch.device(device).type == "cuda":
+        return ("fp32", "bf16", "fp16")
+    return ("fp32", "int8") + (("bf16",) if hardware.native_bf16_cpu else ())
+
+
+def _matmul_step(dtype: str, n: int, device: torch.device):
+    if dtype == "int8":
+        from torch.ao.quantization import quantize_dynamic
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch.ao eager quantization prints a migration notice
+            layer = quantize_dynamic(torch.nn.Sequential(torch.nn.Linear(n, n, bias=False)), {torch.nn.Linear}, dtype=torch.qint8)
+        x = torch.randn(n, n)
+        return lambda: layer(x)
+    torch_dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[dtype]
+    a = torch.randn(n, n, device=device, dtype=torch_dtype)
+    b = torch.randn(n, n, device=device, dtype=torch_dtype)
+    return lambda: a @ b
+
+
+def measure_matmul_peak(dtype: str, device: str = "cpu", threads: int | None = None, size: int | None = None,
+                        budget_s: float = PEAK_BUDGET_S) -> PeakResult:
+    """Best rate of a large square matmul in `dtype` (int8: a dynamically quantized Linear, as the int8
+    variant runs it). One warm-up call, then at least 3 timed calls and at least `budget_s` seconds."""
+    dev = torch.device(device)
+    threads = threads or torch.get_num_threads()
+    n = size or PEAK_SIZES[dev.type]
+    torch.set_num_threads(threads)
+    step = _matmul_step(dtype, n, dev)
+    with torch.inference_mode():
+        step()
+        synchronize(dev)
+        rates: list[float] = []
+        begin = time.perf_counter()
+        while len(rates) < 3 or time.perf_counter() - begin < budget_s:
+            start = time.perf_counter()
+            step()
+            synchronize(dev)  # kernels are asynchronous on CUDA: wait before reading the clock
+            rates.append(2 * n**3 / (time.perf_counter() - start) / 1e9)
+    return PeakResult(
+        detect_hardware(), detect_software(), str(dev), dtype, threads, n, max(rates), statistics.median(rates), len(rates),
+        datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )

@@ -1,0 +1,63 @@
+"""Precision variants of a model: which ones a device runs natively, and how to make each.
+
+fp32 everywhere; bf16 on GPUs and on CPUs with native bf16 (AVX512_BF16 or AMX; elsewhere it is
+emulated and many times slower than fp32, which would only mislead); fp16 on GPUs; dynamic int8
+(weights of every nn.Linear quantized ahead of time, activations on the fly) on CPUs.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import torch
+
+from benchmarks.results import VARIANTS, HardwareInfo
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    label: str  # what the weights and activations run in, recorded with every result
+    peak_dtype: str  # which matmul peak bounds it (hardware.measure_matmul_peak)
+
+
+VARIANT_INFO = {
+    "fp32": Variant("fp32", "float32", "fp32"),
+    "bf16": Variant("bf16", "bfloat16 weights and activations", "bf16"),
+    "fp16": Variant("fp16", "float16 weights and activations", "fp16"),
+    "int8-dynamic": Variant("int8-dynamic", "qint8 Linear weights, float32 activations quantized per call", "int8"),
+}
+
+
+def unsupported_reason(variant: str, device: str, hardware: HardwareInfo) -> str | None:
+    """Why `variant` is not measured on `device`, in one sentence; None when it is supported."""
+    if variant not in VARIANT_INFO:
+        return f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}."
+    gpu = torch.device(device).type == "cuda"
+    if variant == "fp16" and not gpu:
+        return "fp16 is measured on GPUs only: CPUs have no fast fp16 matmul."
+    if variant == "int8-dynamic" and gpu:
+        return "dynamic int8 quantization (torch.ao) runs on CPUs only."
+    if variant == "bf16" and not gpu and not hardware.native_bf16_cpu:
+        return "bf16 on this CPU is emulated (no AVX512_BF16 or AMX): many times slower than fp32, so it is skipped."
+    return None
+
+
+def supported_variants(device: str, hardware: HardwareInfo) -> tuple[str, ...]:
+    return tuple(v for v in VARIANTS if unsupported_reason(v, device, hardware) is None)
+
+
+def apply_variant(model: torch.nn.Module, variant: str) -> torch.nn.Module:
+    """Turn a loaded fp32 model into `variant`, in place where possible (the caller owns the model)."""
+    if variant == "fp32":
+        return model
+    if variant in ("bf16", "fp16"):
+        return model.to(torch.bfloat16 if variant == "bf16" else torch.float16)
+    if variant == "int8-dynamic":
+        from torch.ao.quantization import quantize_dynamic
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch.ao eager quantization prints a migration notice
+            return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+    raise ValueError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")

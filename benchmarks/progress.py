@@ -1,0 +1,124 @@
+"""Benchmark runs in the background: one at a time per machine (a lock), progress in a small JSON
+file that any process can poll (the dashboard does), and starting / stopping a run as a subprocess."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Iterator, Literal, Sequence
+
+from benchmarks.settings import REPO_ROOT
+
+State = Literal["running", "finished", "failed"]
+
+
+class RunInProgress(RuntimeError):
+    """Another benchmark run holds the machine: timings taken side by side would both be wrong."""
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    pid: int
+    command: str
+    started: float  # unix time
+    updated: float
+    fraction: float  # 0..1
+    done: int  # models x variants finished
+    total: int
+    current: str
+    state: State = "running"
+    message: str = ""
+
+    def advance(self, **changes) -> "RunProgress":
+        return replace(self, updated=time.time(), **changes)
+
+
+def write_progress(path: Path, progress: RunProgress) -> None:
+    """Atomic replace: a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(asdict(progress)))
+    os.replace(tmp, path)
+
+
+def read_progress(path: Path) -> RunProgress | None:
+    try:
+        return RunProgress(**json.loads(path.read_text()))
+    except (FileNotFoundError, json.JSONDecodeError, TypeError):
+        return None
+
+
+def pid_alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie (exited, not yet reaped)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True  # no /proc (macOS): existence is all we know
+
+
+def is_active(progress: RunProgress | None) -> bool:
+    return progress is not None and progress.state == "running" and pid_alive(progress.pid)
+
+
+@contextlib.contextmanager
+def run_lock(path: Path) -> Iterator[None]:
+    """Exclusive, non-blocking, released by the OS if the holder dies (no stale locks)."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            raise RunInProgress(
+                f"Another benchmark run ({holder}) is measuring on this machine; timings taken side by side would "
+                "both be wrong. Wait for it to finish."
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def start_background(args: Sequence[str], progress_path: Path, log_path: Path) -> int:
+    """Start `python -m benchmarks <args> --progress <progress_path>` detached from the caller, in its own
+    process group (so stop() ends it and its workers together); returns its pid."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "benchmarks", *args, "--progress", str(progress_path)]
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    # Reap it when it ends, so a finished run is not left behind as a zombie of the dashboard process.
+    threading.Thread(target=proc.wait, daemon=True).start()
+    return proc.pid
+
+
+def stop(progress: RunProgress) -> None:
+    """End a running benchmark (its process group: the run and its measuring subprocess)."""
+    if not is_active(progress):
+        return
+    try:
+        os.killpg(progress.pid, signal.SIGTERM)  # started by start_background: pid leads its group
+    except ProcessLookupError:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(progress.pid, signal.SIGTERM)

@@ -1,0 +1,357 @@
+"""What a benchmark measured and on what: frozen, self-checking records with a JSON round trip.
+
+Every record knows its cache key: the same hardware, software, model identity, variant and settings
+give the same key, so a measurement is never taken twice (benchmarks/store.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, Union
+
+from benchmarks.metrics import Latency
+from benchmarks.models import ModelSpec
+
+SCHEMA_VERSION = 1
+VARIANTS = ("fp32", "bf16", "fp16", "int8-dynamic")
+ROLES = ("teacher", "student")
+
+
+def _digest(payload: Any) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)
+
+
+def _device_type(device: str) -> str:
+    return device.split(":", 1)[0]
+
+
+@dataclass(frozen=True)
+class HardwareInfo:
+    cpu_model: str
+    physical_cores: int
+    logical_cpus: int
+    isa: tuple[str, ...]  # vector/matrix extensions that decide kernel speed (avx2, avx512f, amx_bf16...)
+    torch_cpu_capability: str  # which kernels PyTorch dispatches to (DEFAULT / AVX2 / AVX512)
+    gpu_name: str = ""  # "" without CUDA
+    gpu_memory_gb: float = 0.0
+    gpu_capability: str = ""
+
+    def __post_init__(self) -> None:
+        _check(self.physical_cores >= 1 and self.logical_cpus >= self.physical_cores, "core counts must be positive, threads >= cores")
+        object.__setattr__(self, "isa", tuple(sorted(self.isa)))
+
+    @property
+    def fingerprint(self) -> str:
+        return _digest(asdict(self))[:12]
+
+    @property
+    def native_bf16_cpu(self) -> bool:
+        """bf16 matmuls run natively only with AVX512_BF16 or AMX; elsewhere they are emulated and slow."""
+        return bool({"avx512_bf16", "amx_bf16"} & set(self.isa))
+
+    def label(self, device: str = "cpu") -> str:
+        if _device_type(device) == "cuda":
+            return f"GPU: {self.gpu_name} ({self.gpu_memory_gb:.0f} GB)"
+        isa = self.torch_cpu_capability if self.torch_cpu_capability not in ("", "DEFAULT") else "no AVX2"
+        amx = " + AMX" if any(f.startswith("amx") for f in self.isa) else ""
+        return f"CPU: {self.cpu_model} · {self.physical_cores} cores / {self.logical_cpus} threads · {isa}{amx}"
+
+
+@dataclass(frozen=True)
+class SoftwareInfo:
+    python: str
+    torch: str
+    transformers: str
+    cuda: str = ""  # torch.version.cuda, "" for CPU builds
+
+    @property
+    def fingerprint(self) -> str:
+        return _digest(asdict(self))[:12]
+
+    @property
+    def label(self) -> str:
+        cuda = f", CUDA {self.cuda}" if self.cuda else ""
+        return f"torch {self.torch}, transformers {self.transformers}, Python {self.python}{cuda}"
+
+
+@dataclass(frozen=True)
+class BenchmarkSettings:
+    """How a model is measured. Part of the cache key: other settings are another measurement."""
+
+    threads: int
+    batch_sizes: tuple[int, ...] = (1, 8, 32)
+    seq_lens: tuple[int, ...] = (16, 64, 128)
+    cell_budget_s: float = 1.0  # timed seconds per cell, after warm-up...
+    min_iters: int = 10  # ...and never fewer timed iterations than this
+    warmup_iters: int = 1
+    warmup_s: float = 0.2
+    attn_implementation: str = "sdpa"
+    eval_limit: int | None = None  # score only the first N accuracy sentences (quick runs); None = all
+    eval_batch_size: int = 64
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "batch_sizes", tuple(sorted(set(self.batch_sizes))))
+        object.__setattr__(self, "seq_lens", tuple(sorted(set(self.seq_lens))))
+        _check(self.threads >= 1, "threads must be >= 1")
+        _check(bool(self.batch_sizes) and min(self.batch_sizes) >= 1, "batch sizes must be positive")
+        _check(bool(self.seq_lens) and min(self.seq_lens) >= 4, "sequence lengths must be >= 4 tokens")
+        _check(self.cell_budget_s >= 0 and self.warmup_s >= 0, "time budgets cannot be negative")
+        _check(self.min_iters >= 2 and self.warmup_iters >= 0, "need >= 2 timed iterations per cell")
+        _check(self.eval_limit is None or self.eval_limit >= 1, "eval_limit must be positive")
+        _check(self.eval_batch_size >= 1, "eval_batch_size must be positive")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "BenchmarkSettings":
+        return cls(**{**d, "batch_sizes": tuple(d["batch_sizes"]), "seq_lens": tuple(d["seq_lens"])})
+
+
+@dataclass(frozen=True)
+class BenchmarkConfig:
+    """One model in one precision variant on one device, measured with `settings`."""
+
+    pair: str  # pair key, for grouping on the page
+    role: Literal["teacher", "student"]
+    source: str
+    ref: str
+    fingerprint: str  # model identity: weights hash, Hub revision or architecture recipe
+    variant: str
+    device: str  # "cpu" or "cuda:N"
+    settings: BenchmarkSettings
+    eval_set: str = ""  # fingerprint of the labelled sentences scored for accuracy; "" = no accuracy
+
+    def __post_init__(self) -> None:
+        _check(self.role in ROLES, f"role must be one of {ROLES}")
+        _check(self.variant in VARIANTS, f"unknown variant {self.variant!r}; use one of {', '.join(VARIANTS)}")
+        _check(_device_type(self.device) in ("cpu", "cuda"), f"unsupported device {self.device!r}")
+        _check(bool(self.fingerprint), "a model fingerprint is required for the cache key")
+
+    @property
+    def spec(self) -> ModelSpec:
+        return ModelSpec(self.source, self.ref, self.role)  # type: ignore[arg-type]
+
+    @property
+    def name(self) -> str:
+        return self.spec.display_name
+
+    def key(self, hardware: HardwareInfo, software: SoftwareInfo) -> str:
+        return _digest({"kind": "model", "config": asdict(self), "hw": hardware.fingerprint, "sw": software.fingerprint})
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "BenchmarkConfig":
+        return cls(**{**d, "settings": BenchmarkSettings.from_dict(d["settings"])})
+
+
+@dataclass(frozen=True)
+class CellResult:
+    """One (batch size, sequence length) cell. Every sequence holds seq_len real tokens: no padding."""
+
+    batch: int
+    seq_len: int
+    real_tokens: int  # non-pad tokens per batch
+    flops: float  # encoder FLOPs of one forward (analytic, see harness.model_flops)
+    model: Latency  # forward pass only, ms
+    e2e: Latency  # tokenizer + copy to device + forward, ms (same iterations)
+
+    def __post_init__(self) -> None:
+        _check(self.batch >= 1 and self.seq_len >= 1, "batch and seq_len must be positive")
+        _check(0 < self.real_tokens <= self.batch * self.seq_len, "real tokens must lie in (0, batch*seq_len]")
+        for lat in (self.model, self.e2e):
+            _check(0 < lat.p50 <= lat.p90 <= lat.p99, f"percentiles must be positive and ordered, got {lat}")
+            _check(lat.n >= 1, "a cell needs timed iterations")
+
+    def timing(self, which: Literal["model", "e2e"]) -> Latency:
+        return self.model if which == "model" else self.e2e
+
+    def sentences_per_s(self, which: Literal["model", "e2e"] = "model") -> float:
+        return self.batch / (self.timing(which).p50 / 1e3)
+
+    def tokens_per_s(self, which: Literal["model", "e2e"] = "model") -> float:
+        return self.real_tokens / (self.timing(which).p50 / 1e3)
+
+    @property
+    def achieved_gflops(self) -> float:
+        """Model-only FLOP rate at p50 (for int8 variants: operations, not floating point)."""
+        return self.flops / (self.model.p50 / 1e3) / 1e9
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "CellResult":
+        return cls(**{**d, "model": Latency(**d["model"]), "e2e": Latency(**d["e2e"])})
+
+
+@dataclass(frozen=True)
+class MemoryUse:
+    """Peak memory above the pre-load baseline, in MiB.
+
+    CPU: VmHWM (peak resident set) of a fresh process, reset after loading so `run_peak_mb` covers the
+    weights plus activations of the sweep. CUDA: max_memory_allocated / max_memory_reserved after a reset.
+    """
+
+    method: Literal["rss", "cuda"]
+    load_peak_mb: float  # while loading and converting the weights
+    run_peak_mb: float  # while running the sweep (weights resident + activations)
+    reserved_mb: float = 0.0  # CUDA caching-allocator reservation; 0 on CPU
+
+    def __post_init__(self) -> None:
+        _check(self.method in ("rss", "cuda"), "memory method must be rss or cuda")
+        _check(self.load_peak_mb >= 0 and self.run_peak_mb >= 0 and self.reserved_mb >= 0, "memory cannot be negative")
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    """Accuracy on a labelled set with its 95 % Wilson interval, and how fast the set was scored."""
+
+    source: str
+    correct: int
+    n: int
+    low: float
+    high: float
+    eval_s: float  # wall time to score the whole set: tokenizer + model, length-sorted dynamic padding
+    real_tokens: int  # non-pad tokens fed to the model over the set
+    predictions: str  # predicted class per sentence, "0"/"1", in set order (for agreement)
+    labels: str  # gold class per sentence, same order
+
+    def __post_init__(self) -> None:
+        _check(0 <= self.correct <= self.n and self.n >= 1, "need 0 <= correct <= n and n >= 1")
+        _check(len(self.predictions) == len(self.labels) == self.n, "predictions and labels must have n entries")
+        _check(0 <= self.low <= self.value <= self.high <= 1, "interval must contain the accuracy")
+        _check(self.eval_s > 0, "eval_s must be positive")
+
+    @property
+    def value(self) -> float:
+        return self.correct / self.n
+
+    @property
+    def sentences_per_s(self) -> float:
+        return self.n / self.eval_s
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.real_tokens / self.eval_s
+
+
+@dataclass(frozen=True)
+class BenchmarkResult:
+    config: BenchmarkConfig
+    hardware: HardwareInfo
+    software: SoftwareInfo
+    measured_at: str  # ISO 8601, UTC
+    dtype: str  # what the weights and activations run in, e.g. "float32", "qint8 weights, float32 activations"
+    load_s: float  # reading the checkpoint into a ready fp32 model
+    convert_s: float  # turning it into the variant (0 for fp32)
+    first_call_ms: float  # the very first forward after loading (model only, shape first_call_shape)
+    first_call_shape: tuple[int, int]
+    cells: tuple[CellResult, ...]
+    memory: MemoryUse
+    n_params: int  # of the fp32 model
+    disk_bytes: int  # checkpoint files as shipped; 0 for architecture-only models
+    variant_bytes: int  # serialized state dict of this variant (what it would take on disk)
+    accuracy: Accuracy | None = None
+    kind: Literal["model"] = field(default="model", init=False)
+
+    def __post_init__(self) -> None:
+        _check(bool(self.cells), "a result needs at least one cell")
+        shapes = [(c.batch, c.seq_len) for c in self.cells]
+        _check(len(set(shapes)) == len(shapes), "duplicate cells")
+        _check(self.load_s >= 0 and self.convert_s >= 0 and self.first_call_ms > 0, "times must be positive")
+        _check(self.n_params > 0 and self.variant_bytes > 0 and self.disk_bytes >= 0, "sizes must be positive")
+
+    @property
+    def key(self) -> str:
+        return self.config.key(self.hardware, self.software)
+
+    @property
+    def device(self) -> str:
+        return self.config.device
+
+    def cell(self, batch: int, seq_len: int) -> CellResult | None:
+        return next((c for c in self.cells if c.batch == batch and c.seq_len == seq_len), None)
+
+    def to_dict(self) -> dict:
+        return {"schema": SCHEMA_VERSION, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "BenchmarkResult":
+        d = {k: v for k, v in d.items() if k not in ("schema", "kind")}
+        return cls(
+            **{
+                **d,
+                "config": BenchmarkConfig.from_dict(d["config"]),
+                "hardware": HardwareInfo(**{**d["hardware"], "isa": tuple(d["hardware"]["isa"])}),
+                "software": SoftwareInfo(**d["software"]),
+                "first_call_shape": tuple(d["first_call_shape"]),
+                "cells": tuple(CellResult.from_dict(c) for c in d["cells"]),
+                "memory": MemoryUse(**d["memory"]),
+                "accuracy": Accuracy(**d["accuracy"]) if d.get("accuracy") else None,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class PeakResult:
+    """The best rate of a large matmul in one dtype: the ceiling that model FLOP rates are compared to."""
+
+    hardware: HardwareInfo
+    software: SoftwareInfo
+    device: str
+    dtype: Literal["fp32", "bf16", "fp16", "int8"]
+    threads: int
+    size: int  # n of the n x n x n matmul (int8: an n x n dynamically quantized Linear on n rows)
+    gflops: float  # best iteration
+    gflops_median: float
+    n_iters: int
+    measured_at: str
+    kind: Literal["peak"] = field(default="peak", init=False)
+
+    def __post_init__(self) -> None:
+        _check(self.dtype in ("fp32", "bf16", "fp16", "int8"), f"unknown peak dtype {self.dtype!r}")
+        _check(0 < self.gflops_median <= self.gflops, "median rate must be positive and <= the best")
+        _check(self.n_iters >= 1 and self.size >= 1 and self.threads >= 1, "size, threads and iterations must be positive")
+
+    @property
+    def key(self) -> str:
+        return peak_key(self.hardware, self.software, self.device, self.dtype, self.threads)
+
+    def to_dict(self) -> dict:
+        return {"schema": SCHEMA_VERSION, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "PeakResult":
+        d = {k: v for k, v in d.items() if k not in ("schema", "kind")}
+        return cls(
+            **{
+                **d,
+                "hardware": HardwareInfo(**{**d["hardware"], "isa": tuple(d["hardware"]["isa"])}),
+                "software": SoftwareInfo(**d["software"]),
+            }
+        )
+
+
+def peak_key(hardware: HardwareInfo, software: SoftwareInfo, device: str, dtype: str, threads: int) -> str:
+    return _digest({"kind": "peak", "hw": hardware.fingerprint, "sw": software.fingerprint, "device": device, "dtype": dtype, "threads": threads})
+
+
+Record = Union[BenchmarkResult, PeakResult]
+_KINDS = {"model": BenchmarkResult, "peak": PeakResult}
+
+
+def record_from_dict(d: dict) -> Record:
+    """Rebuild a record from its JSON form; ValueError (one sentence) when it is not a valid record."""
+    if not isinstance(d, dict) or d.get("kind") not in _KINDS:
+        raise ValueError("not a benchmark record (missing or unknown 'kind')")
+    if d.get("schema") != SCHEMA_VERSION:
+        raise ValueError(f"record schema {d.get('schema')!r} is not the supported version {SCHEMA_VERSION}")
+    try:
+        return _KINDS[d["kind"]].from_dict(d)
+    except (TypeError, KeyError, AttributeError) as exc:
+        raise ValueError(f"malformed {d['kind']} record: {exc}") from None
+
+
+def record_to_json(record: Record) -> str:
+    return json.dumps(record.to_dict(), sort_keys=True, separators=(",", ":"))

@@ -1,0 +1,134 @@
+"""Plotly figures for the Benchmarks page: rows in (benchmarks.comparison), figures out, no computing."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import plotly.graph_objects as go
+
+from benchmarks.comparison import Speedup
+
+ROLE_COLOURS = {"teacher": "#4C72B0", "student": "#DD8452"}  # as on the Playground
+VARIANT_DASH = {"fp32": "solid", "bf16": "dash", "fp16": "dashdot", "int8-dynamic": "dot"}
+VARIANT_SYMBOL = {"fp32": "circle", "bf16": "diamond", "fp16": "square", "int8-dynamic": "triangle-up"}
+VARIANT_COLOURS = {"fp32": "#4C72B0", "bf16": "#55A868", "fp16": "#8172B2", "int8-dynamic": "#C44E52"}
+AXIS_NAMES = {"batch": "batch size (sentences)", "seq_len": "sequence length (tokens)"}
+CONFIG = {"displayModeBar": False}
+
+
+def _rgba(hex_colour: str, alpha: float) -> str:
+    r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def _layout(fig: go.Figure, height: int = 380, **kw) -> go.Figure:
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.2), **kw)
+    return fig
+
+
+def _series(rows: Sequence[dict]) -> list[str]:
+    return list(dict.fromkeys(r["series"] for r in rows))
+
+
+def latency_chart(rows: Sequence[dict], x: str, title: str) -> go.Figure:
+    """p50 line per model x variant with its p90-p99 band shaded; log latency axis."""
+    fig = go.Figure()
+    for name in _series(rows):
+        pts = sorted((r for r in rows if r["series"] == name), key=lambda r: r[x])
+        xs = [r[x] for r in pts]
+        colour, dash = ROLE_COLOURS[pts[0]["role"]], VARIANT_DASH[pts[0]["variant"]]
+        fig.add_trace(go.Scatter(x=xs, y=[r["p90_ms"] for r in pts], mode="lines", line=dict(width=0), legendgroup=name,
+                                 showlegend=False, hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=xs, y=[r["p99_ms"] for r in pts], mode="lines", line=dict(width=0), fill="tonexty",
+                                 fillcolor=_rgba(colour, 0.18), legendgroup=name, showlegend=False, hoverinfo="skip"))
+        fig.add_trace(go.Scatter(
+            x=xs, y=[r["p50_ms"] for r in pts], mode="lines+markers", name=name, legendgroup=name,
+            line=dict(color=colour, dash=dash), marker=dict(symbol=VARIANT_SYMBOL[pts[0]["variant"]], size=8),
+            customdata=[[r["p90_ms"], r["p99_ms"], r["iterations"]] for r in pts],
+            hovertemplate="%{x}: p50 %{y:.1f} ms · p90 %{customdata[0]:.1f} · p99 %{customdata[1]:.1f} ms · %{customdata[2]} runs<extra>" + name + "</extra>",
+        ))
+    fig.update_xaxes(title=AXIS_NAMES[x], type="log", tickvals=sorted({r[x] for r in rows}))
+    fig.update_yaxes(title="latency, ms (log scale)", type="log")
+    return _layout(fig, title=title)
+
+
+def throughput_chart(rows: Sequence[dict], title: str) -> go.Figure:
+    """Sentences/s per batch size, bars per model x variant; real tokens/s in the hover."""
+    fig = go.Figure()
+    for name in _series(rows):
+        pts = sorted((r for r in rows if r["series"] == name), key=lambda r: r["batch"])
+        fig.add_trace(go.Bar(
+            x=[str(r["batch"]) for r in pts], y=[r["sentences_per_s"] for r in pts], name=name,
+            marker=dict(color=ROLE_COLOURS[pts[0]["role"]], pattern_shape="" if pts[0]["variant"] == "fp32" else "/"),
+            customdata=[[r["tokens_per_s"]] for r in pts],
+            hovertemplate="batch %{x}: %{y:.1f} sentences/s · %{customdata[0]:,.0f} real tokens/s<extra>" + name + "</extra>",
+        ))
+    fig.update_xaxes(title="batch size", type="category")
+    fig.update_yaxes(title="sentences per second")
+    return _layout(fig, title=title, barmode="group")
+
+
+def speedup_chart(rows: Sequence[Speedup], title: str) -> go.Figure:
+    """Student speed-up (teacher p50 / student p50) per cell and variant, against the FLOPs ceiling."""
+    fig = go.Figure()
+    for variant in dict.fromkeys(s.variant for s in rows):
+        pts = sorted((s for s in rows if s.variant == variant), key=lambda s: (s.seq_len, s.batch))
+        fig.add_trace(go.Bar(
+            x=[f"{s.batch}×{s.seq_len}" for s in pts], y=[s.ratio for s in pts], name=variant,
+            marker_color=VARIANT_COLOURS[variant], text=[f"{s.ratio:.2f}×" for s in pts], textposition="outside",
+            customdata=[[s.teacher_ms, s.student_ms] for s in pts],
+            hovertemplate="%{x}: teacher %{customdata[0]:.1f} ms / student %{customdata[1]:.1f} ms = %{y:.2f}×<extra>" + variant + "</extra>",
+        ))
+    ceiling = max((s.ceiling for s in rows), default=2.0)
+    fig.add_hline(y=ceiling, line_dash="dash", line_color="#444", annotation_text=f"FLOPs ceiling {ceiling:.1f}×",
+                  annotation_position="top left")
+    fig.add_hline(y=1.0, line_color="#bbb", annotation_text="no gain", annotation_position="bottom left")
+    fig.update_xaxes(title="batch × sequence length", type="category")
+    fig.update_yaxes(title="student speed-up (×)", range=[0, max([ceiling * 1.2] + [s.ratio * 1.15 for s in rows])])
+    return _layout(fig, title=title, barmode="group")
+
+
+def bar_chart(rows: Sequence[dict], value: str, axis: str, title: str, text_format: str = "{:.0f}") -> go.Figure:
+    """One bar per model x variant (memory, size)."""
+    fig = go.Figure(go.Bar(
+        x=[r["series"] for r in rows], y=[r[value] for r in rows],
+        marker=dict(color=[ROLE_COLOURS[r["role"]] for r in rows],
+                    pattern_shape=["" if r["variant"] == "fp32" else "/" for r in rows]),
+        text=[text_format.format(r[value]) for r in rows], textposition="outside",
+    ))
+    fig.update_yaxes(title=axis, range=[0, max([r[value] for r in rows] + [1e-9]) * 1.2])
+    return _layout(fig, height=340, title=title, showlegend=False)
+
+
+def accuracy_chart(rows: Sequence[dict], title: str) -> go.Figure:
+    """Accuracy per model x variant with its 95 % Wilson interval."""
+    rows = [r for r in rows if r["accuracy"] is not None]
+    fig = go.Figure(go.Scatter(
+        x=[r["series"] for r in rows], y=[r["accuracy"] for r in rows], mode="markers",
+        marker=dict(size=14, color=[ROLE_COLOURS[r["role"]] for r in rows], symbol=[VARIANT_SYMBOL[r["variant"]] for r in rows]),
+        error_y=dict(type="data", symmetric=False, array=[r["acc_high"] - r["accuracy"] for r in rows],
+                     arrayminus=[r["accuracy"] - r["acc_low"] for r in rows], thickness=2, width=10),
+        customdata=[[r["acc_low"], r["acc_high"], r["eval_n"]] for r in rows],
+        hovertemplate="%{x}: %{y:.1%} [%{customdata[0]:.1%}, %{customdata[1]:.1%}] on %{customdata[2]} sentences<extra></extra>",
+    ))
+    fig.update_yaxes(title="accuracy (95 % interval)", tickformat=".0%")
+    return _layout(fig, height=360, title=title, showlegend=False)
+
+
+def tradeoff_chart(rows: Sequence[dict], title: str) -> go.Figure:
+    """Accuracy against latency, bubble area = size of the variant's weights."""
+    rows = [r for r in rows if r["accuracy"] is not None and r.get("p50_ms")]
+    biggest = max([r["variant_mb"] for r in rows] + [1e-9])
+    fig = go.Figure()
+    for r in rows:
+        fig.add_trace(go.Scatter(
+            x=[r["p50_ms"]], y=[r["accuracy"]], mode="markers+text", name=r["series"], text=[r["series"]],
+            textposition="top center",
+            marker=dict(size=[12 + 48 * (r["variant_mb"] / biggest) ** 0.5], color=ROLE_COLOURS[r["role"]], opacity=0.75,
+                        symbol=VARIANT_SYMBOL[r["variant"]], line=dict(width=1, color="#333")),
+            error_y=dict(type="data", symmetric=False, array=[r["acc_high"] - r["accuracy"]], arrayminus=[r["accuracy"] - r["acc_low"]]),
+            hovertemplate=f"{r['series']}: %{{x:.1f}} ms p50 · %{{y:.1%}} · {r['variant_mb']:.0f} MiB<extra></extra>",
+        ))
+    fig.update_xaxes(title="latency p50, ms (lower is better)", rangemode="tozero")
+    fig.update_yaxes(title="accuracy (higher is better)", tickformat=".0%")
+    return _layout(fig, height=420, title=title, showlegend=False)
