@@ -1,0 +1,277 @@
+"""Teacher and student scores over a labelled set, computed once per pair and data set and cached on disk,
+plus the per-sentence views built on them (soft targets at a temperature, ranked disagreements)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Literal, Sequence
+
+import numpy as np
+import torch
+
+from benchmarks.data import LabelledTexts
+from benchmarks.hardware import detect_hardware
+from benchmarks.inference import dataset_logits
+from benchmarks.losses import hard_loss, kd_loss, soften
+from benchmarks.metrics import Agreement, Calibration, Proportion, accuracy_with_ci, agreement, calibration
+from benchmarks.models import CANONICAL_LABELS, LoadedModel, LoadedPair
+
+log = logging.getLogger(__name__)
+FORMAT_VERSION = 1  # bump when the cached JSON layout changes: old files then miss instead of misparsing
+BATCH_SIZE = 64
+MAX_LENGTH = 128  # SST-2 dev's longest sentence is ~66 tokens; longer uploaded texts are truncated
+CHUNK = 4 * BATCH_SIZE  # sentences per progress update (and per hold of the model's lock)
+
+Progress = Callable[[float, str], None]  # (fraction done in [0, 1], what is running)
+
+
+def _canonical(loaded: LoadedModel, logits: torch.Tensor) -> torch.Tensor:
+    """Reorder output columns to (NEGATIVE, POSITIVE) so gold labels (1 = positive) index them directly."""
+    return logits[:, [loaded.labels.index(name) for name in CANONICAL_LABELS]]
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class ModelScores:
+    name: str
+    fingerprint: str
+    logits: tuple[tuple[float, ...], ...]  # one row per sentence, canonical label order
+    seconds: float  # wall time of the scoring pass: tokenization + forward passes, all batches
+
+    @property
+    def probs(self) -> np.ndarray:
+        return _softmax(np.asarray(self.logits, dtype=float))
+
+    @property
+    def predictions(self) -> np.ndarray:
+        return np.asarray(self.logits, dtype=float).argmax(axis=1)
+
+    @property
+    def sentences_per_second(self) -> float:
+        return len(self.logits) / self.seconds if self.seconds > 0 else float("nan")
+
+
+@dataclass(frozen=True)
+class ScoringRun:
+    """Where and how the scores (and so the throughput figures) were measured."""
+
+    device: str
+    hardware: str
+    threads: int
+    torch_version: str
+    batch_size: int
+    max_length: int
+    computed_at: str  # ISO 8601, UTC
+
+    def describe(self) -> str:
+        return (
+            f"{self.device} ({self.hardware}; {self.threads} torch threads), torch {self.torch_version}, fp32, "
+            f"batch {self.batch_size}, length-sorted, truncated at {self.max_length} tokens; measured {self.computed_at}"
+        )
+
+
+@dataclass(frozen=True)
+class DatasetScores:
+    data_hash: str
+    gold: tuple[int, ...]
+    teacher: ModelScores
+    student: ModelScores
+    run: ScoringRun
+
+    def __post_init__(self) -> None:
+        if not len(self.gold) == len(self.teacher.logits) == len(self.student.logits):
+            raise ValueError("gold labels and scores differ in length")
+
+    def accuracy(self, role: Literal["teacher", "student"]) -> Proportion:
+        model = self.teacher if role == "teacher" else self.student
+        return accuracy_with_ci(int((model.predictions == np.asarray(self.gold)).sum()), len(self.gold))
+
+    def agreement(self) -> Agreement:
+        return agreement(self.teacher.predictions, self.student.predictions, self.gold)
+
+    def calibration(self, n_bins: int = 10) -> tuple[Calibration, Calibration]:
+        return calibration(self.teacher.probs, self.gold, n_bins), calibration(self.student.probs, self.gold, n_bins)
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> "DatasetScores":
+        def model(m: dict) -> ModelScores:
+            return ModelScores(m["name"], m["fingerprint"], tuple(tuple(row) for row in m["logits"]), m["seconds"])
+
+        return cls(raw["data_hash"], tuple(raw["gold"]), model(raw["teacher"]), model(raw["student"]), ScoringRun(**raw["run"]))
+
+
+def data_hash(data: LabelledTexts) -> str:
+    """Identity of a data set by content (texts and labels), not by its file name."""
+    return hashlib.sha256(json.dumps([data.texts, data.labels], ensure_ascii=False).encode("utf-8")).hexdigest()[:16]
+
+
+def cache_key(pair: LoadedPair, data: LabelledTexts, max_length: int = MAX_LENGTH) -> str:
+    parts = [pair.teacher.fingerprint, pair.student.fingerprint, data_hash(data), str(max_length), str(FORMAT_VERSION)]
+    return hashlib.sha256("|".join(parts).encode("utf-8")).hexdigest()[:24]
+
+
+def _cache_file(cache_dir: Path, key: str) -> Path:
+    return Path(cache_dir) / f"{key}.json"
+
+
+def cached_scores(pair: LoadedPair, data: LabelledTexts, cache_dir: Path, max_length: int = MAX_LENGTH) -> DatasetScores | None:
+    """The stored scores for this pair and data set, or None (also for an unreadable or stale file)."""
+    path = _cache_file(cache_dir, cache_key(pair, data, max_length))
+    try:
+        return DatasetScores.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    # Temp file + os.replace: a reader (another session) never sees a half-written file.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _score_model(
+    loaded: LoadedModel, texts: Sequence[str], max_length: int, report: Callable[[int], None]
+) -> ModelScores:
+    # Sorting once here makes every chunk's batches identical to one dataset_logits call over all texts.
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    limit = min(max_length, loaded.max_length)
+    logits = torch.empty(len(texts), len(CANONICAL_LABELS))
+    seconds = 0.0
+    for start in range(0, len(order), CHUNK):
+        idx = order[start : start + CHUNK]
+        with loaded.lock:  # per chunk, so other sessions' predictions interleave with a long scoring pass
+            began = time.perf_counter()
+            chunk = dataset_logits(
+                loaded.model, loaded.tokenizer, [texts[i] for i in idx], BATCH_SIZE, limit, loaded.device
+            )
+            seconds += time.perf_counter() - began
+        logits[idx] = _canonical(loaded, chunk)
+        report(start + len(idx))
+    rows = tuple(tuple(float(x) for x in row) for row in logits.tolist())
+    return ModelScores(loaded.spec.display_name, loaded.fingerprint, rows, seconds)
+
+
+def score_pair(
+    pair: LoadedPair,
+    data: LabelledTexts,
+    cache_dir: Path,
+    progress: Progress | None = None,
+    max_length: int = MAX_LENGTH,
+) -> DatasetScores:
+    """Scores of both models on `data`, from the cache when present; else computed (teacher, then student,
+    in the same process and settings) and stored, so nothing is computed twice."""
+    if len(data) == 0:
+        raise ValueError("the data set is empty")
+    found = cached_scores(pair, data, cache_dir, max_length)
+    if found is not None:
+        return found
+    n = len(data)
+
+    def reporter(offset: int, role: str) -> Callable[[int], None]:
+        def report(done: int) -> None:
+            if progress is not None:
+                progress(min(1.0, (offset + done) / (2 * n)), f"{role}: {done:,} of {n:,} sentences")
+
+        return report
+
+    teacher = _score_model(pair.teacher, data.texts, max_length, reporter(0, "Teacher"))
+    student = _score_model(pair.student, data.texts, max_length, reporter(n, "Student"))
+    device = pair.teacher.device
+    run = ScoringRun(
+        str(device), detect_hardware().label(str(device)), torch.get_num_threads(), torch.__version__, BATCH_SIZE, max_length,
+        datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    )
+    scores = DatasetScores(data_hash(data), tuple(data.labels), teacher, student, run)
+    try:
+        _write_atomically(_cache_file(cache_dir, cache_key(pair, data, max_length)), json.dumps(asdict(scores)))
+    except OSError as exc:  # a read-only state folder: the scores still serve this caller, they are just not kept
+        log.warning("dataset scores not stored in %s: %s", cache_dir, exc)
+    return scores
+
+
+def sentence_logits(pair: LoadedPair, text: str, max_length: int = MAX_LENGTH) -> tuple[torch.Tensor, torch.Tensor]:
+    """Raw logits (canonical label order, shape [2]) of teacher and student for one sentence."""
+    out = []
+    for loaded in (pair.teacher, pair.student):
+        with loaded.lock:
+            limit = min(max_length, loaded.max_length)
+            logits = dataset_logits(loaded.model, loaded.tokenizer, [text], 1, limit, loaded.device)
+        out.append(_canonical(loaded, logits)[0])
+    return out[0], out[1]
+
+
+@dataclass(frozen=True)
+class SoftTargets:
+    temperature: float
+    gold: int
+    teacher: tuple[float, ...]  # probabilities at T = 1
+    student: tuple[float, ...]
+    teacher_soft: tuple[float, ...]  # probabilities at T
+    student_soft: tuple[float, ...]
+    kl: float  # KL(teacher_T || student_T)
+    kd_loss: float  # kl x T²: the distillation term of Hinton et al. (2015)
+    hard_loss: float  # cross-entropy of the student (T = 1) against `gold`
+
+
+def soft_targets(teacher_logits: torch.Tensor, student_logits: torch.Tensor, temperature: float, gold: int) -> SoftTargets:
+    # float64: at high T the KL is ~1e-7, below float32 resolution for these sums
+    t, s = teacher_logits.reshape(1, -1).double(), student_logits.reshape(1, -1).double()
+    kd = float(kd_loss(s, t, temperature))
+
+    def probs(x: torch.Tensor, temp: float) -> tuple[float, ...]:
+        return tuple(float(p) for p in soften(x, temp)[0])
+
+    return SoftTargets(
+        temperature, gold, probs(t, 1.0), probs(s, 1.0), probs(t, temperature), probs(s, temperature),
+        kd / temperature**2, kd, float(hard_loss(s, torch.tensor([gold]))),
+    )
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    index: int  # position in the data set
+    text: str
+    gold: int
+    teacher_label: int
+    teacher_confidence: float  # probability of the teacher's own label
+    student_label: int
+    student_confidence: float
+    wrong: Literal["teacher", "student"]  # with two classes, exactly one of the pair is wrong
+
+    @property
+    def wrong_confidence(self) -> float:
+        return self.teacher_confidence if self.wrong == "teacher" else self.student_confidence
+
+
+def disagreements(scores: DatasetScores, texts: Sequence[str]) -> tuple[Disagreement, ...]:
+    """Sentences where teacher and student disagree, the most confidently wrong first."""
+    tp, sp = scores.teacher.probs, scores.student.probs
+    tl, sl = tp.argmax(axis=1), sp.argmax(axis=1)
+    rows = [
+        Disagreement(
+            int(i), texts[i], scores.gold[i], int(tl[i]), float(tp[i, tl[i]]), int(sl[i]), float(sp[i, sl[i]]),
+            "teacher" if tl[i] != scores.gold[i] else "student",
+        )
+        for i in np.flatnonzero(tl != sl)
+    ]
+    return tuple(sorted(rows, key=lambda d: (-d.wrong_confidence, d.index)))

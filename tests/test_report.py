@@ -1,0 +1,65 @@
+"""The HTML summary: the figures it must carry, escaping of user text, and no outside resources."""
+
+import math
+import re
+
+import pytest
+
+from benchmarks import report, scoring
+from benchmarks.metrics import accuracy_with_ci
+from benchmarks.models import custom_pair, load_pair
+
+EVIL = '<script>alert("x")</script>'
+
+
+def _scores() -> scoring.DatasetScores:
+    # 10 sentences: teacher right on 9, student right on 8; they disagree on sentences 0, 1 and 9.
+    gold = (1,) * 10
+    teacher = [(0.2, 0.8)] * 9 + [(0.7, 0.3)]
+    student = [(0.6, 0.4)] + [(0.1, 0.9)] * 8 + [(0.45, 0.55)]
+    student[1] = (0.8, 0.2)
+
+    def model(name, probs, seconds):
+        return scoring.ModelScores(name, name, tuple(tuple(math.log(p) for p in row) for row in probs), seconds)
+
+    run = scoring.ScoringRun("cpu", "CPU: Test CPU · 2 cores / 2 threads · AVX2", 2, "2.13.0", 64, 128, "2026-01-01 00:00 UTC")
+    return scoring.DatasetScores("h", gold, model("t", teacher, 2.0), model("s", student, 1.0), run)
+
+
+TEACHER = report.ModelFacts(EVIL, 6, 22_700_000, 90 * 2**20)
+STUDENT = report.ModelFacts("student", 3, 15_000_000, 0)
+
+
+def test_summary_carries_accuracy_speed_size_and_agreement():
+    page = report.summary_html("pair title", "SST-2 dev", TEACHER, STUDENT, _scores())
+    assert "90.0%" in page and "80.0%" in page  # both accuracies, with their intervals
+    assert f"{accuracy_with_ci(9, 10).low:.1%}" in page
+    assert "<b>2.00×</b>" in page and "(10 vs 5 sentences/s)" in page  # 10 sentences in 1 s vs 2 s
+    assert "22.7 M" in page and "90.0 MB" in page and "no weights file" in page
+    assert "66%" in page  # parameter ratio
+    assert "(3 disagreements" in page
+    assert "<td>teacher right</td><td>7</td><td>2</td>" in page and "<td>teacher wrong</td><td>1</td><td>0</td>" in page
+    assert "CPU: Test CPU" in page and "2 torch threads" in page
+    assert "within sampling noise" in page
+
+
+def test_user_text_is_escaped_and_the_page_is_self_contained():
+    page = report.summary_html(f"pair {EVIL}", f"upload {EVIL}.tsv", TEACHER, STUDENT, _scores())
+    assert "<script" not in page.lower()
+    assert page.count("&lt;script&gt;") == 3
+    assert not re.search(r"""(src|href)\s*=|https?://|@import""", page)
+
+
+def test_accuracy_verdict_tells_noise_from_a_real_gap():
+    assert "within sampling noise" in report.accuracy_verdict(accuracy_with_ci(90, 100), accuracy_with_ci(88, 100))
+    assert "larger than sampling noise" in report.accuracy_verdict(accuracy_with_ci(900, 1000), accuracy_with_ci(700, 1000))
+
+
+def test_model_facts_from_a_loaded_model(allow_tmp_models):
+    teacher, student = allow_tmp_models
+    pair = load_pair(custom_pair(str(teacher), str(student)))
+    facts = report.ModelFacts.of(pair.teacher)
+    assert facts.n_layers == 2 and facts.n_params == pair.teacher.n_params and facts.size_bytes > 0
+    assert facts.name == "teacher"
+    with pytest.raises(AttributeError):
+        facts.name = "changed"  # frozen
