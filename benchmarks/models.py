@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -27,6 +29,7 @@ from benchmarks.hub import hub_reachable
 from benchmarks.settings import DATA_DIR, Settings, load_settings
 
 Source = Literal["pocket", "architecture", "hub", "local"]
+log = logging.getLogger(__name__)
 POCKET_DIR = DATA_DIR / "pocket"
 CANONICAL_LABELS = ("NEGATIVE", "POSITIVE")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9._-]{1,96})?$")
@@ -94,11 +97,18 @@ def custom_pair(teacher_ref: str, student_ref: str) -> PairSpec:
 
     def spec(ref: str, role: Literal["teacher", "student"]) -> ModelSpec:
         ref = ref.strip()
-        looks_local = ref.startswith((".", "/", "~")) or Path(ref).expanduser().is_dir()
+        looks_local = ref.startswith((".", "/", "~")) or _is_folder(ref)
         return ModelSpec("local" if looks_local else "hub", ref, role)
 
     t, s = spec(teacher_ref, "teacher"), spec(student_ref, "student")
     return PairSpec(f"custom:{t.ref}|{s.ref}", f"{t.display_name} vs {s.display_name}", t, s)
+
+
+def _is_folder(ref: str) -> bool:
+    try:
+        return Path(ref).expanduser().is_dir()
+    except (OSError, ValueError, RuntimeError):  # name too long, NUL byte, unknown ~user: not a folder
+        return False
 
 
 @dataclass
@@ -225,6 +235,7 @@ def load_model(
 ) -> LoadedModel:
     """Load one model in fp32, in eval mode, on `device`. Errors come out as ModelLoadError."""
     settings = settings or load_settings()
+    started = time.perf_counter()
     if spec.source not in settings.allowed_sources:
         raise ModelLoadError(f"Model source '{spec.source}' is switched off on this server (KD_ALLOWED_SOURCES).")
     try:
@@ -267,6 +278,8 @@ def load_model(
         raise ModelLoadError(f"Could not load {spec.display_name}: {first_line[:300]}") from exc
     labels, note = canonical_labels(model.config.id2label)
     model.eval().to(device)
+    # benchmarks/loadtest.py counts these lines to check each model loads once per server process.
+    log.info("loaded %s:%s (%s, %s) in %.2f s", spec.source, spec.ref, attn_implementation, device, time.perf_counter() - started)
     return LoadedModel(spec, model, tokenizer, labels, note, fingerprint, size, attn_implementation)
 
 

@@ -14,14 +14,15 @@ st.set_page_config(page_title="Teacher vs student: BERT and DistilBERT", page_ic
 
 VIEWS = Path(__file__).parent / "views"
 pages = [
-    st.Page(VIEWS / "playground.py", title="Playground", icon="🎭", default=True),
-    st.Page(VIEWS / "benchmarks.py", title="Benchmarks", icon="⏱️"),
-    st.Page(VIEWS / "attention.py", title="Attention", icon="🔍"),
-    st.Page(VIEWS / "distillation.py", title="Distillation", icon="⚗️"),
+    st.Page(VIEWS / "playground.py", title="Playground", icon=":material/chat:", default=True),
+    st.Page(VIEWS / "benchmarks.py", title="Benchmarks", icon=":material/speed:"),
+    st.Page(VIEWS / "attention.py", title="Attention", icon=":material/grid_view:"),
+    st.Page(VIEWS / "distillation.py", title="Distillation", icon=":material/science:"),
 ]
 navigation = st.navigation(pages)
 
 st.sidebar.title("Teacher vs student")
 sidebar.select_pair()
 sidebar.select_device()
+sidebar.storage_note()
 navigation.run()

@@ -7,6 +7,7 @@ import torch
 
 from benchmarks.hub import hub_reachable
 from benchmarks.models import BUILTIN_PAIRS, PairSpec, custom_pair
+from benchmarks.settings import DATA_DIR, writable
 from dashboard import resources
 
 CUSTOM = "custom"
@@ -28,8 +29,9 @@ def select_pair() -> PairSpec:
     if choice != "pocket" or "pair" in st.query_params:
         st.query_params["pair"] = choice
     if choice == CUSTOM:
-        teacher = st.sidebar.text_input("Teacher (Hub id or folder)", st.query_params.get("teacher", "textattack/bert-base-uncased-SST-2"), max_chars=300)
-        student = st.sidebar.text_input("Student (Hub id or folder)", st.query_params.get("student", "distilbert/distilbert-base-uncased-finetuned-sst-2-english"), max_chars=300)
+        # Keyed: an unkeyed field whose default follows the URL it writes gets a new identity on every edit.
+        teacher = st.sidebar.text_input("Teacher (Hub id or folder)", st.query_params.get("teacher", "textattack/bert-base-uncased-SST-2"), max_chars=300, key="teacher_ref")
+        student = st.sidebar.text_input("Student (Hub id or folder)", st.query_params.get("student", "distilbert/distilbert-base-uncased-finetuned-sst-2-english"), max_chars=300, key="student_ref")
         st.query_params["teacher"], st.query_params["student"] = teacher, student
         pair = custom_pair(teacher, student)
     else:
@@ -47,6 +49,17 @@ def select_device() -> str:
     device = st.sidebar.selectbox("Device", options, index=len(options) - 1 if len(options) > 1 else 0, key="device")
     st.session_state["device_name"] = device
     return device
+
+
+def storage_note() -> None:
+    """Say where this server cannot write: every page still works, but what they compute is not kept."""
+    places = {
+        resources.settings().state_dir: "caches: benchmark results, dataset scores",
+        DATA_DIR: "bundled models, reference results",
+    }
+    blocked = [f"`{path}` ({what})" for path, what in places.items() if not writable(path)]
+    if blocked:
+        st.sidebar.warning("Read-only: cannot write to " + " and ".join(blocked) + ". Pages still work; new results are not saved.")
 
 
 def current() -> tuple[PairSpec, str]:
