@@ -200,6 +200,35 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _vs_pipeline(args: argparse.Namespace) -> int:
+    import torch
+
+    from benchmarks.comparison import latest
+    from benchmarks.data import load_sst2
+    from benchmarks.hardware import detect_hardware
+    from benchmarks.models import BUILTIN_PAIRS, load_model
+    from benchmarks.pipeline_baseline import comparison_lines, fastest_scoring, pipeline_score
+
+    pair = BUILTIN_PAIRS[args.pair]
+    if pair.architecture_only:
+        raise ValueError("the architecture pair has random weights: there is no accuracy to compare.")
+    here = detect_hardware().fingerprint
+    stored = [s.record for s in _open_store(args).records("model", args.pair) if s.record.hardware.fingerprint == here]
+    results = [r for r in latest(stored) if r.config.device == "cpu" and r.accuracy is not None]
+    if not results:
+        raise ValueError(f"no stored {args.pair} results with accuracy for this machine yet. Run: python -m benchmarks run --pair {args.pair}")
+    data = load_sst2("validation", args.data)
+    for role, spec in (("teacher", pair.teacher), ("student", pair.student)):
+        fastest = fastest_scoring(results, role)
+        if fastest is None:
+            continue
+        fp32 = next((r for r in results if r.config.role == role and r.config.variant == "fp32"), None)
+        torch.set_num_threads(fastest.config.settings.threads)
+        for line in comparison_lines(role, pipeline_score(load_model(spec, "cpu"), data), fastest, fp32):
+            print(line)
+    return 0
+
+
 def _add_benchmark_commands(sub) -> None:
     from benchmarks.results import VARIANTS
 
@@ -248,6 +277,11 @@ def _add_benchmark_commands(sub) -> None:
     im.add_argument("files", nargs="+", help="exported .json files")
     im.add_argument("--replace", action="store_true", help="overwrite results that are already in the cache")
     im.set_defaults(func=_import)
+
+    vp = sub.add_parser("vs-pipeline", parents=[db], help="time a default transformers.pipeline on SST-2 dev against the stored harness scoring")
+    vp.add_argument("--pair", choices=["pocket", "hub"], default="pocket")
+    vp.add_argument("--data", help="folder with SST-2 dev.tsv (default: $SST2_DIR or ../shared/data/sst2; the Hub when online)")
+    vp.set_defaults(func=_vs_pipeline)
 
 
 def build_parser() -> argparse.ArgumentParser:

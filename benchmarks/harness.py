@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import subprocess
 import sys
 import tempfile
@@ -114,15 +115,17 @@ def eval_fingerprint(data: LabelledTexts) -> str:
 # --- timing loop ------------------------------------------------------------------------------------
 
 
-def repeat(step: Callable[[], tuple[float, ...]], settings: BenchmarkSettings) -> list[tuple[float, ...]]:
-    """Warm up (>= warmup_iters and >= warmup_s), then time until >= min_iters and >= cell_budget_s."""
+def repeat(step: Callable[[], tuple[float, ...]], settings: BenchmarkSettings, first: bool = True) -> list[tuple[float, ...]]:
+    """One cell's share of one sweep: warm up (the first sweep: >= warmup_iters and >= warmup_s; later
+    ones: one call, the shape changed since), then time until >= min_iters/rounds and >= budget/rounds."""
     begin, n = time.perf_counter(), 0
-    while n < settings.warmup_iters or time.perf_counter() - begin < settings.warmup_s:
+    while n < (settings.warmup_iters if first else 1) or (first and time.perf_counter() - begin < settings.warmup_s):
         step()
         n += 1
     samples: list[tuple[float, ...]] = []
     begin = time.perf_counter()
-    while len(samples) < settings.min_iters or time.perf_counter() - begin < settings.cell_budget_s:
+    min_iters, budget = math.ceil(settings.min_iters / settings.rounds), settings.cell_budget_s / settings.rounds
+    while len(samples) < min_iters or time.perf_counter() - begin < budget:
         samples.append(step())
     return samples
 
@@ -235,7 +238,7 @@ def measure(config: BenchmarkConfig, eval_data: LabelledTexts | None = None,
     device = torch.device(config.device)
     torch.set_num_threads(settings.threads)
     shapes = list(itertools.product(settings.batch_sizes, settings.seq_lens))
-    steps = len(shapes) + (eval_data is not None)
+    steps = settings.rounds * len(shapes) + (eval_data is not None)
     memory = _MemoryProbe(device)
 
     start = time.perf_counter()
@@ -258,14 +261,19 @@ def measure(config: BenchmarkConfig, eval_data: LabelledTexts | None = None,
         first_shape = shapes[0]
         first = _cell_step(model, tokenizer, grid_texts(tokenizer, *first_shape, sentences), first_shape[1], device)
         first_call_ms = first()[0]  # the cold call: lazy allocations, kernel selection, caches
-        for i, (batch, seq_len) in enumerate(shapes, start=1):
-            texts = grid_texts(tokenizer, batch, seq_len, sentences)
-            samples = repeat(_cell_step(model, tokenizer, texts, seq_len, device), settings)
-            model_ms, e2e_ms, tokens = zip(*samples)
+        # Sweeping the whole grid several times, rather than each cell once, spreads a burst of
+        # outside load (a noisy neighbour, a frequency dip) over every cell instead of skewing a few.
+        steps_of = {shape: _cell_step(model, tokenizer, grid_texts(tokenizer, *shape, sentences), shape[1], device) for shape in shapes}
+        samples: dict[tuple[int, int], list[tuple[float, ...]]] = {shape: [] for shape in shapes}
+        for sweep in range(settings.rounds):
+            for i, shape in enumerate(shapes, start=1):
+                samples[shape] += repeat(steps_of[shape], settings, first=sweep == 0)
+                if on_step:
+                    on_step(sweep * len(shapes) + i, steps)
+        for (batch, seq_len), timed in samples.items():
+            model_ms, e2e_ms, tokens = zip(*timed)
             cells.append(CellResult(batch, seq_len, int(tokens[0]), batch * model_flops(model.config, seq_len),
                                     Latency.from_values(model_ms), Latency.from_values(e2e_ms)))
-            if on_step:
-                on_step(i, steps)
     usage = MemoryUse("cuda" if memory.cuda else "rss", load_peak_mb, memory.peak_mb(), memory.reserved_mb())
 
     accuracy = None

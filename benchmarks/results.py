@@ -90,6 +90,7 @@ class BenchmarkSettings:
     seq_lens: tuple[int, ...] = (16, 64, 128)
     cell_budget_s: float = 1.0  # timed seconds per cell, after warm-up...
     min_iters: int = 10  # ...and never fewer timed iterations than this
+    rounds: int = 3  # the grid is swept this many times, each cell getting 1/rounds of its budget per sweep
     warmup_iters: int = 1
     warmup_s: float = 0.2
     attn_implementation: str = "sdpa"
@@ -104,6 +105,7 @@ class BenchmarkSettings:
         _check(bool(self.seq_lens) and min(self.seq_lens) >= 4, "sequence lengths must be >= 4 tokens")
         _check(self.cell_budget_s >= 0 and self.warmup_s >= 0, "time budgets cannot be negative")
         _check(self.min_iters >= 2 and self.warmup_iters >= 0, "need >= 2 timed iterations per cell")
+        _check(self.rounds >= 1, "need at least one sweep of the grid")
         _check(self.eval_limit is None or self.eval_limit >= 1, "eval_limit must be positive")
         _check(self.eval_batch_size >= 1, "eval_batch_size must be positive")
 

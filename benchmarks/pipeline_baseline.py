@@ -1,0 +1,70 @@
+"""The baseline a newcomer would write: `transformers.pipeline("text-classification")` with default
+settings over SST-2 dev, against the harness's stored scoring time for the same weights.
+
+The harness scores in length-sorted batches padded to their own longest sentence, in its fastest
+precision; the pipeline feeds sentences one at a time in fp32. Both include tokenization.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from transformers import pipeline
+
+from benchmarks.data import LabelledTexts
+from benchmarks.metrics import accuracy_with_ci
+from benchmarks.models import CANONICAL_LABELS, LoadedModel
+from benchmarks.results import BenchmarkResult
+from benchmarks.timing import synchronize
+
+
+@dataclass(frozen=True)
+class PipelineScore:
+    correct: int
+    n: int
+    seconds: float
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.n
+
+
+def pipeline_score(loaded: LoadedModel, data: LabelledTexts) -> PipelineScore:
+    """Score `data` with a default text-classification pipeline on `loaded`'s fp32 model."""
+    device = next(loaded.model.parameters()).device
+    classify = pipeline("text-classification", model=loaded.model, tokenizer=loaded.tokenizer, device=device)
+    classify(data.texts[0])  # warm-up, as the harness's scoring also runs on a warm model
+    positive = loaded.labels.index(CANONICAL_LABELS[1])
+    label2id = {name: i for i, name in loaded.model.config.id2label.items()}
+    synchronize(device)
+    start = time.perf_counter()
+    outputs = classify(list(data.texts))
+    synchronize(device)
+    seconds = time.perf_counter() - start
+    predicted = [int(label2id[o["label"]] == positive) for o in outputs]
+    return PipelineScore(sum(p == g for p, g in zip(predicted, data.labels)), len(data), seconds)
+
+
+def fastest_scoring(results: list[BenchmarkResult], role: str, tolerance_pp: float = 0.5) -> BenchmarkResult | None:
+    """The stored variant of `role` that scored the dev set fastest while staying within
+    `tolerance_pp` points of fp32's accuracy (a faster but less accurate variant is no win)."""
+    scored = [r for r in results if r.config.role == role and r.accuracy is not None]
+    fp32 = next((r.accuracy.value for r in scored if r.config.variant == "fp32"), None)
+    if fp32 is not None:
+        scored = [r for r in scored if (fp32 - r.accuracy.value) * 100 <= tolerance_pp]
+    return min(scored, key=lambda r: r.accuracy.eval_s, default=None)
+
+
+def comparison_lines(role: str, baseline: PipelineScore, fastest: BenchmarkResult, fp32: BenchmarkResult | None) -> list[str]:
+    acc = fastest.accuracy
+    ci = accuracy_with_ci(baseline.correct, baseline.n)
+    lines = [
+        f"{role}: pipeline (fp32, batch 1, defaults) {baseline.seconds:.2f} s, acc {baseline.accuracy:.2%} [{ci.low:.2%}, {ci.high:.2%}]",
+        f"{role}: harness {fastest.config.variant} (length-sorted, dynamic padding, batch {fastest.config.settings.eval_batch_size}) "
+        f"{acc.eval_s:.2f} s, acc {acc.value:.2%} -> {baseline.seconds / acc.eval_s:.2f}x faster",
+    ]
+    if fp32 is not None and fp32.accuracy is not None:
+        lines.append(f"{role}: accuracy change vs fp32: {(acc.value - fp32.accuracy.value) * 100:+.2f} pp")
+    return lines
+

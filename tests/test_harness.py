@@ -1,0 +1,140 @@
+"""The harness end to end on the tiny generated pair: sane rows, the cache reused, the CLI, and a run
+killed half-way. Each model is measured in a fresh process, so these take seconds, not milliseconds."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from benchmarks import cli
+from benchmarks.data import LabelledTexts
+from benchmarks.harness import plan, quick_settings, run_sweep
+from benchmarks.models import custom_pair, load_model
+from benchmarks.progress import is_active, read_progress
+from benchmarks.results import BenchmarkResult
+from benchmarks.store import ResultStore
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
+SENTENCES = [("a good movie !", 1), ("a bad movie .", 0), ("great !", 1), ("awful .", 0)] * 4
+
+
+@pytest.fixture
+def dev_dir(tmp_path) -> Path:
+    """A tiny labelled dev set in SST-2's TSV format."""
+    folder = tmp_path / "sst2"
+    folder.mkdir()
+    (folder / "dev.tsv").write_text("sentence\tlabel\n" + "".join(f"{t}\t{y}\n" for t, y in SENTENCES))
+    return folder
+
+
+def _pair(dirs):
+    return custom_pair(str(dirs[0]), str(dirs[1]))
+
+
+def test_a_quick_sweep_gives_sane_rows_and_is_reused(allow_tmp_models, tmp_path):
+    pair = _pair(allow_tmp_models)
+    fingerprints = {role: load_model(spec, "cpu").fingerprint for role, spec in (("teacher", pair.teacher), ("student", pair.student))}
+    data = LabelledTexts(tuple(t for t, _ in SENTENCES), tuple(y for _, y in SENTENCES), "tiny dev")
+    configs = plan(pair, fingerprints, "cpu", ("fp32", "int8-dynamic"), quick_settings(threads=1), data)
+    store = ResultStore(tmp_path / "results.sqlite")
+    seen = []
+
+    items = run_sweep(configs, store, data, on_progress=seen.append)
+    assert [i.status for i in items] == ["measured"] * 4
+    assert seen[-1].done == seen[-1].total == 4 and all(0 <= p.fraction <= 1 for p in seen)
+    for item in items:
+        r = item.result
+        assert len(r.cells) == 4 and r.first_call_ms > 0 and r.load_s > 0
+        for cell in r.cells:
+            for lat in (cell.model, cell.e2e):
+                assert 0 < lat.p50 <= lat.p90 <= lat.p99
+            assert cell.e2e.p50 >= cell.model.p50  # the tokenizer is extra work
+            assert cell.real_tokens <= cell.batch * cell.seq_len
+        assert r.memory.method == "rss" and r.memory.run_peak_mb > 0
+        assert r.n_params > 0 and r.disk_bytes > 0
+        assert r.accuracy is not None and r.accuracy.n == len(SENTENCES)
+    int8 = next(i.result for i in items if i.config.variant == "int8-dynamic" and i.config.role == "teacher")
+    fp32 = next(i.result for i in items if i.config.variant == "fp32" and i.config.role == "teacher")
+    assert int8.variant_bytes < fp32.variant_bytes  # quantized Linear weights take a quarter of the space
+
+    again = run_sweep(configs, store, data)
+    assert [i.status for i in again] == ["cached"] * 4
+    assert [i.result.key for i in again] == [i.result.key for i in items]
+    forced = run_sweep(configs[:1], store, data, force=True)
+    assert forced[0].status == "measured" and len(store.records("model")) == 4  # replaced, not added
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "benchmarks", *args], capture_output=True, text=True, cwd=REPO,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300)
+
+
+def test_cli_run_list_export_import(allow_tmp_models, tmp_path, dev_dir):
+    teacher, student = map(str, allow_tmp_models)
+    db, other = tmp_path / "a.sqlite", tmp_path / "b.sqlite"
+    run = _cli("run", "--quick", "--teacher", teacher, "--student", student, "--variants", "fp32", "--threads", "1",
+               "--db", str(db), "--data", str(dev_dir))
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.count("measured") == 2 and "student speed-up, fp32" in run.stdout
+    assert _cli("run", "--quick", "--teacher", teacher, "--student", student, "--variants", "fp32", "--threads", "1",
+                "--db", str(db), "--data", str(dev_dir)).stdout.count("cached") == 2
+
+    key = _pair(allow_tmp_models).key  # the cache also holds the shipped reference rows it was seeded with
+    listed = _cli("list", "--db", str(db), "--pair", key)
+    assert listed.returncode == 0 and listed.stdout.count("· measured ·") == 2
+    exported = _cli("export", str(tmp_path / "x.json"), "--db", str(db), "--pair", key)
+    assert exported.returncode == 0 and "(2 model results" in exported.stdout  # plus this machine's matmul peaks
+    imported = _cli("import", str(tmp_path / "x.json"), "--db", str(other))
+    assert imported.returncode == 0 and "added" in imported.stdout
+    assert len(ResultStore(other).records("model", key)) == 2
+
+
+@pytest.mark.parametrize("args, words", [
+    (["run", "--variants", "fp16", "--device", "cpu"], "fp16 is measured on GPUs only"),
+    (["run", "--variants", "fp64"], "unknown variant"),
+    (["run", "--teacher", "x"], "--teacher and --student go together"),
+    (["run", "--device", "tpu"], "device"),
+    (["import", "no-such-file.json"], "no-such-file.json"),
+    (["vs-pipeline", "--pair", "hub"], "no stored hub results"),
+])
+def test_cli_bad_input_is_one_line_not_a_traceback(tmp_path, capsys, args, words):
+    code = cli.main([*args, "--db", str(tmp_path / "c.sqlite")])
+    err = capsys.readouterr().err
+    assert code == 2 and words in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_run_killed_half_way_keeps_whole_rows_and_a_rerun_completes(allow_tmp_models, tmp_path, dev_dir):
+    teacher, student = map(str, allow_tmp_models)
+    db, progress = tmp_path / "k.sqlite", tmp_path / "progress.json"
+    args = [sys.executable, "-m", "benchmarks", "run", "--quick", "--teacher", teacher, "--student", student,
+            "--variants", "fp32,int8-dynamic", "--threads", "1", "--db", str(db), "--data", str(dev_dir), "--progress", str(progress)]
+    proc = subprocess.Popen(args, cwd=REPO, env={**os.environ, "HF_HUB_OFFLINE": "1"}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:  # kill it once the first model is stored and the second is under way
+        p = read_progress(progress)
+        if p is not None and p.done >= 1:
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail("the run never finished its first model")
+    os.killpg(proc.pid, signal.SIGKILL)  # the harshest stop: no handler runs, the worker dies too
+    proc.wait()
+
+    stopped = read_progress(progress)
+    assert stopped.state == "running" and not is_active(stopped)  # the page reads this as "stopped unexpectedly"
+    kept = ResultStore(db).records("model", _pair(allow_tmp_models).key)
+    assert 1 <= len(kept) < 4 and all(isinstance(s.record, BenchmarkResult) and s.record.cells for s in kept)
+
+    rerun = subprocess.run(args, cwd=REPO, env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert rerun.stdout.count("cached") == len(kept) and rerun.stdout.count("measured") == 4 - len(kept)
+    assert json.loads(progress.read_text())["state"] == "finished"
