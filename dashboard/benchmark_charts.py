@@ -30,6 +30,9 @@ def _series(rows: Sequence[dict]) -> list[str]:
     return list(dict.fromkeys(r["series"] for r in rows))
 
 
+LOG_TICKS = [m * 10**e for e in range(-1, 6) for m in (1, 2, 5)]
+
+
 def latency_chart(rows: Sequence[dict], x: str, title: str) -> go.Figure:
     """p50 line per model x variant with its p90-p99 band shaded; log latency axis."""
     fig = go.Figure()
@@ -48,7 +51,8 @@ def latency_chart(rows: Sequence[dict], x: str, title: str) -> go.Figure:
             hovertemplate="%{x}: p50 %{y:.1f} ms · p90 %{customdata[0]:.1f} · p99 %{customdata[1]:.1f} ms · %{customdata[2]} runs<extra>" + name + "</extra>",
         ))
     fig.update_xaxes(title=AXIS_NAMES[x], type="log", tickvals=sorted({r[x] for r in rows}))
-    fig.update_yaxes(title="latency, ms (log scale)", type="log")
+    # Full labels at 1-2-5 steps: plotly's default log ticks label only the leading digit.
+    fig.update_yaxes(title="latency, ms (log scale)", type="log", tickvals=LOG_TICKS, tickformat="~s")
     return _layout(fig, title=title)
 
 

@@ -146,7 +146,7 @@ def aligned_figure(comparison: AlignedComparison, layer: int, zmax: float) -> go
     fig.update_layout(
         height=130 + 22 * divergence.shape[0], margin=dict(l=10, r=10, t=30, b=10), showlegend=False,
         title=dict(text=f"student layer {layer} vs teacher layer {comparison.layer_map[layer]}", font=dict(size=13)),
-        xaxis=dict(title="teacher head", dtick=1), yaxis=dict(title="student head", dtick=1, autorange="reversed"),
+        xaxis=dict(title="teacher head", dtick=1, tickangle=0, range=[-0.5, divergence.shape[1] - 0.5]), yaxis=dict(title="student head", dtick=1, autorange="reversed"),
     )
     return fig
 

@@ -128,7 +128,7 @@ def headline(results: list[BenchmarkResult], variant: str, batch: int, seq_len: 
         cols[0].metric(f"Student speed-up, {batch}×{seq_len}", f"{sp.ratio:.2f}×",
                        help=f"teacher p50 {sp.teacher_ms:.1f} ms / student p50 {sp.student_ms:.1f} ms, model only, {variant}. "
                             f"The FLOPs ratio {sp.ceiling:.2f}× is the ceiling.")
-    cols[1].metric("Student size", f"{s.variant_bytes / t.variant_bytes:.2f}× the teacher",
+    cols[1].metric("Student size / teacher", f"{s.variant_bytes / t.variant_bytes:.2f}×",
                    help=f"{s.variant_bytes / 2**20:.0f} MiB vs {t.variant_bytes / 2**20:.0f} MiB of {variant} weights; "
                         f"{s.n_params / 1e6:.1f} M vs {t.n_params / 1e6:.1f} M parameters")
     if t.accuracy and s.accuracy:
