@@ -57,11 +57,13 @@ def test_report_excludes_warm_up_and_judges_the_run():
     good = _report(requests, {"pocket:teacher (sdpa, cpu)": [1.0], "pocket:student (sdpa, cpu)": [0.5]})
     assert good.warm_at == 4.5 and good.warm == [0.5, 0.7] and good.ok
     text = good.text()
-    assert "0 errors" in text and "p50 0.60 s" in text and "after warm-up 200 MB" in text and "verdict: OK" in text
+    assert "0 errors, 0 clicks repeated" in text and "p50 0.60 s" in text and "after warm-up 200 MB" in text and "verdict: OK" in text
     reloaded = _report(requests, {"pocket:teacher (sdpa, cpu)": [1.0, 1.1]})
     failed = _report([*requests, Request(1, 6.0, 120.0, "timed out while waiting for the script run to finish")], {"m": [1.0]})
     unknown = _report(requests, None)
     assert not reloaded.ok and not failed.ok and not unknown.ok
+    retried = _report([*requests, Request(1, 6.0, 16.0, None, clicks=2)], {"m": [1.0]})
+    assert retried.ok and "1 clicks repeated" in retried.text()  # counted, not hidden, and not an error
     assert "1 errors" in failed.text() and "timed out" in failed.text() and "FAILED" in failed.text()
 
 
