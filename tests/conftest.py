@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 
-# Tests never reach the Hub: fail fast instead of retrying for ~20 s.
+# Tests never reach the Hub: fail fast instead of retrying for ~20 s. Set before anything imports
+# huggingface_hub, which reads these once.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+from benchmarks.loadtest import CHROMIUM, CHROMIUM_ARGS, free_port, start_server, wait_healthy  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 POCKET = REPO / "data" / "pocket"
@@ -69,48 +72,18 @@ def allow_tmp_models(monkeypatch, tiny_pair_dirs):
     return tiny_pair_dirs
 
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def live_app(tmp_path_factory):
     """The real dashboard served by `streamlit run` on a free localhost port, for browser tests."""
-    import subprocess
-    import sys
-    import time
-    import urllib.request
-
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "KD_STATE_DIR": str(tmp_path_factory.mktemp("state"))}
-    log = (tmp_path_factory.mktemp("server") / "streamlit.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(REPO / "dashboard" / "app.py"), "--server.port", str(port),
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
+    proc = start_server(port, tmp_path_factory.mktemp("server") / "streamlit.log", env)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
+    try:
+        wait_healthy(url, 60)
+    except RuntimeError as exc:
         proc.kill()
-        pytest.fail("streamlit did not start within 60 s")
+        pytest.fail(str(exc))
     yield url
     proc.terminate()
     proc.wait(10)
