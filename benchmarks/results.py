@@ -91,6 +91,7 @@ class BenchmarkSettings:
     cell_budget_s: float = 1.0  # timed seconds per cell, after warm-up...
     min_iters: int = 10  # ...and never fewer timed iterations than this
     rounds: int = 3  # the grid is swept this many times, each cell getting 1/rounds of its budget per sweep
+    keep_heap: bool = True  # run with glibc keeping freed memory (harness.HEAP_ENV), as a tuned server would
     warmup_iters: int = 1
     warmup_s: float = 0.2
     attn_implementation: str = "sdpa"
@@ -111,7 +112,12 @@ class BenchmarkSettings:
 
     @classmethod
     def from_dict(cls, d: dict) -> "BenchmarkSettings":
-        return cls(**{**d, "batch_sizes": tuple(d["batch_sizes"]), "seq_lens": tuple(d["seq_lens"])})
+        # A record written before a setting existed was measured the old way, not with today's default.
+        return cls(**{**LEGACY_SETTINGS, **d, "batch_sizes": tuple(d["batch_sizes"]), "seq_lens": tuple(d["seq_lens"])})
+
+
+# How results were measured before these settings were added (one sweep; glibc's default allocator).
+LEGACY_SETTINGS = {"rounds": 1, "keep_heap": False}
 
 
 @dataclass(frozen=True)

@@ -202,3 +202,10 @@ def test_version_changes_when_rows_change(tmp_path):
     store.put(fake.result())
     assert store.version() != before
     assert isinstance(store.get(fake.result().key), BenchmarkResult)
+
+
+def test_a_record_from_before_a_setting_existed_keeps_its_old_meaning():
+    old = {k: v for k, v in fake.SETTINGS.__dict__.items() if k not in ("rounds", "keep_heap")}
+    settings = BenchmarkSettings.from_dict(old)
+    assert settings.rounds == 1 and not settings.keep_heap  # measured the old way, not with today's defaults
+    assert BenchmarkSettings.from_dict(dict(fake.SETTINGS.__dict__)) == fake.SETTINGS

@@ -112,7 +112,8 @@ def provenance(results: list[BenchmarkResult], origin: dict[str, str]) -> str:
         f"{dates[0]}{' – ' + dates[-1] if dates[-1] != dates[0] else ''} ({sources}). Grid: {grid}; every sequence holds exactly "
         f"that many real tokens (no padding). ≥ {s.min_iters} timed iterations and ≥ {s.cell_budget_s:g} s per cell after warm-up, "
         f"spread over {s.rounds} sweeps of the grid so a burst of outside load cannot skew one cell; "
-        "p50 is the median, the shaded band runs from p90 to p99."
+        + ("each model runs in a fresh process whose allocator keeps freed memory (no page faults on large activations); " if s.keep_heap else "")
+        + "p50 is the median, the shaded band runs from p90 to p99."
     )
 
 
