@@ -77,3 +77,24 @@ def test_an_unreadable_cache_is_set_aside_and_the_page_still_shows_results(state
 def test_reference_files_are_labelled_with_their_hardware():
     for stored in reference_records():
         assert stored.record.hardware.cpu_model and stored.record.software.torch
+
+
+@needs_reference
+@pytest.mark.parametrize("state_name, words", [
+    ("running", "stopped unexpectedly"),  # killed: its pid is gone, the file still says running
+    ("failed", "stopped before the end"),  # stopped with the button or Ctrl-C
+])
+def test_a_run_that_ended_early_is_reported(state, state_name, words):
+    import time
+
+    from benchmarks.progress import RunProgress, write_progress
+
+    state.mkdir()
+    dead_pid = 2**22 + 4321  # above pid_max: no such process
+    message = "stopped before the end (finished models are kept)" if state_name == "failed" else ""
+    write_progress(state / "benchmark-progress.json",
+                   RunProgress(dead_pid, "python -m benchmarks run", time.time(), time.time(), 0.4, 2, 6, "x", state_name, message))
+    at = _benchmarks("pocket")
+    assert not at.exception
+    assert any(words in w.value for w in at.warning)
+    assert at.metric  # the results already stored are still shown
