@@ -27,7 +27,6 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
-from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 

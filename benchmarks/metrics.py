@@ -17,10 +17,6 @@ class Proportion:
     high: float
     n: int
 
-    @property
-    def half_width(self) -> float:
-        return (self.high - self.low) / 2
-
 
 def accuracy_with_ci(successes: int, n: int, confidence: float = 0.95) -> Proportion:
     """A proportion with its Wilson score interval (well-behaved near 0 and 1, unlike the normal one)."""

@@ -51,6 +51,10 @@ class HardwareInfo:
     def fingerprint(self) -> str:
         return _digest(asdict(self))[:12]
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "HardwareInfo":
+        return cls(**{**d, "isa": tuple(d["isa"])})
+
     @property
     def native_bf16_cpu(self) -> bool:
         """bf16 matmuls run natively only with AVX512_BF16 or AMX; elsewhere they are emulated and slow."""
@@ -291,7 +295,7 @@ class BenchmarkResult:
             **{
                 **d,
                 "config": BenchmarkConfig.from_dict(d["config"]),
-                "hardware": HardwareInfo(**{**d["hardware"], "isa": tuple(d["hardware"]["isa"])}),
+                "hardware": HardwareInfo.from_dict(d["hardware"]),
                 "software": SoftwareInfo(**d["software"]),
                 "first_call_shape": tuple(d["first_call_shape"]),
                 "cells": tuple(CellResult.from_dict(c) for c in d["cells"]),
@@ -335,7 +339,7 @@ class PeakResult:
         return cls(
             **{
                 **d,
-                "hardware": HardwareInfo(**{**d["hardware"], "isa": tuple(d["hardware"]["isa"])}),
+                "hardware": HardwareInfo.from_dict(d["hardware"]),
                 "software": SoftwareInfo(**d["software"]),
             }
         )
