@@ -17,6 +17,7 @@ examples:
   python -m benchmarks run --pair architecture    BERT-base vs DistilBERT shapes (random weights): speed only
   python -m benchmarks run --quick                a seconds-long smoke test of the whole chain
   python -m benchmarks list                       what the cache holds
+  python -m benchmarks repeat --variants fp32     how well this machine repeats a p50 (each model twice)
   python -m benchmarks export gpu.json --this-machine    on a GPU box, then here:
   python -m benchmarks import gpu.json                   its results appear beside this machine's
 
@@ -105,7 +106,8 @@ def _run(args: argparse.Namespace) -> int:
     from benchmarks.comparison import speedups
     from benchmarks.data import load_sst2
     from benchmarks.hardware import detect_hardware, detect_software, peak_dtypes
-    from benchmarks.harness import SweepProgress, ensure_peaks, full_settings, plan, quick_settings, run_sweep
+    from benchmarks.harness import full_settings, quick_settings
+    from benchmarks.sweep import SweepProgress, ensure_peaks, plan, run_sweep
     from benchmarks.models import load_model
     from benchmarks.progress import RunProgress, run_lock, write_progress
     from benchmarks.timing import resolve_device
@@ -139,7 +141,7 @@ def _run(args: argparse.Namespace) -> int:
             if seeded:
                 print(f"(added {seeded} shipped reference results to the cache)")
             if not args.quick:
-                for peak in ensure_peaks(store, device, peak_dtypes(device, hardware), settings.threads):
+                for peak in ensure_peaks(store, device, peak_dtypes(device, hardware), settings.threads, force=args.force):
                     print(f"matmul peak {peak.dtype}: {peak.gflops:.1f} GFLOP/s (n={peak.size}, best of {peak.n_iters})")
             items = run_sweep(configs, store, data, force=args.force, on_progress=report)
     except BaseException as exc:
@@ -229,6 +231,38 @@ def _vs_pipeline(args: argparse.Namespace) -> int:
     return 0
 
 
+def _repeat(args: argparse.Namespace) -> int:
+    from benchmarks.comparison import repeats
+    from benchmarks.hardware import detect_hardware
+    from benchmarks.harness import full_settings
+    from benchmarks.models import BUILTIN_PAIRS, load_model
+    from benchmarks.sweep import measure_in_turns, plan
+    from benchmarks.timing import resolve_device
+
+    if not 0 < args.tolerance < 1:
+        raise ValueError(f"--tolerance {args.tolerance}: give a fraction between 0 and 1, e.g. 0.05 for 5 %.")
+    signal.signal(signal.SIGTERM, _interrupt)
+    device = str(resolve_device(args.device))
+    hardware = detect_hardware()
+    variants = _chosen_variants(args.variants, device, hardware)
+    settings = full_settings(args.threads, args.budget)
+    pair = BUILTIN_PAIRS[args.pair]
+    fingerprints = {role: load_model(getattr(pair, role), device).fingerprint for role in ("teacher", "student")}
+    print(f"{pair.title}\n{hardware.label(device)} · {settings.threads} threads · each model measured twice, "
+          f"the two processes taking turns cell by cell; p50 of the second against the first (model only)")
+    within = total = 0
+    for config in plan(pair, fingerprints, device, variants, settings, None):
+        (_, first), (_, second) = sorted(measure_in_turns([config, config]), key=lambda item: item[0])
+        cells = repeats(first, second)
+        ok = sum(abs(c.difference) <= args.tolerance for c in cells)
+        within, total = within + ok, total + len(cells)
+        print(f"{config.name} · {config.variant}: {ok}/{len(cells)} cells within {args.tolerance:.0%}, worst "
+              f"{max(abs(c.difference) for c in cells):.1%} · "
+              + " ".join(f"{c.batch}×{c.seq_len} {c.difference:+.1%}" for c in cells), flush=True)
+    print(f"all: {within}/{total} cells within {args.tolerance:.0%}")
+    return 0
+
+
 def _add_benchmark_commands(sub) -> None:
     from benchmarks.results import VARIANTS
 
@@ -241,7 +275,8 @@ def _add_benchmark_commands(sub) -> None:
         description=(
             "Measure the teacher and the student of a pair, in each precision variant, and store the results.\n"
             "Per model: load time, first-call latency, latency p50/p90/p99 over batch 1/8/32 x 16/64/128 tokens\n"
-            "(model only and with the tokenizer, kept apart), throughput, peak memory (a fresh process per model),\n"
+            "(model only and with the tokenizer, kept apart), throughput, peak memory (a fresh process per model; the\n"
+            "teacher's and the student's take turns cell by cell, so outside load hits both alike),\n"
             "parameters, size, and SST-2 dev accuracy with a 95 % interval. Results already in the cache for this\n"
             "hardware, software, model and settings are reused unless --force."
         ),
@@ -277,6 +312,21 @@ def _add_benchmark_commands(sub) -> None:
     im.add_argument("files", nargs="+", help="exported .json files")
     im.add_argument("--replace", action="store_true", help="overwrite results that are already in the cache")
     im.set_defaults(func=_import)
+
+    rp = sub.add_parser(
+        "repeat", help="measure each model twice, taking turns, to see how well this machine repeats a p50 (nothing is stored)",
+        description="The noise floor of this machine: every model of the pair is measured twice on the full grid, by two\n"
+                    "fresh processes taking turns cell by cell (so both see the same minute of outside load), and the\n"
+                    "two p50s of each cell are compared. Run it on a quiet machine; nothing is written to the cache.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    rp.add_argument("--pair", choices=["pocket", "architecture", "hub"], default="pocket")
+    rp.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, or cuda[:N] (default auto)")
+    rp.add_argument("--variants", help=f"comma-separated, from {', '.join(VARIANTS)} (default: all this device runs natively)")
+    rp.add_argument("--budget", type=float, default=1.0, help="timed seconds per grid cell (default 1.0, as in run)")
+    rp.add_argument("--threads", type=int, help="torch CPU threads (default: the core count)")
+    rp.add_argument("--tolerance", type=float, default=0.05, help="a cell repeats when its p50s differ by at most this (default 0.05)")
+    rp.set_defaults(func=_repeat)
 
     vp = sub.add_parser("vs-pipeline", parents=[db], help="time a default transformers.pipeline on SST-2 dev against the stored harness scoring")
     vp.add_argument("--pair", choices=["pocket", "hub"], default="pocket")

@@ -115,6 +115,30 @@ def speedups(results: Iterable[BenchmarkResult], timing: Timing = "model") -> li
     return out
 
 
+@dataclass(frozen=True)
+class Repeat:
+    """One cell measured twice: how far the second p50 sits from the first."""
+
+    batch: int
+    seq_len: int
+    first_ms: float
+    second_ms: float
+
+    @property
+    def difference(self) -> float:
+        return self.second_ms / self.first_ms - 1
+
+
+def repeats(first: BenchmarkResult, second: BenchmarkResult, timing: Timing = "model") -> list[Repeat]:
+    """The p50 of every cell the two measurements of one model share."""
+    out = []
+    for a in first.cells:
+        b = second.cell(a.batch, a.seq_len)
+        if b is not None:
+            out.append(Repeat(a.batch, a.seq_len, a.timing(timing).p50, b.timing(timing).p50))
+    return out
+
+
 def pair_agreement(results: Iterable[BenchmarkResult]) -> dict[str, Agreement]:
     """Teacher-student agreement per variant, where both scored the same sentences."""
     out = {}

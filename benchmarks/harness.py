@@ -1,8 +1,8 @@
-"""Measuring models. `measure` takes one model in one precision variant through the whole checklist;
-`measure_in_subprocess` runs it in a fresh Python process (so load time, the cold first call and peak
-memory belong to that model alone); `run_sweep` does a pair's models x variants, reusing the cache.
+"""Measuring one model. `measure` takes one model in one precision variant through the whole
+checklist; it runs in a fresh worker process (`python -m benchmarks.harness`, started by
+benchmarks/sweep.py), so load time, the cold first call and peak memory belong to that model alone.
 
-Reads top to bottom: settings -> FLOPs -> inputs -> timing loop -> one model -> subprocess -> sweep.
+Reads top to bottom: settings -> FLOPs -> inputs -> timing loop -> memory -> one model -> worker.
 """
 
 from __future__ import annotations
@@ -11,15 +11,11 @@ import hashlib
 import itertools
 import json
 import math
-import os
-import subprocess
 import sys
-import tempfile
 import time
-from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Literal, Sequence
+from typing import Callable, Sequence
 
 import torch
 
@@ -27,7 +23,7 @@ from benchmarks.data import LabelledTexts
 from benchmarks.hardware import detect_hardware, detect_software
 from benchmarks.inference import dataset_logits
 from benchmarks.metrics import Latency, accuracy_with_ci
-from benchmarks.models import CANONICAL_LABELS, PairSpec, load_model
+from benchmarks.models import CANONICAL_LABELS, load_model
 from benchmarks.precision import VARIANT_INFO, apply_variant
 from benchmarks.results import (
     Accuracy,
@@ -36,10 +32,8 @@ from benchmarks.results import (
     BenchmarkSettings,
     CellResult,
     MemoryUse,
-    PeakResult,
-    peak_key,
 )
-from benchmarks.settings import DATA_DIR, REPO_ROOT
+from benchmarks.settings import DATA_DIR
 from benchmarks.timing import synchronize
 
 GRID_SENTENCES = DATA_DIR / "samples.txt"  # grid inputs only set the shape; any real text will do
@@ -233,7 +227,7 @@ def score(model, tokenizer, labels: tuple[str, ...], data: LabelledTexts, settin
 
 def measure(config: BenchmarkConfig, eval_data: LabelledTexts | None = None,
             on_step: Callable[[int, int], None] | None = None) -> BenchmarkResult:
-    """Measure one model variant in this process. Run it in a fresh process (measure_in_subprocess):
+    """Measure one model variant in this process. Run it in a fresh process (benchmarks/sweep.py):
     load time, the first call and peak memory are only honest there."""
     settings = config.settings
     device = torch.device(config.device)
@@ -289,55 +283,12 @@ def measure(config: BenchmarkConfig, eval_data: LabelledTexts | None = None,
     )
 
 
-# --- a fresh process per model ------------------------------------------------------------------------
-
-# glibc hands blocks above 32 MB back to the OS when they are freed, so each large activation of a
-# forward pass is page-faulted in again on the next call (~14 ms per 50 MB tensor on the reference
-# machine; 22 % of DistilBERT's int8 time at 32x128). Keeping freed memory in the heap avoids it.
-HEAP_ENV = {"MALLOC_MMAP_THRESHOLD_": str(1 << 32), "MALLOC_TRIM_THRESHOLD_": str(1 << 32)}
-
-
-def _worker_env(keep_heap: bool) -> dict[str, str]:
-    return {**os.environ, **(HEAP_ENV if keep_heap else {})}
-
-
-def _failure(stderr: str, fallback: str) -> str:
-    lines = [l for l in stderr.splitlines() if l.strip()]
-    return next((l[len("error: "):] for l in reversed(lines) if l.startswith("error: ")), lines[-1] if lines else fallback)
-
-
-def _eval_payload(data: LabelledTexts | None) -> dict | None:
-    return None if data is None else {"texts": list(data.texts), "labels": list(data.labels), "source": data.source}
-
-
-def measure_in_subprocess(config: BenchmarkConfig, eval_data: LabelledTexts | None = None,
-                          on_step: Callable[[int, int], None] | None = None) -> BenchmarkResult:
-    """`measure` in a fresh `python -m benchmarks.harness` process; progress comes back as JSON lines."""
-    with tempfile.TemporaryDirectory(prefix="kd-bench-") as tmp:
-        job, out, err = Path(tmp, "job.json"), Path(tmp, "result.json"), Path(tmp, "stderr.txt")
-        job.write_text(json.dumps({"config": asdict(config), "eval": _eval_payload(eval_data)}))
-        with err.open("w") as err_fh:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "benchmarks.harness", str(job), str(out)],
-                stdout=subprocess.PIPE, stderr=err_fh, text=True, cwd=REPO_ROOT, env=_worker_env(config.settings.keep_heap),
-            )
-            try:
-                for line in proc.stdout:  # type: ignore[union-attr]
-                    step = json.loads(line)
-                    if on_step:
-                        on_step(step["done"], step["total"])
-                rc = proc.wait()
-            except BaseException:
-                proc.kill()
-                proc.wait()
-                raise
-        if rc != 0 or not out.is_file():
-            why = _failure(err.read_text(errors="replace"), f"exit code {rc}")
-            raise HarnessError(f"measuring {config.name} ({config.variant}) failed: {why}")
-        return BenchmarkResult.from_dict(json.loads(out.read_text()))
+# --- the worker process (benchmarks/sweep.py starts it and gives it its turns) --------------------------
 
 
 def _worker(argv: list[str]) -> int:
+    """Measure the job in argv[0] into argv[1], reporting each step as a JSON line on stdout and then
+    waiting for a line on stdin before the next one; stdin closing (the parent gone) ends it."""
     from benchmarks.models import ModelLoadError
 
     job_path, out_path = argv
@@ -345,7 +296,12 @@ def _worker(argv: list[str]) -> int:
     config = BenchmarkConfig.from_dict(job["config"])
     ev = job["eval"]
     data = LabelledTexts(tuple(ev["texts"]), tuple(ev["labels"]), ev["source"]) if ev else None
-    report = lambda done, total: print(json.dumps({"done": done, "total": total}), flush=True)  # noqa: E731
+
+    def report(done: int, total: int) -> None:
+        print(json.dumps({"done": done, "total": total}), flush=True)
+        if done < total and not sys.stdin.readline():
+            raise SystemExit(3)
+
     try:
         result = measure(config, data, report)
     except (ModelLoadError, HarnessError, ValueError, OSError) as exc:
@@ -353,87 +309,6 @@ def _worker(argv: list[str]) -> int:
         return 2
     Path(out_path).write_text(json.dumps(result.to_dict()))
     return 0
-
-
-# --- a pair: models x variants, through the cache ------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SweepProgress:
-    done: int  # models x variants finished (measured or found in the cache)
-    total: int
-    fraction: float  # including the part of the current model already measured
-    current: str  # what is being measured now
-
-
-@dataclass(frozen=True)
-class SweepItem:
-    config: BenchmarkConfig
-    status: Literal["cached", "measured"]
-    result: BenchmarkResult
-
-
-def plan(pair: PairSpec, fingerprints: dict[str, str], device: str, variants: Sequence[str],
-         settings: BenchmarkSettings, eval_data: LabelledTexts | None) -> list[BenchmarkConfig]:
-    """Every (variant, role) of the pair, fp32 first so the headline comparison lands early."""
-    subset = eval_subset(eval_data, settings)
-    eval_set = eval_fingerprint(subset) if subset is not None else ""
-    return [
-        BenchmarkConfig(pair.key, role, spec.source, spec.ref, fingerprints[role], variant, device, settings, eval_set)
-        for variant in variants
-        for role, spec in (("teacher", pair.teacher), ("student", pair.student))
-    ]
-
-
-def run_sweep(configs: Sequence[BenchmarkConfig], store, eval_data: LabelledTexts | None, force: bool = False,
-              on_progress: Callable[[SweepProgress], None] | None = None) -> list[SweepItem]:
-    """Measure each config not already in `store` (all of them with force), each in a fresh process,
-    writing each result as soon as it is complete: a run killed half-way keeps every finished model."""
-    hardware, software = detect_hardware(), detect_software()
-    items: list[SweepItem] = []
-    total = len(configs)
-    for i, config in enumerate(configs):
-        label = f"{config.name} · {config.variant}"
-        cached = None if force else store.get(config.key(hardware, software))
-        if isinstance(cached, BenchmarkResult):
-            items.append(SweepItem(config, "cached", cached))
-        else:
-            def step(done: int, steps: int, i: int = i, label: str = label) -> None:
-                if on_progress:
-                    on_progress(SweepProgress(i, total, (i + done / steps) / total, f"{label}: step {done}/{steps}"))
-
-            step(0, 1)
-            data = eval_subset(eval_data, config.settings) if config.eval_set else None
-            result = measure_in_subprocess(config, data, step)
-            store.put(result)
-            items.append(SweepItem(config, "measured", result))
-        if on_progress:
-            on_progress(SweepProgress(i + 1, total, (i + 1) / total, label))
-    return items
-
-
-def measure_peak_in_subprocess(dtype: str, device: str, threads: int) -> PeakResult:
-    """measure_matmul_peak in a fresh process with the models' allocator settings (HEAP_ENV)."""
-    code = ("import json, sys; from benchmarks.hardware import measure_matmul_peak; "
-            "print(json.dumps(measure_matmul_peak(sys.argv[1], sys.argv[2], int(sys.argv[3])).to_dict()))")
-    proc = subprocess.run([sys.executable, "-c", code, dtype, device, str(threads)], capture_output=True, text=True,
-                          cwd=REPO_ROOT, env=_worker_env(True), check=False)
-    if proc.returncode != 0:
-        raise HarnessError(f"measuring the {dtype} matmul peak failed: {_failure(proc.stderr, f'exit code {proc.returncode}')}")
-    return PeakResult.from_dict(json.loads(proc.stdout.splitlines()[-1]))
-
-
-def ensure_peaks(store, device: str, dtypes: Sequence[str], threads: int, force: bool = False) -> list[PeakResult]:
-    """The matmul peak per dtype for this machine, measured once and cached like everything else."""
-    hardware, software = detect_hardware(), detect_software()
-    peaks = []
-    for dtype in dtypes:
-        cached = None if force else store.get(peak_key(hardware, software, device, dtype, threads))
-        if not isinstance(cached, PeakResult):
-            cached = measure_peak_in_subprocess(dtype, device, threads)
-            store.put(cached)
-        peaks.append(cached)
-    return peaks
 
 
 if __name__ == "__main__":

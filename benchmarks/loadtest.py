@@ -205,15 +205,17 @@ def count_loads(log_text: str) -> dict[str, list[float]]:
 class ScriptRuns:
     """One session's script runs, read off Streamlit's websocket: each run opens with a `new_session`
     message and closes with `script_finished`. This is how a request knows its own answer arrived,
-    rather than the previous one still on screen."""
+    rather than the previous one still on screen. A run stopped for a rerun may never report its end:
+    the server drops its queued `script_finished` when the next run starts, so only the latest run's
+    end counts."""
 
     def __init__(self):
         # Streamlit's wire format, imported here only: `import benchmarks` must not pull in streamlit.
         from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
         self._parse, self._ok = ForwardMsg.FromString, ForwardMsg.FINISHED_SUCCESSFULLY
-        self.started = self.finished = 0
-        self.last_ok = False
+        self.started = 0
+        self.running = self.last_ok = False
         self.changed = asyncio.Event()
 
     def attach(self, websocket) -> None:
@@ -226,8 +228,9 @@ class ScriptRuns:
         kind = msg.WhichOneof("type")
         if kind == "new_session":
             self.started += 1
+            self.running = True
         elif kind == "script_finished":
-            self.finished += 1
+            self.running = False
             self.last_ok = msg.script_finished == self._ok
         else:
             return
@@ -241,7 +244,7 @@ class ScriptRuns:
 
     async def settled_after(self, runs_before: int) -> None:
         """Until a run that began after `runs_before` runs has finished and no other is going."""
-        while not (self.started > runs_before and self.finished >= self.started):
+        while not (self.started > runs_before and not self.running):
             self.changed.clear()
             await self.changed.wait()
 

@@ -95,7 +95,7 @@ class BenchmarkSettings:
     cell_budget_s: float = 1.0  # timed seconds per cell, after warm-up...
     min_iters: int = 10  # ...and never fewer timed iterations than this
     rounds: int = 3  # the grid is swept this many times, each cell getting 1/rounds of its budget per sweep
-    keep_heap: bool = True  # run with glibc keeping freed memory (harness.HEAP_ENV), as a tuned server would
+    keep_heap: bool = True  # run with glibc keeping freed memory (sweep.HEAP_ENV), as a tuned server would
     warmup_iters: int = 1
     warmup_s: float = 0.2
     attn_implementation: str = "sdpa"

@@ -1,6 +1,5 @@
 """AppTest of the entry script and the Playground page (headless, no browser)."""
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import REPO, needs_pocket

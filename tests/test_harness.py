@@ -1,5 +1,5 @@
-"""The harness end to end on the tiny generated pair: sane rows, the cache reused, the CLI, and a run
-killed half-way. Each model is measured in a fresh process, so these take seconds, not milliseconds."""
+"""The harness end to end on the tiny generated pair: sane rows, the cache reused, teacher and student
+taking turns, the CLI, and a run killed half-way. Each model is measured in a fresh process, so these take seconds, not milliseconds."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ import pytest
 
 from benchmarks import cli
 from benchmarks.data import LabelledTexts
-from benchmarks.harness import plan, quick_settings, run_sweep
+from benchmarks.harness import quick_settings
+from benchmarks.sweep import measure_in_turns, plan, run_sweep
 from benchmarks.models import custom_pair, load_model
 from benchmarks.progress import is_active, read_progress
 from benchmarks.results import BenchmarkResult
@@ -70,6 +71,17 @@ def test_a_quick_sweep_gives_sane_rows_and_is_reused(allow_tmp_models, tmp_path)
     assert [i.result.key for i in again] == [i.result.key for i in items]
     forced = run_sweep(configs[:1], store, data, force=True)
     assert forced[0].status == "measured" and len(store.records("model")) == 4  # replaced, not added
+
+
+def test_teacher_and_student_take_turns_cell_by_cell(allow_tmp_models):
+    pair = _pair(allow_tmp_models)
+    fingerprints = {role: load_model(spec, "cpu").fingerprint for role, spec in (("teacher", pair.teacher), ("student", pair.student))}
+    configs = plan(pair, fingerprints, "cpu", ("fp32",), quick_settings(threads=1), None)
+    turns: list[tuple[int, int]] = []
+    finished = list(measure_in_turns(configs, None, lambda i, done, total: turns.append((i, done))))
+    assert [i for i, _ in finished] == [0, 1] and [r.config.role for _, r in finished] == ["teacher", "student"]
+    steps = len(turns) // 2  # rounds x cells each, and never two steps of one model in a row
+    assert steps == 3 * 4 and turns == [(i, done) for done in range(1, steps + 1) for i in (0, 1)]
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:

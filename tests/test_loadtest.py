@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 from concurrent.futures import ThreadPoolExecutor
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import loadtest
-from benchmarks.loadtest import LoadReport, Request, count_loads, tree_rss, varied, warm_moment
+from benchmarks.loadtest import LoadReport, Request, ScriptRuns, count_loads, tree_rss, varied, warm_moment
 
 
 def test_count_loads_reads_the_model_log_lines():
@@ -85,3 +86,30 @@ def test_short_load_run_has_no_errors_and_loads_each_model_once(allow_tmp_models
     assert all(len(times) == 1 for times in report.loads.values()), report.loads  # once per server process
     assert report.warm_at is not None and len(report.warm) >= 4 and report.ok
     assert report.rss and all(b > 0 for _, b in report.rss)
+
+
+def test_script_runs_settle_on_the_latest_run_even_when_a_stopped_run_never_reports_its_end():
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    def frame(kind: str, status: int = ForwardMsg.FINISHED_SUCCESSFULLY) -> bytes:
+        msg = ForwardMsg()
+        if kind == "new_session":
+            msg.new_session.name = "app"
+        else:
+            msg.script_finished = status
+        return msg.SerializeToString()
+
+    async def scenario() -> bool:
+        runs = ScriptRuns()
+        before = runs.started
+        runs._frame(frame("new_session"))  # a run, stopped by the click's rerun: its end is dropped
+        runs._frame(frame("new_session"))
+        waiting = asyncio.ensure_future(runs.settled_after(before))
+        await asyncio.sleep(0)
+        assert not waiting.done()  # the latest run is still going
+        runs._frame(frame("script_finished"))
+        await asyncio.wait_for(waiting, 1)
+        return runs.last_ok
+
+    with ThreadPoolExecutor(1) as pool:  # asyncio.run cannot nest in the browser tests' event loop
+        assert pool.submit(asyncio.run, scenario()).result()

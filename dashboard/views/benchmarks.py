@@ -88,7 +88,7 @@ def run_panel(pair: PairSpec, device: str, results: list[BenchmarkResult], versi
                 return
             names = ", ".join(f"{role} {variant}" for role, variant in missing)
             st.markdown(f"**{label}** has no full-grid results yet for: {names}.")
-            st.caption("Each model is measured in a fresh process, ≥ 10 iterations per grid cell; on a 2-core CPU a "
+            st.caption("Each model is measured in a fresh process (teacher and student taking turns), ≥ 10 iterations per grid cell; on a 2-core CPU a "
                        "BERT-base-size model takes several minutes. Results of other machines are unaffected.")
             if st.button(f"Measure the {len(missing)} missing", type="primary", key="bench_start"):
                 runs.start_background(_run_args(pair, device), progress_path, log_path)
@@ -113,6 +113,7 @@ def provenance(results: list[BenchmarkResult], origin: dict[str, str]) -> str:
         f"that many real tokens (no padding). ≥ {s.min_iters} timed iterations and ≥ {s.cell_budget_s:g} s per cell after warm-up, "
         f"spread over {s.rounds} sweeps of the grid so a burst of outside load cannot skew one cell; "
         + ("each model runs in a fresh process whose allocator keeps freed memory (no page faults on large activations); " if s.keep_heap else "")
+        + "a run that measures both models of a variant lets them take turns cell by cell, so outside load hits both alike; "
         + "p50 is the median, the shaded band runs from p90 to p99."
     )
 
