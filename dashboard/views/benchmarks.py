@@ -180,7 +180,9 @@ def charts_for(results: list[BenchmarkResult], peaks: list[PeakResult], timing: 
         if sp:
             st.plotly_chart(charts.speedup_chart(sp, f"Student speed-up per cell ({kind})"), config=charts.CONFIG)
             st.caption("Teacher p50 / student p50 on the same cell, variant and machine. Half the layers do half the FLOPs, so "
-                       "the dashed line is the most the student can gain; the gap is fixed cost (embeddings, tokenizer, Python, launches).")
+                       "the dashed line is the most the student can gain; the gap is fixed cost (embeddings, tokenizer, Python, launches). "
+                       "A bar above the line is noise: on a shared CPU one cell's p50 repeats within a few per cent at best "
+                       "(`python -m benchmarks repeat` measures how well this machine repeats), small cells worst.")
         else:
             st.info("Speed-up needs the teacher and the student in the same variant.")
     with tabs[3]:
