@@ -5,7 +5,7 @@ The teacher's and the student's workers of one variant take turns, one grid cell
 parent lets one worker run a step while the other waits on its stdin. A slow minute on a shared
 machine then lands on both models alike instead of on whichever ran during it, which keeps the
 student/teacher speed-up honest (on the 2-vCPU reference VM, back-to-back runs of the same model
-drift by up to 10-25 % between minutes).
+drift by 10-40 % between minutes).
 """
 
 from __future__ import annotations
@@ -65,8 +65,11 @@ class _Worker:
                     env=_worker_env(self.config.settings.keep_heap),
                 )
         else:
-            self.proc.stdin.write(GO)  # type: ignore[union-attr]
-            self.proc.stdin.flush()  # type: ignore[union-attr]
+            try:
+                self.proc.stdin.write(GO)  # type: ignore[union-attr]
+                self.proc.stdin.flush()  # type: ignore[union-attr]
+            except BrokenPipeError:
+                pass  # it died while waiting (killed, out of memory): its exit code below says so
         for line in self.proc.stdout:  # type: ignore[union-attr]
             if not line.startswith("{"):
                 continue  # something a library printed

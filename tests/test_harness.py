@@ -1,5 +1,6 @@
 """The harness end to end on the tiny generated pair: sane rows, the cache reused, teacher and student
-taking turns, the CLI, and a run killed half-way. Each model is measured in a fresh process, so these take seconds, not milliseconds."""
+taking turns, the CLI, and a run killed half-way. Each model is measured in a fresh process, so these
+take seconds, not milliseconds."""
 
 from __future__ import annotations
 

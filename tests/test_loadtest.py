@@ -91,12 +91,12 @@ def test_short_load_run_has_no_errors_and_loads_each_model_once(allow_tmp_models
 def test_script_runs_settle_on_the_latest_run_even_when_a_stopped_run_never_reports_its_end():
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-    def frame(kind: str, status: int = ForwardMsg.FINISHED_SUCCESSFULLY) -> bytes:
+    def frame(kind: str) -> bytes:
         msg = ForwardMsg()
         if kind == "new_session":
             msg.new_session.name = "app"
         else:
-            msg.script_finished = status
+            msg.script_finished = ForwardMsg.FINISHED_SUCCESSFULLY
         return msg.SerializeToString()
 
     async def scenario() -> bool:

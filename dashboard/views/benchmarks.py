@@ -107,12 +107,15 @@ def provenance(results: list[BenchmarkResult], origin: dict[str, str]) -> str:
     software = "; ".join(sorted({r.software.label for r in results}))
     sources = ", ".join(sorted({ORIGINS.get(origin.get(r.key, ""), origin.get(r.key, "")) for r in results}))
     dates = sorted(r.measured_at[:10] for r in results)
+    cuda = results[0].device.startswith("cuda")
     return (
-        f"Measured on **{results[0].hardware.label(results[0].device)}**, {software}, {s.threads} threads, SDPA attention, "
+        f"Measured on **{results[0].hardware.label(results[0].device)}**, {software}, "
+        f"{f'{s.threads} CPU threads feeding the GPU, timings synchronised with it' if cuda else f'{s.threads} threads'}, SDPA attention, "
         f"{dates[0]}{' – ' + dates[-1] if dates[-1] != dates[0] else ''} ({sources}). Grid: {grid}; every sequence holds exactly "
         f"that many real tokens (no padding). ≥ {s.min_iters} timed iterations and ≥ {s.cell_budget_s:g} s per cell after warm-up, "
         f"spread over {s.rounds} sweeps of the grid so a burst of outside load cannot skew one cell; "
-        + ("each model runs in a fresh process whose allocator keeps freed memory (no page faults on large activations); " if s.keep_heap else "")
+        + "each model runs in a fresh process"
+        + (" whose allocator keeps freed memory (no page faults on large activations); " if s.keep_heap and not cuda else "; ")
         + "a run that measures both models of a variant lets them take turns cell by cell, so outside load hits both alike; "
         + "p50 is the median, the shaded band runs from p90 to p99."
     )
