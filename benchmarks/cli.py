@@ -94,12 +94,16 @@ def _interrupt(signum, frame) -> None:
 
 
 def _brief(result) -> str:
+    from benchmarks.comparison import drift
+
     big = max(result.cells, key=lambda c: (c.batch * c.seq_len, c.batch))
     small = min(result.cells, key=lambda c: (c.batch * c.seq_len, c.batch))
     acc = result.accuracy
     accuracy = f"acc {acc.value:.1%} [{acc.low:.1%}, {acc.high:.1%}]" if acc else "no accuracy (architecture only)"
+    spread = drift([result])
+    moved = f" · p50 moved {spread[0].median:.1%} between sweeps (worst {spread[0].worst:.1%})" if spread else ""
     return (f"{small.batch}×{small.seq_len}: {small.model.p50:.1f} ms · {big.batch}×{big.seq_len}: {big.model.p50:.0f} ms p50 "
-            f"(model only) · {accuracy} · peak +{result.memory.run_peak_mb:.0f} MiB")
+            f"(model only){moved} · {accuracy} · peak +{result.memory.run_peak_mb:.0f} MiB")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -154,7 +158,8 @@ def _run(args: argparse.Namespace) -> int:
     big = max(settings.batch_sizes), max(settings.seq_lens)
     for s in speedups([i.result for i in items]):
         if (s.batch, s.seq_len) == big:
-            print(f"student speed-up, {s.variant}, {s.batch}×{s.seq_len}: {s.ratio:.2f}× (FLOPs ceiling {s.ceiling:.2f}×)")
+            sweeps = f", sweep by sweep {s.sweep_range[0]:.2f}–{s.sweep_range[1]:.2f}×" if s.sweep_range else ""
+            print(f"student speed-up, {s.variant}, {s.batch}×{s.seq_len}: {s.ratio:.2f}×{sweeps} (FLOPs ceiling {s.ceiling:.2f}×)")
     if progress_path:
         write_progress(progress_path, progress.advance(state="finished", fraction=1.0, message=f"{len(items)} results"))
     return 0

@@ -4,11 +4,12 @@ utilisation against the matmul peak, and what is still missing. Pure functions, 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from statistics import median
 from typing import Iterable, Literal, Sequence
 
 from benchmarks.metrics import Agreement, agreement
 from benchmarks.precision import VARIANT_INFO
-from benchmarks.results import BenchmarkResult, BenchmarkSettings, HardwareInfo, PeakResult, SoftwareInfo
+from benchmarks.results import BenchmarkResult, BenchmarkSettings, CellResult, HardwareInfo, PeakResult, SoftwareInfo
 
 Timing = Literal["model", "e2e"]
 MIB = 2**20
@@ -57,7 +58,7 @@ def cell_rows(results: Iterable[BenchmarkResult], timing: Timing = "model") -> l
                 "series": series_name(r), "role": r.config.role, "model": r.config.name, "variant": r.config.variant,
                 "batch": c.batch, "seq_len": c.seq_len, "p50_ms": lat.p50, "p90_ms": lat.p90, "p99_ms": lat.p99,
                 "std_ms": lat.std, "iterations": lat.n, "sentences_per_s": c.sentences_per_s(timing),
-                "tokens_per_s": c.tokens_per_s(timing), "gflops": c.achieved_gflops,
+                "tokens_per_s": c.tokens_per_s(timing), "gflops": c.achieved_gflops, "sweep_spread": sweep_spread(c),
             })
     return rows
 
@@ -90,10 +91,17 @@ class Speedup:
     teacher_ms: float
     student_ms: float
     ceiling: float  # teacher FLOPs / student FLOPs: the most fewer layers can buy
+    # The ratio within each sweep of the grid (the two models took turns, seconds apart); empty when
+    # the records do not keep sweeps. Their range is how far host drift alone moves the ratio.
+    sweep_ratios: tuple[float, ...] = ()
 
     @property
     def ratio(self) -> float:
         return self.teacher_ms / self.student_ms
+
+    @property
+    def sweep_range(self) -> tuple[float, float] | None:
+        return (min(self.sweep_ratios), max(self.sweep_ratios)) if len(self.sweep_ratios) > 1 else None
 
 
 def _by_role(results: Iterable[BenchmarkResult]) -> dict[str, dict[str, BenchmarkResult]]:
@@ -111,7 +119,36 @@ def speedups(results: Iterable[BenchmarkResult], timing: Timing = "model") -> li
             for tc in roles["teacher"].cells:
                 sc = roles["student"].cell(tc.batch, tc.seq_len)
                 if sc is not None:
-                    out.append(Speedup(variant, tc.batch, tc.seq_len, tc.timing(timing).p50, sc.timing(timing).p50, tc.flops / sc.flops))
+                    paired = timing == "model" and len(tc.sweep_p50s) == len(sc.sweep_p50s)
+                    ratios = tuple(t / s for t, s in zip(tc.sweep_p50s, sc.sweep_p50s)) if paired else ()
+                    out.append(Speedup(variant, tc.batch, tc.seq_len, tc.timing(timing).p50, sc.timing(timing).p50,
+                                       tc.flops / sc.flops, ratios))
+    return out
+
+
+def sweep_spread(cell: CellResult) -> float | None:
+    """How far one cell's p50 moved between the sweeps of its run (slowest / fastest - 1)."""
+    return max(cell.sweep_p50s) / min(cell.sweep_p50s) - 1 if len(cell.sweep_p50s) > 1 else None
+
+
+@dataclass(frozen=True)
+class Drift:
+    """Host drift seen by one measured model: the sweep-to-sweep spread of its cells' p50s."""
+
+    series: str
+    median: float
+    worst: float
+    worst_cell: tuple[int, int]
+
+
+def drift(results: Iterable[BenchmarkResult]) -> list[Drift]:
+    """Per model, the typical and the worst sweep spread; records without sweeps are left out."""
+    out = []
+    for r in results:
+        spreads = [(x, (c.batch, c.seq_len)) for c in r.cells if (x := sweep_spread(c)) is not None]
+        if spreads:
+            worst = max(spreads)
+            out.append(Drift(series_name(r), median(x for x, _ in spreads), worst[0], worst[1]))
     return out
 
 

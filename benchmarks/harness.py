@@ -11,6 +11,7 @@ import hashlib
 import itertools
 import json
 import math
+import statistics
 import sys
 import time
 from datetime import datetime, timezone
@@ -259,16 +260,17 @@ def measure(config: BenchmarkConfig, eval_data: LabelledTexts | None = None,
         # Sweeping the whole grid several times, rather than each cell once, spreads a burst of
         # outside load (a noisy neighbour, a frequency dip) over every cell instead of skewing a few.
         steps_of = {shape: _cell_step(model, tokenizer, grid_texts(tokenizer, *shape, sentences), shape[1], device) for shape in shapes}
-        samples: dict[tuple[int, int], list[tuple[float, ...]]] = {shape: [] for shape in shapes}
+        sweeps: dict[tuple[int, int], list[list[tuple[float, ...]]]] = {shape: [] for shape in shapes}
         for sweep in range(settings.rounds):
             for i, shape in enumerate(shapes, start=1):
-                samples[shape] += repeat(steps_of[shape], settings, first=sweep == 0)
+                sweeps[shape].append(repeat(steps_of[shape], settings, first=sweep == 0))
                 if on_step:
                     on_step(sweep * len(shapes) + i, steps)
-        for (batch, seq_len), timed in samples.items():
-            model_ms, e2e_ms, tokens = zip(*timed)
+        for (batch, seq_len), per_sweep in sweeps.items():
+            model_ms, e2e_ms, tokens = zip(*itertools.chain.from_iterable(per_sweep))
+            sweep_p50s = tuple(float(statistics.median(t[0] for t in timed)) for timed in per_sweep)
             cells.append(CellResult(batch, seq_len, int(tokens[0]), batch * model_flops(model.config, seq_len),
-                                    Latency.from_values(model_ms), Latency.from_values(e2e_ms)))
+                                    Latency.from_values(model_ms), Latency.from_values(e2e_ms), sweep_p50s))
     usage = MemoryUse("cuda" if memory.cuda else "rss", load_peak_mb, memory.peak_mb(), memory.reserved_mb())
 
     accuracy = None

@@ -170,9 +170,13 @@ class CellResult:
     flops: float  # encoder FLOPs of one forward (analytic, see harness.model_flops)
     model: Latency  # forward pass only, ms
     e2e: Latency  # tokenizer + copy to device + forward, ms (same iterations)
+    # Model-only p50 of each sweep of the grid, in order: how far the host moved during the run.
+    # Empty in records from before it was kept.
+    sweep_p50s: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         _check(self.batch >= 1 and self.seq_len >= 1, "batch and seq_len must be positive")
+        _check(all(p > 0 for p in self.sweep_p50s), "sweep p50s must be positive")
         _check(0 < self.real_tokens <= self.batch * self.seq_len, "real tokens must lie in (0, batch*seq_len]")
         for lat in (self.model, self.e2e):
             _check(0 < lat.p50 <= lat.p90 <= lat.p99, f"percentiles must be positive and ordered, got {lat}")
@@ -194,7 +198,8 @@ class CellResult:
 
     @classmethod
     def from_dict(cls, d: dict) -> "CellResult":
-        return cls(**{**d, "model": Latency(**d["model"]), "e2e": Latency(**d["e2e"])})
+        return cls(**{**d, "model": Latency(**d["model"]), "e2e": Latency(**d["e2e"]),
+                      "sweep_p50s": tuple(d.get("sweep_p50s", ()))})
 
 
 @dataclass(frozen=True)

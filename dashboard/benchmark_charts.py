@@ -47,13 +47,18 @@ def latency_chart(rows: Sequence[dict], x: str, title: str) -> go.Figure:
         fig.add_trace(go.Scatter(
             x=xs, y=[r["p50_ms"] for r in pts], mode="lines+markers", name=name, legendgroup=name,
             line=dict(color=colour, dash=dash), marker=dict(symbol=VARIANT_SYMBOL[pts[0]["variant"]], size=8),
-            customdata=[[r["p90_ms"], r["p99_ms"], r["iterations"]] for r in pts],
-            hovertemplate="%{x}: p50 %{y:.1f} ms · p90 %{customdata[0]:.1f} · p99 %{customdata[1]:.1f} ms · %{customdata[2]} runs<extra>" + name + "</extra>",
+            customdata=[[r["p90_ms"], r["p99_ms"], r["iterations"], _drift_note(r.get("sweep_spread"))] for r in pts],
+            hovertemplate="%{x}: p50 %{y:.1f} ms · p90 %{customdata[0]:.1f} · p99 %{customdata[1]:.1f} ms · %{customdata[2]} runs"
+                          "%{customdata[3]}<extra>" + name + "</extra>",
         ))
     fig.update_xaxes(title=AXIS_NAMES[x], type="log", tickvals=sorted({r[x] for r in rows}))
     # Full labels at 1-2-5 steps: plotly's default log ticks label only the leading digit.
     fig.update_yaxes(title="latency, ms (log scale)", type="log", tickvals=LOG_TICKS, tickformat="~s")
     return _layout(fig, title=title)
+
+
+def _drift_note(spread: float | None) -> str:
+    return "" if spread is None else f"<br>p50 of the slowest sweep {spread:.1%} above the fastest"
 
 
 def throughput_chart(rows: Sequence[dict], title: str) -> go.Figure:
@@ -77,12 +82,17 @@ def speedup_chart(rows: Sequence[Speedup], title: str) -> go.Figure:
     fig = go.Figure()
     for variant in dict.fromkeys(s.variant for s in rows):
         pts = sorted((s for s in rows if s.variant == variant), key=lambda s: (s.seq_len, s.batch))
+        ranges = [s.sweep_range or (s.ratio, s.ratio) for s in pts]
         fig.add_trace(go.Bar(
             x=[f"{s.batch}×{s.seq_len}" for s in pts], y=[s.ratio for s in pts], name=variant,
-            marker_color=VARIANT_COLOURS[variant], text=[f"{s.ratio:.2f}×" for s in pts], textposition="outside",
-            textangle=-90,  # three variants per cell: upright labels would run into each other
-            customdata=[[s.teacher_ms, s.student_ms] for s in pts],
-            hovertemplate="%{x}: teacher %{customdata[0]:.1f} ms / student %{customdata[1]:.1f} ms = %{y:.2f}×<extra>" + variant + "</extra>",
+            marker_color=VARIANT_COLOURS[variant], text=[f"{s.ratio:.2f}×" for s in pts],
+            # Inside the bar top, rotated: three variants per cell, and the whisker above each bar.
+            textposition="inside", insidetextanchor="end", textangle=-90,
+            error_y=dict(type="data", visible=any(s.sweep_range for s in pts), symmetric=False, array=[hi - s.ratio for s, (_, hi) in zip(pts, ranges)],
+                         arrayminus=[s.ratio - lo for s, (lo, _) in zip(pts, ranges)], color="#333", thickness=1.5, width=4),
+            customdata=[[s.teacher_ms, s.student_ms, _sweeps_note(s)] for s in pts],
+            hovertemplate="%{x}: teacher %{customdata[0]:.1f} ms / student %{customdata[1]:.1f} ms = %{y:.2f}×"
+                          "%{customdata[2]}<extra>" + variant + "</extra>",
         ))
     ceiling = max((s.ceiling for s in rows), default=2.0)
     # Line labels sit in the right margin, clear of the bars and their values.
@@ -91,10 +101,18 @@ def speedup_chart(rows: Sequence[Speedup], title: str) -> go.Figure:
     for y, text in ((ceiling, f"FLOPs<br>ceiling {ceiling:.1f}×"), (1.0, "no gain")):
         fig.add_annotation(xref="paper", x=1.005, xanchor="left", y=y, text=text, showarrow=False, align="left")
     fig.update_xaxes(title="batch × sequence length", type="category")
-    fig.update_yaxes(title="student speed-up (×)", range=[0, max([ceiling * 1.25] + [s.ratio * 1.3 for s in rows])])
+    top = max([ceiling * 1.25] + [(s.sweep_range or (s.ratio, s.ratio))[1] * 1.1 for s in rows])
+    fig.update_yaxes(title="student speed-up (×)", range=[0, top])
     fig = _layout(fig, title=title, barmode="group")
     fig.update_layout(margin_r=90)
     return fig
+
+
+def _sweeps_note(s: Speedup) -> str:
+    if s.sweep_range is None:
+        return ""
+    lo, hi = s.sweep_range
+    return f"<br>sweep by sweep: {lo:.2f}× to {hi:.2f}× ({len(s.sweep_ratios)} sweeps)"
 
 
 def bar_chart(rows: Sequence[dict], value: str, axis: str, title: str, text_format: str = "{:.0f}") -> go.Figure:
@@ -135,7 +153,7 @@ def tradeoff_chart(rows: Sequence[dict], title: str) -> go.Figure:
             textposition="top center",
             marker=dict(size=[12 + 48 * (r["variant_mb"] / biggest) ** 0.5], color=ROLE_COLOURS[r["role"]], opacity=0.75,
                         symbol=VARIANT_SYMBOL[r["variant"]], line=dict(width=1, color="#333")),
-            error_y=dict(type="data", symmetric=False, array=[r["acc_high"] - r["accuracy"]], arrayminus=[r["accuracy"] - r["acc_low"]]),
+            error_y=dict(type="data", visible=any(s.sweep_range for s in pts), symmetric=False, array=[r["acc_high"] - r["accuracy"]], arrayminus=[r["accuracy"] - r["acc_low"]]),
             hovertemplate=f"{r['series']}: %{{x:.1f}} ms p50 · %{{y:.1%}} · {r['variant_mb']:.0f} MiB<extra></extra>",
         ))
     fig.update_xaxes(title="latency p50, ms (lower is better)", rangemode="tozero")

@@ -1,4 +1,5 @@
-"""Comparisons drawn from stored results: speed-ups against the FLOPs ceiling and repeated cells."""
+"""Comparisons drawn from stored results: speed-ups against the FLOPs ceiling, drift between sweeps
+and repeated cells."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import dataclasses
 import pytest
 
 from benchmarks import cli
-from benchmarks.comparison import repeats, speedups
+from benchmarks.comparison import drift, repeats, speedups
+from benchmarks.results import BenchmarkResult
 from tests.benchmark_fakes import pair_results, result
 
 
@@ -16,6 +18,37 @@ def test_speedup_is_teacher_over_student_p50_with_the_flops_ceiling():
     assert len(ups) == 9 and {u.variant for u in ups} == {"fp32"}
     for u in ups:
         assert u.ratio == pytest.approx(1.8) and u.ceiling == pytest.approx(2.0)
+
+
+def test_sweep_ratios_pair_the_two_models_sweep_by_sweep():
+    teacher = result("teacher", sweeps=(1.0, 1.1, 0.95))  # the host slowed in the second sweep, sped up in the third
+    student = result("student", speed=1.8, sweeps=(1.0, 1.0, 1.0))
+    for u in speedups([teacher, student]):
+        assert u.sweep_ratios == pytest.approx((1.8, 1.98, 1.71))
+        assert u.sweep_range == pytest.approx((1.71, 1.98))
+    assert all(u.sweep_range is None for u in speedups([teacher, student], timing="e2e"))  # sweeps keep model-only p50s
+    unpaired = result("student", speed=1.8)  # an older record: no sweeps
+    assert all(u.sweep_ratios == () and u.sweep_range is None for u in speedups([teacher, unpaired]))
+
+
+def test_drift_reports_the_typical_and_the_worst_spread_between_sweeps():
+    r = result("student", sweeps=(1.0, 1.04, 0.98))
+    r = dataclasses.replace(r, cells=(dataclasses.replace(r.cells[0], sweep_p50s=(1.0, 1.2, 1.1)), *r.cells[1:]))
+    (d,) = drift([r])
+    assert d.series == "student · fp32"
+    assert d.median == pytest.approx(1.04 / 0.98 - 1)
+    assert d.worst == pytest.approx(0.2) and d.worst_cell == (r.cells[0].batch, r.cells[0].seq_len)
+    assert drift([result("teacher")]) == []  # nothing to say about records without sweeps
+
+
+def test_sweep_p50s_survive_a_round_trip_and_older_records_read_without_them():
+    r = result("teacher", sweeps=(1.0, 1.1, 0.9))
+    back = BenchmarkResult.from_dict(r.to_dict())
+    assert back == r and isinstance(back.cells[0].sweep_p50s, tuple)
+    old = r.to_dict()
+    for cell in old["cells"]:
+        del cell["sweep_p50s"]
+    assert all(c.sweep_p50s == () for c in BenchmarkResult.from_dict(old).cells)
 
 
 def test_repeats_pair_cells_and_sign_the_difference():

@@ -59,6 +59,8 @@ def test_a_quick_sweep_gives_sane_rows_and_is_reused(allow_tmp_models, tmp_path)
             for lat in (cell.model, cell.e2e):
                 assert 0 < lat.p50 <= lat.p90 <= lat.p99
             assert cell.e2e.p50 >= cell.model.p50  # the tokenizer is extra work
+            assert len(cell.sweep_p50s) == configs[0].settings.rounds  # one model-only p50 per sweep of the grid
+            assert min(cell.sweep_p50s) <= cell.model.p50 <= max(cell.sweep_p50s)
             assert cell.real_tokens <= cell.batch * cell.seq_len
         assert r.memory.method == "rss" and r.memory.run_peak_mb > 0
         assert r.n_params > 0 and r.disk_bytes > 0

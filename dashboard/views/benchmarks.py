@@ -13,7 +13,7 @@ import streamlit as st
 
 from benchmarks import progress as runs
 from benchmarks.comparison import (
-    Machine, cell_rows, latest, machine_of, machines, missing_variants, pair_agreement, speedups, summary_rows,
+    Machine, cell_rows, drift, latest, machine_of, machines, missing_variants, pair_agreement, speedups, summary_rows,
     utilisation_rows,
 )
 from benchmarks.hardware import detect_hardware, detect_software
@@ -121,6 +121,18 @@ def provenance(results: list[BenchmarkResult], origin: dict[str, str]) -> str:
     )
 
 
+def drift_note(results: list[BenchmarkResult]) -> str:
+    """One sentence on how far the host moved under these results, from their sweep-to-sweep spread."""
+    spreads = drift(results)
+    if not spreads:
+        return ""
+    worst = max(spreads, key=lambda d: d.worst)
+    typical = sorted(d.median for d in spreads)[len(spreads) // 2]
+    return (f" Host drift during these runs: between sweeps of the grid a cell's p50 moved by {typical:.1%} "
+            f"(median over models), at worst {worst.worst:.1%} ({worst.series}, {worst.worst_cell[0]}×{worst.worst_cell[1]}); "
+            "a second run on this machine cannot be expected to repeat a p50 more closely than that.")
+
+
 def headline(results: list[BenchmarkResult], variant: str, batch: int, seq_len: int) -> None:
     chosen = [r for r in results if r.config.variant == variant]
     roles = {r.config.role: r for r in chosen}
@@ -132,7 +144,9 @@ def headline(results: list[BenchmarkResult], variant: str, batch: int, seq_len: 
     if sp:
         cols[0].metric(f"Student speed-up, {batch}×{seq_len}", f"{sp.ratio:.2f}×",
                        help=f"teacher p50 {sp.teacher_ms:.1f} ms / student p50 {sp.student_ms:.1f} ms, model only, {variant}. "
-                            f"The FLOPs ratio {sp.ceiling:.2f}× is the ceiling.")
+                            f"The FLOPs ratio {sp.ceiling:.2f}× is the ceiling."
+                            + (f" Sweep by sweep the ratio ran from {sp.sweep_range[0]:.2f}× to {sp.sweep_range[1]:.2f}×."
+                               if sp.sweep_range else ""))
     cols[1].metric("Student size / teacher", f"{s.variant_bytes / t.variant_bytes:.2f}×",
                    help=f"{s.variant_bytes / 2**20:.0f} MiB vs {t.variant_bytes / 2**20:.0f} MiB of {variant} weights; "
                         f"{s.n_params / 1e6:.1f} M vs {t.n_params / 1e6:.1f} M parameters")
@@ -169,7 +183,7 @@ def charts_for(results: list[BenchmarkResult], peaks: list[PeakResult], timing: 
         right.plotly_chart(charts.latency_chart([r for r in rows if r["batch"] == batch], "seq_len",
                                                 f"Latency vs sequence length at batch {batch} ({kind})"), config=charts.CONFIG)
         st.caption("Latency of one batch. Line: p50; band: p90 to p99 (the tail a user would notice). Teacher blue, student "
-                   "orange; line style = precision variant. Hover for the number of timed runs.")
+                   "orange; line style = precision variant. Hover for the number of timed runs." + drift_note(results))
     with tabs[1]:
         st.plotly_chart(charts.throughput_chart([r for r in rows if r["seq_len"] == seq_len],
                                                 f"Throughput at {seq_len} tokens per sentence ({kind})"), config=charts.CONFIG)
@@ -184,8 +198,9 @@ def charts_for(results: list[BenchmarkResult], peaks: list[PeakResult], timing: 
             st.plotly_chart(charts.speedup_chart(sp, f"Student speed-up per cell ({kind})"), config=charts.CONFIG)
             st.caption("Teacher p50 / student p50 on the same cell, variant and machine. Half the layers do half the FLOPs, so "
                        "the dashed line is the most the student can gain; the gap is fixed cost (embeddings, tokenizer, Python, launches). "
-                       "A bar above the line is noise: on a shared CPU one cell's p50 repeats within a few per cent at best "
-                       "(`python -m benchmarks repeat` measures how well this machine repeats), small cells worst.")
+                       "Whiskers: the lowest and highest ratio among the sweeps of the grid (the two models took turns, seconds "
+                       "apart), i.e. how far the host's drift alone moves it; a bar above the line is within that noise. "
+                       "`python -m benchmarks repeat` measures how well this machine repeats a p50.")
         else:
             st.info("Speed-up needs the teacher and the student in the same variant.")
     with tabs[3]:
