@@ -158,8 +158,8 @@ def _run(args: argparse.Namespace) -> int:
     big = max(settings.batch_sizes), max(settings.seq_lens)
     for s in speedups([i.result for i in items]):
         if (s.batch, s.seq_len) == big:
-            sweeps = f", sweep by sweep {s.sweep_range[0]:.2f}–{s.sweep_range[1]:.2f}×" if s.sweep_range else ""
-            print(f"student speed-up, {s.variant}, {s.batch}×{s.seq_len}: {s.ratio:.2f}×{sweeps} (FLOPs ceiling {s.ceiling:.2f}×)")
+            sweeps = f" (median of the sweeps' {' / '.join(f'{r:.2f}' for r in s.sweep_ratios)})" if s.sweep_ratios else ""
+            print(f"student speed-up, {s.variant}, {s.batch}×{s.seq_len}: {s.ratio:.2f}×{sweeps}, FLOPs ceiling {s.ceiling:.2f}×")
     if progress_path:
         write_progress(progress_path, progress.advance(state="finished", fraction=1.0, message=f"{len(items)} results"))
     return 0

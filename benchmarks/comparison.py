@@ -97,7 +97,9 @@ class Speedup:
 
     @property
     def ratio(self) -> float:
-        return self.teacher_ms / self.student_ms
+        """The median of the sweep-by-sweep ratios where kept: each pairs two p50s taken seconds apart,
+        so drift between sweeps cancels (the ratio of whole-run p50s can pair a slow minute with a fast one)."""
+        return median(self.sweep_ratios) if self.sweep_ratios else self.teacher_ms / self.student_ms
 
     @property
     def sweep_range(self) -> tuple[float, float] | None:

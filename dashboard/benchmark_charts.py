@@ -78,7 +78,8 @@ def throughput_chart(rows: Sequence[dict], title: str) -> go.Figure:
 
 
 def speedup_chart(rows: Sequence[Speedup], title: str) -> go.Figure:
-    """Student speed-up (teacher p50 / student p50) per cell and variant, against the FLOPs ceiling."""
+    """Student speed-up per cell and variant (median of the sweep-by-sweep p50 ratios), its sweep range as
+    whiskers, against the FLOPs ceiling."""
     fig = go.Figure()
     for variant in dict.fromkeys(s.variant for s in rows):
         pts = sorted((s for s in rows if s.variant == variant), key=lambda s: (s.seq_len, s.batch))
@@ -86,12 +87,13 @@ def speedup_chart(rows: Sequence[Speedup], title: str) -> go.Figure:
         fig.add_trace(go.Bar(
             x=[f"{s.batch}×{s.seq_len}" for s in pts], y=[s.ratio for s in pts], name=variant,
             marker_color=VARIANT_COLOURS[variant], text=[f"{s.ratio:.2f}×" for s in pts],
-            # Inside the bar top, rotated: three variants per cell, and the whisker above each bar.
-            textposition="inside", insidetextanchor="end", textangle=-90,
-            error_y=dict(type="data", visible=any(s.sweep_range for s in pts), symmetric=False, array=[hi - s.ratio for s, (_, hi) in zip(pts, ranges)],
+            # Rotated at the foot of the bar: three variants share a cell and the whiskers cross the bar tops.
+            textposition="inside", insidetextanchor="start", textangle=-90,
+            error_y=dict(type="data", visible=any(s.sweep_range for s in pts), symmetric=False,
+                         array=[hi - s.ratio for s, (_, hi) in zip(pts, ranges)],
                          arrayminus=[s.ratio - lo for s, (lo, _) in zip(pts, ranges)], color="#333", thickness=1.5, width=4),
             customdata=[[s.teacher_ms, s.student_ms, _sweeps_note(s)] for s in pts],
-            hovertemplate="%{x}: teacher %{customdata[0]:.1f} ms / student %{customdata[1]:.1f} ms = %{y:.2f}×"
+            hovertemplate="%{x}: %{y:.2f}× · p50 teacher %{customdata[0]:.1f} ms, student %{customdata[1]:.1f} ms"
                           "%{customdata[2]}<extra>" + variant + "</extra>",
         ))
     ceiling = max((s.ceiling for s in rows), default=2.0)
@@ -111,8 +113,7 @@ def speedup_chart(rows: Sequence[Speedup], title: str) -> go.Figure:
 def _sweeps_note(s: Speedup) -> str:
     if s.sweep_range is None:
         return ""
-    lo, hi = s.sweep_range
-    return f"<br>sweep by sweep: {lo:.2f}× to {hi:.2f}× ({len(s.sweep_ratios)} sweeps)"
+    return "<br>median of the sweeps' ratios: " + ", ".join(f"{r:.2f}×" for r in s.sweep_ratios)
 
 
 def bar_chart(rows: Sequence[dict], value: str, axis: str, title: str, text_format: str = "{:.0f}") -> go.Figure:
@@ -153,7 +154,7 @@ def tradeoff_chart(rows: Sequence[dict], title: str) -> go.Figure:
             textposition="top center",
             marker=dict(size=[12 + 48 * (r["variant_mb"] / biggest) ** 0.5], color=ROLE_COLOURS[r["role"]], opacity=0.75,
                         symbol=VARIANT_SYMBOL[r["variant"]], line=dict(width=1, color="#333")),
-            error_y=dict(type="data", visible=any(s.sweep_range for s in pts), symmetric=False, array=[r["acc_high"] - r["accuracy"]], arrayminus=[r["accuracy"] - r["acc_low"]]),
+            error_y=dict(type="data", symmetric=False, array=[r["acc_high"] - r["accuracy"]], arrayminus=[r["accuracy"] - r["acc_low"]]),
             hovertemplate=f"{r['series']}: %{{x:.1f}} ms p50 · %{{y:.1%}} · {r['variant_mb']:.0f} MiB<extra></extra>",
         ))
     fig.update_xaxes(title="latency p50, ms (lower is better)", rangemode="tozero")

@@ -3,6 +3,8 @@ filters narrow them; a cache that cannot be used still leaves the reference resu
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -40,6 +42,10 @@ def test_fresh_dashboard_shows_reference_charts(state, pair):
     at = _benchmarks(pair)
     assert not at.exception and not at.error
     assert any("shipped reference" in c.value for c in at.caption)  # provenance names the source and the machine
+    assert any("Host drift during these runs" in c.value for c in at.caption)  # the CPU reference keeps its sweeps
+    speedup = next(fig for fig in (json.loads(c.proto.spec) for c in at.get("plotly_chart"))
+                   if fig["layout"]["title"]["text"].startswith("Student speed-up"))
+    assert all(bar["error_y"]["visible"] for bar in speedup["data"])  # whiskers: the range of the sweeps' ratios
     metrics = {m.label: m.value for m in at.metric}
     speedup = next(v for k, v in metrics.items() if k.startswith("Student speed-up"))
     assert 1.0 < float(speedup.rstrip("×")) < 3.0

@@ -143,10 +143,10 @@ def headline(results: list[BenchmarkResult], variant: str, batch: int, seq_len: 
     sp = next((x for x in speedups(chosen) if (x.batch, x.seq_len) == (batch, seq_len)), None)
     if sp:
         cols[0].metric(f"Student speed-up, {batch}×{seq_len}", f"{sp.ratio:.2f}×",
-                       help=f"teacher p50 {sp.teacher_ms:.1f} ms / student p50 {sp.student_ms:.1f} ms, model only, {variant}. "
-                            f"The FLOPs ratio {sp.ceiling:.2f}× is the ceiling."
-                            + (f" Sweep by sweep the ratio ran from {sp.sweep_range[0]:.2f}× to {sp.sweep_range[1]:.2f}×."
-                               if sp.sweep_range else ""))
+                       help=(f"Teacher p50 / student p50 in each sweep of the grid ({', '.join(f'{r:.2f}×' for r in sp.sweep_ratios)}), "
+                             "median shown; " if sp.sweep_ratios else "Teacher p50 / student p50; ")
+                            + f"p50 over the run {sp.teacher_ms:.1f} ms vs {sp.student_ms:.1f} ms, model only, {variant}. "
+                            f"The FLOPs ratio {sp.ceiling:.2f}× is the ceiling.")
     cols[1].metric("Student size / teacher", f"{s.variant_bytes / t.variant_bytes:.2f}×",
                    help=f"{s.variant_bytes / 2**20:.0f} MiB vs {t.variant_bytes / 2**20:.0f} MiB of {variant} weights; "
                         f"{s.n_params / 1e6:.1f} M vs {t.n_params / 1e6:.1f} M parameters")
@@ -196,10 +196,11 @@ def charts_for(results: list[BenchmarkResult], peaks: list[PeakResult], timing: 
         sp = speedups(results, timing)  # type: ignore[arg-type]
         if sp:
             st.plotly_chart(charts.speedup_chart(sp, f"Student speed-up per cell ({kind})"), config=charts.CONFIG)
-            st.caption("Teacher p50 / student p50 on the same cell, variant and machine. Half the layers do half the FLOPs, so "
-                       "the dashed line is the most the student can gain; the gap is fixed cost (embeddings, tokenizer, Python, launches). "
-                       "Whiskers: the lowest and highest ratio among the sweeps of the grid (the two models took turns, seconds "
-                       "apart), i.e. how far the host's drift alone moves it; a bar above the line is within that noise. "
+            st.caption("Teacher p50 / student p50 on the same cell, variant and machine, taken in each sweep of the grid (the "
+                       "two models took turns, seconds apart, so a slow minute hits both); bar: the median of those ratios, "
+                       "whiskers: the lowest and highest, i.e. how far the host's drift alone moves it. Half the layers do half "
+                       "the FLOPs, so the dashed line is the most the student can gain; the gap is fixed cost (embeddings, "
+                       "tokenizer, Python, launches), and a bar above the line is within the noise. "
                        "`python -m benchmarks repeat` measures how well this machine repeats a p50.")
         else:
             st.info("Speed-up needs the teacher and the student in the same variant.")
