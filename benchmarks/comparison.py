@@ -97,8 +97,9 @@ class Speedup:
 
     @property
     def ratio(self) -> float:
-        """The median of the sweep-by-sweep ratios where kept: each pairs two p50s taken seconds apart,
-        so drift between sweeps cancels (the ratio of whole-run p50s can pair a slow minute with a fast one)."""
+        """The median of the sweep-by-sweep ratios where kept: when one run measured both models (taking
+        turns), each pairs two p50s taken seconds apart, so drift between sweeps cancels; the ratio of
+        whole-run p50s can pair a slow minute of one model with a fast minute of the other."""
         return median(self.sweep_ratios) if self.sweep_ratios else self.teacher_ms / self.student_ms
 
     @property
