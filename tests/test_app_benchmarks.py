@@ -70,6 +70,15 @@ def test_variant_filter_and_an_empty_choice(state):
 
 
 @needs_reference
+def test_end_to_end_speed_up_says_it_has_no_sweeps(state):
+    at = _benchmarks("pocket")
+    assert any("taken in each sweep" in c.value for c in at.caption)
+    at.radio(key="bench_timing").set_value("e2e").run()
+    assert not at.exception
+    assert any("over the whole run" in c.value for c in at.caption)  # sweeps keep model-only p50s: no whiskers
+
+
+@needs_reference
 def test_an_unreadable_cache_is_set_aside_and_the_page_still_shows_results(state):
     state.mkdir()
     (state / "results.sqlite").write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)  # a truncated, garbled database
