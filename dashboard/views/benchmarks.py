@@ -200,8 +200,8 @@ def charts_for(results: list[BenchmarkResult], peaks: list[PeakResult], timing: 
                    "models took turns, seconds apart, so a slow minute hits both); bar: the median of those ratios, whiskers: "
                    "the lowest and highest, i.e. how far the host's drift alone moves it. "
                    if any(x.sweep_range for x in sp) else
-                   "Teacher p50 / student p50 over the whole run on the same cell, variant and machine (per-sweep p50s are kept "
-                   "for model-only timings measured since they were added, and give whiskers there). ")
+                   "Teacher p50 / student p50 over the whole run on the same cell, variant and machine; no whiskers, because "
+                   "per-sweep p50s exist only for model-only timings of runs measured since they were kept. ")
             st.caption(how + "Half the layers do half the FLOPs, so the dashed line is the most the student can gain; the gap is "
                        "fixed cost (embeddings, tokenizer, Python, launches), and a bar above the line is within the noise. "
                        "`python -m benchmarks repeat` measures how well this machine repeats a p50.")
