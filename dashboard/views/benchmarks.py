@@ -128,7 +128,7 @@ def drift_note(results: list[BenchmarkResult]) -> str:
         return ""
     worst = max(spreads, key=lambda d: d.worst)
     typical = sorted(d.median for d in spreads)[len(spreads) // 2]
-    return (f" Host drift during these runs: between sweeps of the grid a cell's p50 moved by {typical:.1%} "
+    return (f" Host drift during these runs: between sweeps of the grid a cell's model-only p50 moved by {typical:.1%} "
             f"(median over models), at worst {worst.worst:.1%} ({worst.series}, {worst.worst_cell[0]}×{worst.worst_cell[1]}); "
             "a second run on this machine cannot be expected to repeat a p50 more closely than that.")
 
@@ -203,7 +203,7 @@ def charts_for(results: list[BenchmarkResult], peaks: list[PeakResult], timing: 
                    "Teacher p50 / student p50 over the whole run on the same cell, variant and machine; no whiskers, because "
                    "per-sweep p50s exist only for model-only timings of runs measured since they were kept. ")
             st.caption(how + "Half the layers do half the FLOPs, so the dashed line is the most the student can gain; the gap is "
-                       "fixed cost (embeddings, tokenizer, Python, launches), and a bar above the line is within the noise. "
+                       "fixed cost (embeddings, tokenizer, Python, launches). Identical layers cannot beat it, so a bar above the line is noise. "
                        "`python -m benchmarks repeat` measures how well this machine repeats a p50.")
         else:
             st.info("Speed-up needs the teacher and the student in the same variant.")
