@@ -1,0 +1,2 @@
+"""Plotly figure builders for the pages, one module per page or concept. Pure functions: data in, figure out;
+no Streamlit here."""
