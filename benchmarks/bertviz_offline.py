@@ -2,7 +2,7 @@
 
 bertviz's `html_action="return"` output loads require.js, d3 and jQuery from a CDN (blank offline) and
 writes the tokens into a <script> unescaped. Here d3 v5.7.0 (the version bertviz asks for, shipped in the
-mpld3 wheel) and jQuery (sphinxcontrib-jquery wheel) are inlined, the two require.js calls bertviz's
+mpld3 wheel) and jQuery 3.7.1 (XStatic-jQuery wheel), both declared dependencies, are inlined, the two require.js calls bertviz's
 views make are shimmed, the parameters are escaped so no token can close the <script>, and a
 Content-Security-Policy forbids every fetch.
 """
@@ -49,25 +49,29 @@ class View:
     height: int  # pixels the iframe needs to show it without scrolling
 
 
-def _package_file(package: str, relative: str) -> Path:
-    # find_spec locates the files without importing the package (mpld3 and sphinxcontrib.jquery import
-    # matplotlib and Sphinx, which are not installed: only their .js files are needed).
+# (importable package, file inside it, distribution to reinstall): both are declared dependencies.
+_LIBRARIES = (("mpld3", "js/d3.v5.min.js", "mpld3"), ("xstatic.pkg.jquery", "data/jquery.min.js", "XStatic-jQuery"))
+
+
+def _package_file(package: str, relative: str, distribution: str) -> Path:
+    # find_spec locates the files without importing the package: only its .js files are needed.
     spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise OfflineAssetError(f"Python package {package} is not installed; the offline attention views need it (see requirements-nodeps.txt).")
-    path = Path(next(iter(spec.submodule_search_locations))) / relative
-    if not path.is_file():
-        raise OfflineAssetError(f"{path} is missing; reinstall {package} (see requirements-nodeps.txt).")
+    path = Path(next(iter(spec.submodule_search_locations))) / relative if spec and spec.submodule_search_locations else None
+    if path is None or not path.is_file():
+        raise OfflineAssetError(
+            f"The offline attention views need {relative} from the Python package {distribution}, which is missing: "
+            f"reinstall the dashboard (pip install .)."
+        )
     return path
 
 
 @functools.cache
 def _inline_libraries() -> str:
     scripts = []
-    for package, relative in (("mpld3", "js/d3.v5.min.js"), ("sphinxcontrib.jquery", "jquery.js")):
-        source = _package_file(package, relative).read_text(encoding="utf-8")
+    for package, relative, distribution in _LIBRARIES:
+        source = _package_file(package, relative, distribution).read_text(encoding="utf-8")
         if re.search(r"</script|<!--", source, re.IGNORECASE):
-            raise OfflineAssetError(f"{package}/{relative} cannot be inlined: it contains '</script' or '<!--'.")
+            raise OfflineAssetError(f"{distribution}'s {relative} cannot be inlined: it contains '</script' or '<!--'.")
         scripts.append(source)
     scripts.append(_SHIM)
     return "".join(f"<script>\n{s}\n</script>\n" for s in scripts)

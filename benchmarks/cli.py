@@ -298,7 +298,7 @@ def _add_benchmark_commands(sub) -> None:
                                                          "peak: checks the setup in seconds; stored apart from full runs")
     r.add_argument("--budget", type=float, default=1.0, help="timed seconds per grid cell (at least 10 iterations anyway; default 1.0)")
     r.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice, the core count)")
-    r.add_argument("--data", help="folder with SST-2 dev.tsv (default: $SST2_DIR or ../shared/data/sst2; the Hub when online)")
+    r.add_argument("--data", help="folder with SST-2 dev.tsv (default: $SST2_DIR, else the dev split shipped in data/sst2)")
     r.add_argument("--progress", help="write progress as JSON to this file (the dashboard polls it)")
     r.set_defaults(func=_run)
 
@@ -335,7 +335,7 @@ def _add_benchmark_commands(sub) -> None:
 
     vp = sub.add_parser("vs-pipeline", parents=[db], help="time a default transformers.pipeline on SST-2 dev against the stored harness scoring")
     vp.add_argument("--pair", choices=["pocket", "hub"], default="pocket")
-    vp.add_argument("--data", help="folder with SST-2 dev.tsv (default: $SST2_DIR or ../shared/data/sst2; the Hub when online)")
+    vp.add_argument("--data", help="folder with SST-2 dev.tsv (default: $SST2_DIR, else the dev split shipped in data/sst2)")
     vp.set_defaults(func=_vs_pipeline)
 
 
@@ -350,7 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_benchmark_commands(sub)
 
     d = sub.add_parser("distill", help="build the offline pocket pair (teacher fine-tune, then DistilBERT-style student)")
-    d.add_argument("--data", help="folder with SST-2 train.tsv and dev.tsv (default: $SST2_DIR or ../shared/data/sst2; the Hub when online)")
+    d.add_argument("--data", help="folder with SST-2 train.tsv and dev.tsv (default: $SST2_DIR; else train from the Hub via datasets when online, dev from data/sst2)")
     d.add_argument("--out", default=str(DATA_DIR / "pocket"), help="output folder (default: data/pocket)")
     d.add_argument("--teacher-sentences", type=int, default=None, help="train on a random subset of this many sentences (default: all 67,349)")
     d.add_argument("--student-sentences", type=int, default=None, help="student's random subset size (default: all)")

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.hub import hub_reachable
+from benchmarks.settings import DATA_DIR
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-# ../shared/data/sst2 sits beside the checkout on dev machines and CI; users point SST2_DIR elsewhere.
-DEFAULT_SST2_DIR = REPO_ROOT.parent / "shared" / "data" / "sst2"
+# SST-2 dev (872 sentences) ships with the product (see data/sst2/README.md); the 67k train split does not:
+# it comes from --data / $SST2_DIR or, online, from `datasets`.
+SHIPPED_SST2_DIR = DATA_DIR / "sst2"
 SPLIT_FILES = {"train": "train.tsv", "validation": "dev.tsv", "dev": "dev.tsv"}
 TEXT_COLUMNS = ("sentence", "text", "review", "content")
 
@@ -38,27 +39,32 @@ class LabelledTexts:
         return LabelledTexts(self.texts[:n], self.labels[:n], f"{self.source} (first {n})")
 
 
-def sst2_dir() -> Path | None:
-    """The local SST-2 folder: $SST2_DIR, else ../shared/data/sst2 beside the checkout."""
-    env = os.environ.get("SST2_DIR")
-    candidate = Path(env).expanduser() if env else DEFAULT_SST2_DIR
-    return candidate if (candidate / "dev.tsv").is_file() else None
+def sst2_dir(split: str = "validation") -> Path | None:
+    """The folder to read `split` from: $SST2_DIR when set, else the shipped data/sst2 (dev only); None when
+    the split is not on disk and must come from the Hub."""
+    env = os.environ.get("SST2_DIR", "").strip()
+    if env:
+        return Path(env).expanduser()
+    return SHIPPED_SST2_DIR if SPLIT_FILES[split] == "dev.tsv" else None
 
 
 def load_sst2(split: str = "validation", data_dir: str | Path | None = None) -> LabelledTexts:
-    """SST-2 `split` ("train" or "validation"/"dev") from a local TSV folder, else from the Hub."""
+    """SST-2 `split` ("train" or "validation"/"dev") from `data_dir`, $SST2_DIR or data/sst2, else the Hub."""
     if split not in SPLIT_FILES:
         raise ValueError(f"unknown split {split!r}; use one of {sorted(SPLIT_FILES)}")
-    folder = Path(data_dir) if data_dir else sst2_dir()
+    folder = Path(data_dir) if data_dir else sst2_dir(split)
     if folder is not None:
         path = folder / SPLIT_FILES[split]
         if not path.is_file():
-            raise DataUnavailable(f"{path} does not exist (expected the GLUE SST-2 {split} TSV).")
-        return read_labelled_file(path.read_bytes(), path.name, source=f"SST-2 {split} ({path})")
+            raise DataUnavailable(
+                f"{path.name} is not in the SST-2 folder given by --data or SST2_DIR (expected the GLUE SST-2 {split} TSV)."
+            )
+        where = "shipped in data/sst2" if folder == SHIPPED_SST2_DIR else path.name
+        return read_labelled_file(path.read_bytes(), path.name, source=f"SST-2 {split} ({where})")
     if not hub_reachable():
         raise DataUnavailable(
-            "SST-2 is not on disk and the Hugging Face Hub is unreachable: "
-            "set SST2_DIR to a folder holding train.tsv and dev.tsv."
+            f"SST-2 {split} is not on disk and the Hugging Face Hub is unreachable: pass --data (or set SST2_DIR) "
+            f"to a folder holding {SPLIT_FILES[split]}, or run online to fetch glue/sst2 with `datasets`."
         )
     import datasets  # imported late: slow, and only needed online
 

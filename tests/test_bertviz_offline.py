@@ -10,6 +10,7 @@ import pytest
 from benchmarks import bertviz_offline
 from benchmarks.attention import AttentionMaps
 from benchmarks.bertviz_offline import OfflineAssetError, escape_json_for_script, head_view_html, model_view_html
+from tests.conftest import REPO
 
 XSS = "</script><script>alert(1)</script>"
 TOKENS = ("[CLS]", XSS, "<!--", "a&amp;b", "\u2028", "[SEP]")
@@ -107,5 +108,17 @@ def test_escaped_json_round_trips():
 
 
 def test_a_missing_asset_package_is_a_clear_error():
-    with pytest.raises(OfflineAssetError, match="not installed"):
-        bertviz_offline._package_file("no_such_package_for_kd_tests", "x.js")
+    for package, relative in (("no_such_package_for_kd_tests", "x.js"), ("mpld3", "js/no-such-file.js")):
+        with pytest.raises(OfflineAssetError, match="pip install") as err:
+            bertviz_offline._package_file(package, relative, "some-dist")
+        assert "/" + relative not in str(err.value) and "site-packages" not in str(err.value)  # no absolute path
+
+
+def test_the_javascript_comes_from_declared_dependencies():
+    """A plain `pip install .` must bring both libraries: no side install step."""
+    import tomllib
+
+    declared = {d.split("==")[0].lower() for d in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]}
+    for package, relative, distribution in bertviz_offline._LIBRARIES:
+        assert distribution.lower() in declared
+        assert bertviz_offline._package_file(package, relative, distribution).stat().st_size > 50_000

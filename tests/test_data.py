@@ -1,8 +1,9 @@
+import hashlib
+
 import pytest
 
-from benchmarks import data
 from benchmarks.data import DataUnavailable, load_sst2, read_labelled_file
-from tests.conftest import SST2, needs_sst2
+from tests.conftest import SST2
 
 
 def test_tsv_and_csv_are_read():
@@ -26,16 +27,29 @@ def test_bad_files_get_one_clear_sentence(content, message):
         read_labelled_file(content, "upload.tsv")
 
 
-@needs_sst2
-def test_sst2_dev_from_local_tsv():
-    dev = load_sst2("validation", SST2)
-    assert len(dev) == 872 and sum(dev.labels) == 444
+def test_sst2_dev_ships_with_the_product(monkeypatch):
+    monkeypatch.delenv("SST2_DIR", raising=False)
+    dev = load_sst2("validation")
+    assert len(dev) == 872 and sum(dev.labels) == 444 and "data/sst2" in dev.source
     assert load_sst2("dev", SST2).texts == dev.texts
+    digest = hashlib.sha256((SST2 / "dev.tsv").read_bytes()).hexdigest()
+    assert digest in (SST2 / "README.md").read_text()  # the provenance note names the exact file
 
 
-def test_missing_data_offline_says_what_to_do(monkeypatch, tmp_path):
-    monkeypatch.setenv("SST2_DIR", str(tmp_path))  # no dev.tsv there
+def test_sst2_dir_overrides_the_shipped_copy(monkeypatch, tmp_path):
+    (tmp_path / "dev.tsv").write_text("sentence\tlabel\nfine\t1\n")
+    monkeypatch.setenv("SST2_DIR", str(tmp_path))
+    assert load_sst2("validation").texts == ("fine",)
+    assert load_sst2("validation", SST2).texts != ("fine",)  # --data wins over SST2_DIR
+
+
+@pytest.mark.parametrize("split, env", [("validation", "folder without dev.tsv"), ("train", None)])
+def test_missing_data_offline_says_what_to_do(monkeypatch, tmp_path, split, env):
+    if env:
+        monkeypatch.setenv("SST2_DIR", str(tmp_path))
+    else:
+        monkeypatch.delenv("SST2_DIR", raising=False)  # train is never shipped
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(data, "DEFAULT_SST2_DIR", tmp_path)
-    with pytest.raises(DataUnavailable, match="SST2_DIR"):
-        load_sst2("validation")
+    with pytest.raises(DataUnavailable, match="SST2_DIR") as err:
+        load_sst2(split)
+    assert str(tmp_path) not in str(err.value)

@@ -7,7 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.views.distillation import DEFAULT_SENTENCE, T_DEFAULT, read_sentence, read_temperature
-from tests.conftest import REPO, needs_pocket, needs_sst2
+from tests.conftest import REPO, needs_pocket
 
 APP = str(REPO / "dashboard" / "app.py")
 PAGE = "views/distillation.py"
@@ -171,7 +171,6 @@ def test_missing_sst2_says_how_to_point_at_it_and_still_takes_uploads(allow_tmp_
         resources.sst2_dev.clear()
 
 
-@needs_sst2
 def test_sst2_dev_is_the_default_data_set_with_a_progress_bar(allow_tmp_models, state):
     at = _page(allow_tmp_models)
     assert any("SST-2 validation" in c.value and "872 sentences" in c.value for c in at.caption)

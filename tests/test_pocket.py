@@ -7,7 +7,7 @@ from benchmarks.data import load_sst2
 from benchmarks.inference import dataset_logits, predict_pair
 from benchmarks.metrics import accuracy_with_ci
 from benchmarks.models import POCKET_PAIR, load_pair
-from tests.conftest import POCKET, SST2, needs_pocket, needs_sst2
+from tests.conftest import POCKET, SST2, needs_pocket
 
 pytestmark = needs_pocket
 
@@ -44,7 +44,6 @@ def test_clear_sentences(pocket):
     assert [p.label for p in run.student.predictions] == list(CLEAR.values())
 
 
-@needs_sst2
 @pytest.mark.slow
 def test_accuracy_floor_on_sst2_dev(pocket):
     dev = load_sst2("validation", SST2)
