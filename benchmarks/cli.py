@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
-import time
 from pathlib import Path
 
-from benchmarks.settings import DATA_DIR
+from benchmarks.core.pairs import BUILTIN_PAIRS
+from benchmarks.core.settings import DATA_DIR
+from benchmarks.core.vocabulary import ROLES, VARIANTS
 
 EXAMPLES = """\
 examples:
@@ -29,7 +29,7 @@ software, weights, precision variant and settings; `run` reuses what is there un
 def _distill(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from benchmarks.distill import TrainConfig, build_pocket_pair
+    from benchmarks.distill.recipe import TrainConfig, build_pocket_pair
 
     bars: dict[str, tqdm] = {}
 
@@ -50,24 +50,26 @@ def _distill(args: argparse.Namespace) -> int:
         max_train=args.student_sentences, lr=args.student_lr, seed=args.seed + 1,
         temperature=args.temperature, alpha_kd=args.alpha_kd, alpha_ce=args.alpha_ce, alpha_cos=args.alpha_cos,
     )
-    summary = build_pocket_pair(Path(args.out), Path(args.data) if args.data else None, teacher, student, progress_factory=progress_factory)
+    summary = build_pocket_pair(
+        Path(args.out), Path(args.data) if args.data else None, teacher, student, progress_factory=progress_factory
+    )
     for role, s in summary.items():
-        print(f"{role}: {s['accuracy'] * 100:.2f} % [{s['ci_low'] * 100:.2f}, {s['ci_high'] * 100:.2f}] in {s['train_seconds'] / 60:.1f} min")
+        print(f"{role}: {s['accuracy'] * 100:.2f} % [{s['ci_low'] * 100:.2f}, {s['ci_high'] * 100:.2f}] in "
+              f"{s['train_seconds'] / 60:.1f} min")
     return 0
 
 
 def _open_store(args: argparse.Namespace):
-    from benchmarks.settings import load_settings
-    from benchmarks.store import ResultStore
+    from benchmarks.harness.runner import open_store
 
-    store = ResultStore(Path(args.db) if args.db else load_settings().cache_path)
+    store = open_store(Path(args.db) if args.db else None)
     if store.recovered:
         print(f"warning: {store.recovered}", file=sys.stderr)
     return store
 
 
 def _chosen_pair(args: argparse.Namespace):
-    from benchmarks.models import BUILTIN_PAIRS, custom_pair
+    from benchmarks.core.pairs import custom_pair
 
     if args.teacher or args.student:
         if not (args.teacher and args.student):
@@ -76,17 +78,8 @@ def _chosen_pair(args: argparse.Namespace):
     return BUILTIN_PAIRS[args.pair]
 
 
-def _chosen_variants(arg: str | None, device: str, hardware) -> tuple[str, ...]:
-    from benchmarks.precision import supported_variants, unsupported_reason
-
-    if not arg:
-        return supported_variants(device, hardware)
-    names = tuple(dict.fromkeys(v.strip() for v in arg.split(",") if v.strip()))
-    for name in names:
-        reason = unsupported_reason(name, device, hardware)
-        if reason:
-            raise ValueError(f"--variants {name}: {reason}")
-    return names
+def _variant_names(arg: str | None) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(v.strip() for v in arg.split(",") if v.strip())) if arg else ()
 
 
 def _interrupt(signum, frame) -> None:
@@ -94,7 +87,7 @@ def _interrupt(signum, frame) -> None:
 
 
 def _brief(result) -> str:
-    from benchmarks.comparison import drift
+    from benchmarks.harness.comparison import drift
 
     big = max(result.cells, key=lambda c: (c.batch * c.seq_len, c.batch))
     small = min(result.cells, key=lambda c: (c.batch * c.seq_len, c.batch))
@@ -102,99 +95,82 @@ def _brief(result) -> str:
     accuracy = f"acc {acc.value:.1%} [{acc.low:.1%}, {acc.high:.1%}]" if acc else "no accuracy (architecture only)"
     spread = drift([result])
     moved = f" · p50 moved {spread[0].median:.1%} between sweeps (worst {spread[0].worst:.1%})" if spread else ""
-    return (f"{small.batch}×{small.seq_len}: {small.model.p50:.1f} ms · {big.batch}×{big.seq_len}: {big.model.p50:.0f} ms p50 "
-            f"(model only){moved} · {accuracy} · peak +{result.memory.run_peak_mb:.0f} MiB")
+    return (
+        f"{small.batch}×{small.seq_len}: {small.model.p50:.1f} ms · {big.batch}×{big.seq_len}: {big.model.p50:.0f} ms "
+        f"p50 "
+        f"(model only){moved} · {accuracy} · peak +{result.memory.run_peak_mb:.0f} MiB"
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
-    from benchmarks.comparison import speedups
-    from benchmarks.data import load_sst2
-    from benchmarks.hardware import detect_hardware, detect_software, peak_dtypes
-    from benchmarks.harness import full_settings, quick_settings
-    from benchmarks.sweep import SweepProgress, ensure_peaks, plan, run_sweep
-    from benchmarks.models import load_model
-    from benchmarks.progress import RunProgress, run_lock, write_progress
-    from benchmarks.timing import resolve_device
+    from benchmarks.harness.background import ProgressFile
+    from benchmarks.harness.comparison import speedups
+    from benchmarks.harness.runner import RunRequest, run_pair
 
     signal.signal(signal.SIGTERM, _interrupt)
-    progress_path = Path(args.progress) if args.progress else None
-    now = time.time()
-    progress = RunProgress(os.getpid(), " ".join(["python -m benchmarks", *sys.argv[1:]]), now, now, 0.0, 0, 0, "starting")
-
-    def report(p: SweepProgress) -> None:
-        nonlocal progress
-        progress = progress.advance(fraction=p.fraction, done=p.done, total=p.total, current=p.current)
-        if progress_path:
-            write_progress(progress_path, progress)
-
-    if progress_path:
-        write_progress(progress_path, progress)
+    progress = ProgressFile(
+        Path(args.progress) if args.progress else None, " ".join(["python -m benchmarks", *sys.argv[1:]])
+    )
     try:
-        device = str(resolve_device(args.device))
-        hardware, software = detect_hardware(), detect_software()
-        variants = _chosen_variants(args.variants, device, hardware)
-        settings = quick_settings(args.threads) if args.quick else full_settings(args.threads, args.budget)
-        pair = _chosen_pair(args)
-        store = _open_store(args)
-        seeded = store.seed()
-        with run_lock(store.path.with_name("benchmark-run.lock")):
-            data = None if pair.architecture_only else load_sst2("validation", args.data)
-            fingerprints = {role: load_model(spec, device).fingerprint for role, spec in (("teacher", pair.teacher), ("student", pair.student))}
-            configs = plan(pair, fingerprints, device, variants, settings, data)
-            print(f"{pair.title}\n{hardware.label(device)} · {software.label} · {settings.threads} threads · variants: {', '.join(variants)}")
-            if seeded:
-                print(f"(added {seeded} shipped reference results to the cache)")
-            if not args.quick:
-                for peak in ensure_peaks(store, device, peak_dtypes(device, hardware), settings.threads, force=args.force):
-                    print(f"matmul peak {peak.dtype}: {peak.gflops:.1f} GFLOP/s (n={peak.size}, best of {peak.n_iters})")
-            items = run_sweep(configs, store, data, force=args.force, on_progress=report)
+        request = RunRequest(_chosen_pair(args), args.device, _variant_names(args.variants), args.quick, args.threads,
+                             args.budget, args.data, args.force, Path(args.db) if args.db else None)
+        report = run_pair(request, _open_store(args), lambda p: progress.update(p.fraction, p.done, p.total, p.current))
     except BaseException as exc:
-        if progress_path:
-            why = "stopped before the end (finished models are kept)" if isinstance(exc, KeyboardInterrupt) else str(exc)
-            write_progress(progress_path, progress.advance(state="failed", message=why))
+        progress.fail(exc)
         raise
-    for item in items:
+    for item in report.items:
         print(f"{item.status:>8}  {item.config.name} · {item.config.variant}: {_brief(item.result)}")
-    big = max(settings.batch_sizes), max(settings.seq_lens)
-    for s in speedups([i.result for i in items]):
+    big = max(report.settings.batch_sizes), max(report.settings.seq_lens)
+    for s in speedups(report.results):
         if (s.batch, s.seq_len) == big:
-            sweeps = f" (median of the sweeps' {' / '.join(f'{r:.2f}' for r in s.sweep_ratios)})" if s.sweep_ratios else ""
-            print(f"student speed-up, {s.variant}, {s.batch}×{s.seq_len}: {s.ratio:.2f}×{sweeps}, FLOPs ceiling {s.ceiling:.2f}×")
-    if progress_path:
-        write_progress(progress_path, progress.advance(state="finished", fraction=1.0, message=f"{len(items)} results"))
+            sweeps = (
+                f" (median of the sweeps' {' / '.join(f'{r:.2f}' for r in s.sweep_ratios)})" if s.sweep_ratios else ""
+            )
+            print(f"student speed-up, {s.variant}, {s.batch}×{s.seq_len}: {s.ratio:.2f}×{sweeps}, FLOPs ceiling "
+                  f"{s.ceiling:.2f}×")
+    progress.finish(f"{len(report.items)} results")
     return 0
 
 
 def _list(args: argparse.Namespace) -> int:
-    from benchmarks.comparison import latest, machine_of
+    from benchmarks.harness.comparison import latest, machine_of
 
     store = _open_store(args)
     stored = store.records("model", args.pair)
     if not stored:
-        print(f"The cache {store.path} holds no results{' for ' + args.pair if args.pair else ''}. Run: python -m benchmarks run")
+        print(f"The cache {store.path} holds no results{' for ' + args.pair if args.pair else ''}. Run: python -m "
+              f"benchmarks run")
         return 0
     origin = {s.record.key: s.origin for s in stored}
     results = latest(s.record for s in stored) if not args.all else [s.record for s in stored]
     for machine in sorted({machine_of(r) for r in results}, key=lambda m: m.label):
         print(f"\n{machine.label}")
         for r in (r for r in results if machine_of(r) == machine):
-            print(f"  {r.config.pair:<13} {r.config.name} · {r.config.variant:<13} {_brief(r)} · {origin[r.key]} · {r.measured_at}")
+            print(f"  {r.config.pair:<13} {r.config.name} · {r.config.variant:<13} {_brief(r)} · {origin[r.key]} · "
+                  f"{r.measured_at}")
     return 0
 
 
 def _export(args: argparse.Namespace) -> int:
-    from benchmarks.hardware import detect_hardware
-    from benchmarks.results import BenchmarkResult
+    from benchmarks.core.device import detect_hardware
+    from benchmarks.harness.results import BenchmarkResult
 
     store = _open_store(args)
     here = detect_hardware().fingerprint
 
     def keep_model(rec) -> bool:
-        return ((not args.pair or rec.config.pair in args.pair) and (not args.this_machine or rec.hardware.fingerprint == here))
+        return (not args.pair or rec.config.pair in args.pair) and (
+            not args.this_machine or rec.hardware.fingerprint == here
+        )
 
     models = [s.record for s in store.records("model") if keep_model(s.record)]
     machines = {r.hardware.fingerprint for r in models}
-    n = store.export(args.file, lambda s: keep_model(s.record) if isinstance(s.record, BenchmarkResult) else s.record.hardware.fingerprint in machines)
+    n = store.export(
+        args.file,
+        lambda s: (
+            keep_model(s.record) if isinstance(s.record, BenchmarkResult) else s.record.hardware.fingerprint in machines
+        ),
+    )
     print(f"exported {n} records ({len(models)} model results, {n - len(models)} matmul peaks) to {args.file}")
     return 0
 
@@ -203,18 +179,22 @@ def _import(args: argparse.Namespace) -> int:
     store = _open_store(args)
     for file in args.files:
         added, skipped = store.import_file(file, replace=args.replace)
-        print(f"{file}: added {added}, kept {skipped} already in the cache" + ("" if args.replace else " (use --replace to overwrite)"))
+        print(
+            f"{file}: added {added}, kept {skipped} already in the cache"
+            + ("" if args.replace else " (use --replace to overwrite)")
+        )
     return 0
 
 
 def _vs_pipeline(args: argparse.Namespace) -> int:
     import torch
 
-    from benchmarks.comparison import latest
-    from benchmarks.data import load_sst2
-    from benchmarks.hardware import detect_hardware
-    from benchmarks.models import BUILTIN_PAIRS, load_model
-    from benchmarks.pipeline_baseline import comparison_lines, fastest_scoring, pipeline_score
+    from benchmarks.core.data import load_sst2
+    from benchmarks.core.device import detect_hardware
+    from benchmarks.core.models import load_model
+    from benchmarks.core.pairs import BUILTIN_PAIRS
+    from benchmarks.harness.comparison import latest
+    from benchmarks.harness.pipeline_baseline import comparison_lines, fastest_scoring, pipeline_score
 
     pair = BUILTIN_PAIRS[args.pair]
     if pair.architecture_only:
@@ -223,9 +203,11 @@ def _vs_pipeline(args: argparse.Namespace) -> int:
     stored = [s.record for s in _open_store(args).records("model", args.pair) if s.record.hardware.fingerprint == here]
     results = [r for r in latest(stored) if r.config.device == "cpu" and r.accuracy is not None]
     if not results:
-        raise ValueError(f"no stored {args.pair} results with accuracy for this machine yet. Run: python -m benchmarks run --pair {args.pair}")
+        raise ValueError(f"no stored {args.pair} results with accuracy for this machine yet. Run: python -m benchmarks "
+                         f"run --pair {args.pair}")
     data = load_sst2("validation", args.data)
-    for role, spec in (("teacher", pair.teacher), ("student", pair.student)):
+    for role in ROLES:
+        spec = getattr(pair, role)
         fastest = fastest_scoring(results, role)
         if fastest is None:
             continue
@@ -237,22 +219,24 @@ def _vs_pipeline(args: argparse.Namespace) -> int:
 
 
 def _repeat(args: argparse.Namespace) -> int:
-    from benchmarks.comparison import repeats
-    from benchmarks.hardware import detect_hardware
-    from benchmarks.harness import full_settings
-    from benchmarks.models import BUILTIN_PAIRS, load_model
-    from benchmarks.sweep import measure_in_turns, plan
-    from benchmarks.timing import resolve_device
+    from benchmarks.core.device import detect_hardware, resolve_device
+    from benchmarks.core.models import load_model
+    from benchmarks.harness.comparison import repeats
+    from benchmarks.harness.runner import RunRequest
+    from benchmarks.harness.sweep import plan
+    from benchmarks.harness.worker import measure_in_turns
 
     if not 0 < args.tolerance < 1:
         raise ValueError(f"--tolerance {args.tolerance}: give a fraction between 0 and 1, e.g. 0.05 for 5 %.")
     signal.signal(signal.SIGTERM, _interrupt)
-    device = str(resolve_device(args.device))
+    request = RunRequest(BUILTIN_PAIRS[args.pair], args.device, _variant_names(args.variants), threads=args.threads,
+                         budget=args.budget)
+    device = str(resolve_device(request.device))
     hardware = detect_hardware()
-    variants = _chosen_variants(args.variants, device, hardware)
-    settings = full_settings(args.threads, args.budget)
-    pair = BUILTIN_PAIRS[args.pair]
-    fingerprints = {role: load_model(getattr(pair, role), device).fingerprint for role in ("teacher", "student")}
+    variants = request.variants_on(device, hardware)
+    settings = request.settings()
+    pair = request.pair
+    fingerprints = {role: load_model(getattr(pair, role), device).fingerprint for role in ROLES}
     print(f"{pair.title}\n{hardware.label(device)} · {settings.threads} threads · each model measured twice, "
           f"the two processes taking turns cell by cell; p50 of the second against the first (model only)")
     within = total = 0
@@ -269,8 +253,6 @@ def _repeat(args: argparse.Namespace) -> int:
 
 
 def _add_benchmark_commands(sub) -> None:
-    from benchmarks.results import VARIANTS
-
     db = argparse.ArgumentParser(add_help=False)
     db.add_argument("--db", help="results cache file (default: var/results.sqlite, or $KD_STATE_DIR/results.sqlite)")
 
@@ -286,19 +268,26 @@ def _add_benchmark_commands(sub) -> None:
             "hardware, software, model and settings are reused unless --force."
         ),
     )
-    r.add_argument("--pair", choices=["pocket", "architecture", "hub"], default="pocket",
+    r.add_argument("--pair", choices=list(BUILTIN_PAIRS), default="pocket",
                    help="pocket: the bundled offline pair (default); architecture: BERT-base vs DistilBERT shapes with "
                         "random weights (speed only, no accuracy); hub: the real checkpoints (online or cached)")
     r.add_argument("--teacher", help="a custom teacher: Hub id or local folder (with --student; overrides --pair)")
     r.add_argument("--student", help="a custom student: Hub id or local folder (with --teacher)")
     r.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, or cuda[:N] (default auto)")
-    r.add_argument("--variants", help=f"comma-separated, from {', '.join(VARIANTS)} (default: all this device runs natively)")
+    r.add_argument("--variants", help=f"comma-separated, from {', '.join(VARIANTS)} (default: all this device runs "
+                                      f"natively)")
     r.add_argument("--force", action="store_true", help="measure again even when the cache has the result")
-    r.add_argument("--quick", action="store_true", help="a tiny grid (batch 1,4 x 8,16 tokens), 64 accuracy sentences, no matmul "
-                                                         "peak: checks the setup in seconds; stored apart from full runs")
-    r.add_argument("--budget", type=float, default=1.0, help="timed seconds per grid cell (at least 10 iterations anyway; default 1.0)")
+    r.add_argument(
+        "--quick",
+        action="store_true",
+        help="a tiny grid (batch 1,4 x 8,16 tokens), 64 accuracy sentences, no matmul "
+        "peak: checks the setup in seconds; stored apart from full runs",
+    )
+    r.add_argument("--budget", type=float, default=1.0, help="timed seconds per grid cell (at least 10 iterations "
+                                                             "anyway; default 1.0)")
     r.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice, the core count)")
-    r.add_argument("--data", help="folder with SST-2 dev.tsv (default: $SST2_DIR, else the dev split shipped in data/sst2)")
+    r.add_argument("--data", help="folder with SST-2 dev.tsv (default: $SST2_DIR, else the dev split shipped in "
+                                  "data/sst2)")
     r.add_argument("--progress", help="write progress as JSON to this file (the dashboard polls it)")
     r.set_defaults(func=_run)
 
@@ -307,7 +296,9 @@ def _add_benchmark_commands(sub) -> None:
     ls.add_argument("--all", action="store_true", help="every stored result, not only the latest per model and variant")
     ls.set_defaults(func=_list)
 
-    ex = sub.add_parser("export", parents=[db], help="write cached results to a JSON file, to import on another machine")
+    ex = sub.add_parser(
+        "export", parents=[db], help="write cached results to a JSON file, to import on another machine"
+    )
     ex.add_argument("file", help="output .json file")
     ex.add_argument("--pair", action="append", help="only this pair (repeatable)")
     ex.add_argument("--this-machine", action="store_true", help="only results measured on this hardware")
@@ -319,23 +310,31 @@ def _add_benchmark_commands(sub) -> None:
     im.set_defaults(func=_import)
 
     rp = sub.add_parser(
-        "repeat", help="measure each model twice, taking turns, to see how well this machine repeats a p50 (nothing is stored)",
-        description="The noise floor of this machine: every model of the pair is measured twice on the full grid, by two\n"
-                    "fresh processes taking turns cell by cell (so both see the same minute of outside load), and the\n"
-                    "two p50s of each cell are compared. Run it on a quiet machine; nothing is written to the cache.",
+        "repeat",
+        help="measure each model twice, taking turns, to see how well this machine repeats a p50 (nothing is stored)",
+        description="The noise floor of this machine: every model of the pair is measured twice on the full grid, by "
+                    "two\n"
+        "fresh processes taking turns cell by cell (so both see the same minute of outside load), and the\n"
+        "two p50s of each cell are compared. Run it on a quiet machine; nothing is written to the cache.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    rp.add_argument("--pair", choices=["pocket", "architecture", "hub"], default="pocket")
+    rp.add_argument("--pair", choices=list(BUILTIN_PAIRS), default="pocket")
     rp.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, or cuda[:N] (default auto)")
-    rp.add_argument("--variants", help=f"comma-separated, from {', '.join(VARIANTS)} (default: all this device runs natively)")
+    rp.add_argument("--variants", help=f"comma-separated, from {', '.join(VARIANTS)} (default: all this device runs "
+                                       f"natively)")
     rp.add_argument("--budget", type=float, default=1.0, help="timed seconds per grid cell (default 1.0, as in run)")
     rp.add_argument("--threads", type=int, help="torch CPU threads (default: the core count)")
-    rp.add_argument("--tolerance", type=float, default=0.05, help="a cell repeats when its p50s differ by at most this (default 0.05)")
+    rp.add_argument("--tolerance", type=float, default=0.05, help="a cell repeats when its p50s differ by at most this "
+                                                                  "(default 0.05)")
     rp.set_defaults(func=_repeat)
 
-    vp = sub.add_parser("vs-pipeline", parents=[db], help="time a default transformers.pipeline on SST-2 dev against the stored harness scoring")
-    vp.add_argument("--pair", choices=["pocket", "hub"], default="pocket")
-    vp.add_argument("--data", help="folder with SST-2 dev.tsv (default: $SST2_DIR, else the dev split shipped in data/sst2)")
+    vp = sub.add_parser("vs-pipeline", parents=[db], help="time a default transformers.pipeline on SST-2 dev against "
+                                                          "the stored harness scoring")
+    vp.add_argument(
+        "--pair", choices=[k for k, p in BUILTIN_PAIRS.items() if not p.architecture_only], default="pocket"
+    )
+    vp.add_argument("--data", help="folder with SST-2 dev.tsv (default: $SST2_DIR, else the dev split shipped in "
+                                   "data/sst2)")
     vp.set_defaults(func=_vs_pipeline)
 
 
@@ -349,10 +348,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_benchmark_commands(sub)
 
-    d = sub.add_parser("distill", help="build the offline pocket pair (teacher fine-tune, then DistilBERT-style student)")
-    d.add_argument("--data", help="folder with SST-2 train.tsv and dev.tsv (default: $SST2_DIR; else train from the Hub via datasets when online, dev from data/sst2)")
+    d = sub.add_parser("distill", help="build the offline pocket pair (teacher fine-tune, then DistilBERT-style "
+                                       "student)")
+    d.add_argument("--data", help="folder with SST-2 train.tsv and dev.tsv (default: $SST2_DIR; else train from the "
+                                  "Hub via datasets when online, dev from data/sst2)")
     d.add_argument("--out", default=str(DATA_DIR / "pocket"), help="output folder (default: data/pocket)")
-    d.add_argument("--teacher-sentences", type=int, default=None, help="train on a random subset of this many sentences (default: all 67,349)")
+    d.add_argument("--teacher-sentences", type=int, default=None, help="train on a random subset of this many "
+                                                                       "sentences (default: all 67,349)")
     d.add_argument("--student-sentences", type=int, default=None, help="student's random subset size (default: all)")
     d.add_argument("--teacher-lr", type=float, default=5e-5)
     d.add_argument("--student-lr", type=float, default=1e-4)
@@ -366,10 +368,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from benchmarks.data import DataUnavailable
-    from benchmarks.harness import HarnessError
-    from benchmarks.models import ModelLoadError
-    from benchmarks.progress import RunInProgress
+    from benchmarks.core.data import DataUnavailable
+    from benchmarks.core.models import ModelLoadError
+    from benchmarks.harness.background import RunInProgress
+    from benchmarks.harness.measure import HarnessError
 
     args = build_parser().parse_args(argv)
     try:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from benchmarks.attention import AlignedComparison, PairAttention, compare_aligned, extract_pair
-from benchmarks.bertviz_offline import View, head_view_html, model_view_html
-from benchmarks.data import LabelledTexts, load_sst2
-from benchmarks.models import LoadedPair, ModelSpec, PairSpec, load_pair
-from benchmarks.settings import Settings, load_settings
-from benchmarks.store import ResultStore, StoredRecord
+from benchmarks.analysis.attention import AlignedComparison, PairAttention, compare_aligned, extract_pair
+from benchmarks.analysis.bertviz_offline import View, head_view_html, model_view_html
+from benchmarks.core.data import LabelledTexts, load_sst2
+from benchmarks.core.models import LoadedPair, load_pair
+from benchmarks.core.pairs import ModelSpec, PairSpec
+from benchmarks.core.settings import Settings, load_settings
+from benchmarks.harness.store import ResultStore, StoredRecord
 
 
 @st.cache_resource(show_spinner=False)

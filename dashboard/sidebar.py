@@ -5,9 +5,9 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from benchmarks.hub import hub_reachable
-from benchmarks.models import BUILTIN_PAIRS, PairSpec, custom_pair
-from benchmarks.settings import DATA_DIR, writable
+from benchmarks.core.hub import hub_reachable
+from benchmarks.core.pairs import BUILTIN_PAIRS, PairSpec, custom_pair
+from benchmarks.core.settings import DATA_DIR, writable
 from dashboard import resources
 
 CUSTOM = "custom"
@@ -25,13 +25,25 @@ def select_pair() -> PairSpec:
     options = [k for k in _LABELS if k == CUSTOM and ({"hub", "local"} & set(allowed)) or k in allowed]
     wanted = st.query_params.get("pair", "pocket")
     index = options.index(wanted) if wanted in options else 0
-    choice = st.sidebar.selectbox("Model pair", options, index=index, format_func=_LABELS.__getitem__, key="pair_choice")
+    choice = st.sidebar.selectbox(
+        "Model pair", options, index=index, format_func=_LABELS.__getitem__, key="pair_choice"
+    )
     if choice != "pocket" or "pair" in st.query_params:
         st.query_params["pair"] = choice
     if choice == CUSTOM:
         # Keyed: an unkeyed field whose default follows the URL it writes gets a new identity on every edit.
-        teacher = st.sidebar.text_input("Teacher (Hub id or folder)", st.query_params.get("teacher", "textattack/bert-base-uncased-SST-2"), max_chars=300, key="teacher_ref")
-        student = st.sidebar.text_input("Student (Hub id or folder)", st.query_params.get("student", "distilbert/distilbert-base-uncased-finetuned-sst-2-english"), max_chars=300, key="student_ref")
+        teacher = st.sidebar.text_input(
+            "Teacher (Hub id or folder)",
+            st.query_params.get("teacher", "textattack/bert-base-uncased-SST-2"),
+            max_chars=300,
+            key="teacher_ref",
+        )
+        student = st.sidebar.text_input(
+            "Student (Hub id or folder)",
+            st.query_params.get("student", "distilbert/distilbert-base-uncased-finetuned-sst-2-english"),
+            max_chars=300,
+            key="student_ref",
+        )
         st.query_params["teacher"], st.query_params["student"] = teacher, student
         pair = custom_pair(teacher, student)
     else:
@@ -59,7 +71,8 @@ def storage_note() -> None:
     }
     blocked = [f"`{path}` ({what})" for path, what in places.items() if not writable(path)]
     if blocked:
-        st.sidebar.warning("Read-only: cannot write to " + " and ".join(blocked) + ". Pages still work; new results are not saved.")
+        st.sidebar.warning("Read-only: cannot write to " + " and ".join(blocked) + ". Pages still work; new results "
+                                                                                   "are not saved.")
 
 
 def current() -> tuple[PairSpec, str]:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up (first run only) and run the whole test suite, browser tests included.
+# Set up (first run only), lint (ruff, configured in pyproject.toml) and run the whole test suite, browser tests included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
@@ -10,5 +10,6 @@ if ! command -v chromium >/dev/null 2>&1; then
     echo "note: chromium is not installed (sudo apt-get install chromium); browser tests will be skipped" >&2
   fi
 fi
+.venv/bin/ruff check .
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 exec .venv/bin/python -m pytest "$@"

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from benchmarks.metrics import Latency
-from benchmarks.results import (
+from benchmarks.analysis.metrics import Latency
+from benchmarks.core.device import HardwareInfo, SoftwareInfo
+from benchmarks.harness.results import (
     Accuracy,
     BenchmarkConfig,
     BenchmarkResult,
     BenchmarkSettings,
     CellResult,
-    HardwareInfo,
     MemoryUse,
     PeakResult,
-    SoftwareInfo,
 )
 
 HARDWARE = HardwareInfo("Test CPU", 2, 2, ("avx2", "fma"), "AVX2")
@@ -43,11 +42,28 @@ def result(role: str = "teacher", variant: str = "fp32", hardware: HardwareInfo 
     correct = 780 if role == "teacher" else 770
     acc = Accuracy("SST-2 dev", correct, 872, correct / 872 - 0.02, correct / 872 + 0.02, 3.0, 20_000,
                    "1" * correct + "0" * (872 - correct), "1" * 872)
-    return BenchmarkResult(cfg, hardware, SOFTWARE, "2026-11-24T07:00:00+00:00", "float32", 0.5, 0.0, 12.0, (1, 16), cells,
-                           MemoryUse("rss", 120.0, 100.0), 22_000_000, 90_000_000, 88_000_000 if variant == "fp32" else 30_000_000, acc)
+    return BenchmarkResult(
+        cfg,
+        hardware,
+        SOFTWARE,
+        "2026-11-24T07:00:00+00:00",
+        "float32",
+        0.5,
+        0.0,
+        12.0,
+        (1, 16),
+        cells,
+        MemoryUse("rss", 120.0, 100.0),
+        22_000_000,
+        90_000_000,
+        88_000_000 if variant == "fp32" else 30_000_000,
+        acc,
+    )
 
 
-def peak(dtype: str = "fp32", gflops: float = 45.0, hardware: HardwareInfo = HARDWARE, device: str = "cpu") -> PeakResult:
+def peak(
+    dtype: str = "fp32", gflops: float = 45.0, hardware: HardwareInfo = HARDWARE, device: str = "cpu"
+) -> PeakResult:
     return PeakResult(hardware, SOFTWARE, device, dtype, 2, 2048, gflops, gflops * 0.95, 5, "2026-11-24T07:00:00+00:00")  # type: ignore[arg-type]
 
 

@@ -12,14 +12,16 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
-from benchmarks.loadtest import CHROMIUM, CHROMIUM_ARGS, free_port, start_server, wait_healthy  # noqa: E402
+from benchmarks.loadtest.run import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from benchmarks.loadtest.server import free_port, start_server, wait_healthy  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 POCKET = REPO / "data" / "pocket"
 SST2 = REPO / "data" / "sst2"  # the dev split ships with the product
 
 needs_pocket = pytest.mark.skipif(
-    not (POCKET / "teacher" / "model.safetensors").is_file(), reason="pocket pair weights not built (python -m benchmarks distill)"
+    not (POCKET / "teacher" / "model.safetensors").is_file(),
+    reason="pocket pair weights not built (python -m benchmarks distill)",
 )
 
 
@@ -35,7 +37,22 @@ def make_tiny_pair(root: Path) -> tuple[Path, Path]:
     )
 
     vocab = root / "vocab.txt"
-    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good", "bad", "movie", "great", "awful", "the", "a", "!", "."]
+    words = [
+        "[PAD]",
+        "[UNK]",
+        "[CLS]",
+        "[SEP]",
+        "[MASK]",
+        "good",
+        "bad",
+        "movie",
+        "great",
+        "awful",
+        "the",
+        "a",
+        "!",
+        ".",
+    ]
     vocab.write_text("\n".join(words + [f"w{i}" for i in range(50)]) + "\n")
     tok = BertTokenizerFast.from_pretrained(root, model_max_length=32)  # reads root/vocab.txt
     torch.manual_seed(0)

@@ -8,11 +8,12 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from benchmarks.store import REFERENCE_DIR, reference_records
+from benchmarks.harness.store import REFERENCE_DIR, reference_records
 from tests.conftest import REPO
 
 APP = str(REPO / "dashboard" / "app.py")
-needs_reference = pytest.mark.skipif(not any(REFERENCE_DIR.glob("*.json")), reason="no shipped reference results in data/reference")
+needs_reference = pytest.mark.skipif(not any(REFERENCE_DIR.glob("*.json")), reason="no shipped reference results in "
+                                                                                   "data/reference")
 
 
 @pytest.fixture
@@ -102,13 +103,17 @@ def test_reference_files_are_labelled_with_their_hardware():
 def test_a_run_that_ended_early_is_reported(state, state_name, words):
     import time
 
-    from benchmarks.progress import RunProgress, write_progress
+    from benchmarks.harness.background import RunProgress, write_progress
 
     state.mkdir()
     dead_pid = 2**22 + 4321  # above pid_max: no such process
     message = "stopped before the end (finished models are kept)" if state_name == "failed" else ""
-    write_progress(state / "benchmark-progress.json",
-                   RunProgress(dead_pid, "python -m benchmarks run", time.time(), time.time(), 0.4, 2, 6, "x", state_name, message))
+    write_progress(
+        state / "benchmark-progress.json",
+        RunProgress(
+            dead_pid, "python -m benchmarks run", time.time(), time.time(), 0.4, 2, 6, "x", state_name, message
+        ),
+    )
     at = _benchmarks("pocket")
     assert not at.exception
     assert any(words in w.value for w in at.warning)

@@ -1,4 +1,4 @@
-"""benchmarks.attention: extraction from eager models, per-head summaries, teacher/student alignment."""
+"""benchmarks.analysis.attention: extraction from eager models, per-head summaries, teacher/student alignment."""
 
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmarks.attention import (
+from benchmarks.analysis.attention import (
     AttentionMaps,
     aligned_layer,
     compare_aligned,
@@ -14,18 +14,21 @@ from benchmarks.attention import (
     extract_pair,
     head_divergence,
     js_divergence,
-    sample_sentences,
     summarise,
 )
-from benchmarks.models import ARCHITECTURE_PAIR, POCKET_PAIR, LoadedPair, custom_pair, load_model, load_pair
-from benchmarks.settings import Settings
+from benchmarks.core.data import sample_sentences
+from benchmarks.core.models import LoadedPair, load_model, load_pair
+from benchmarks.core.pairs import ARCHITECTURE_PAIR, POCKET_PAIR, custom_pair
+from benchmarks.core.settings import Settings
 from tests.conftest import needs_pocket
 
 
 def _load(tiny_pair_dirs, attn: str) -> LoadedPair:
     spec = custom_pair(str(tiny_pair_dirs[0]), str(tiny_pair_dirs[1]))
     settings = Settings(model_roots=(tiny_pair_dirs[0].parent.resolve(),))
-    return LoadedPair(spec, load_model(spec.teacher, "cpu", attn, settings), load_model(spec.student, "cpu", attn, settings))
+    return LoadedPair(
+        spec, load_model(spec.teacher, "cpu", attn, settings), load_model(spec.student, "cpu", attn, settings)
+    )
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,11 @@ from urllib.parse import urlparse
 import numpy as np
 import pytest
 
-from benchmarks.attention import AttentionMaps, extract_pair
-from benchmarks.bertviz_offline import head_view_html, model_view_html
-from benchmarks.models import LoadedPair, custom_pair, load_model
-from benchmarks.settings import Settings
+from benchmarks.analysis.attention import AttentionMaps, extract_pair
+from benchmarks.analysis.bertviz_offline import head_view_html, model_view_html
+from benchmarks.core.models import LoadedPair, load_model
+from benchmarks.core.pairs import custom_pair
+from benchmarks.core.settings import Settings
 from tests.conftest import needs_pocket
 
 pytestmark = pytest.mark.browser
@@ -98,7 +99,8 @@ def test_attention_page_draws_both_head_views_offline(live_app, chromium):
             if role in ("Teacher", "Student") and _drawn_lines(frame) > 0:
                 drawn[role] = _drawn_lines(frame)
         page.wait_for_timeout(250)
-    print(f"\nAttention page, pocket pair: both head views drawn {time.monotonic() - start:.1f} s after navigation (cold server)")
+    print(f"\nAttention page, pocket pair: both head views drawn {time.monotonic() - start:.1f} s after navigation "
+          f"(cold server)")
     assert set(drawn) == {"Teacher", "Student"}, drawn
     body = page.inner_text("body")
     assert "Attention is not an explanation" in body and "Traceback" not in body

@@ -1,4 +1,4 @@
-"""benchmarks.bertviz_offline: self-contained bertviz HTML, no CDN, user tokens escaped."""
+"""benchmarks.analysis.bertviz_offline: self-contained bertviz HTML, no CDN, user tokens escaped."""
 
 import json
 import re
@@ -7,9 +7,14 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
-from benchmarks import bertviz_offline
-from benchmarks.attention import AttentionMaps
-from benchmarks.bertviz_offline import OfflineAssetError, escape_json_for_script, head_view_html, model_view_html
+from benchmarks.analysis import bertviz_offline
+from benchmarks.analysis.attention import AttentionMaps
+from benchmarks.analysis.bertviz_offline import (
+    OfflineAssetError,
+    escape_json_for_script,
+    head_view_html,
+    model_view_html,
+)
 from tests.conftest import REPO
 
 XSS = "</script><script>alert(1)</script>"
@@ -56,7 +61,11 @@ def _params(document: str) -> dict:
 @pytest.fixture(scope="module", params=["head", "model"])
 def view(request):
     maps = _maps()
-    return head_view_html(maps, "Teacher <i>x</i>") if request.param == "head" else model_view_html(maps, "Teacher <i>x</i>")
+    return (
+        head_view_html(maps, "Teacher <i>x</i>")
+        if request.param == "head"
+        else model_view_html(maps, "Teacher <i>x</i>")
+    )
 
 
 def test_no_script_is_fetched(view):
@@ -118,7 +127,10 @@ def test_the_javascript_comes_from_declared_dependencies():
     """A plain `pip install .` must bring both libraries: no side install step."""
     import tomllib
 
-    declared = {d.split("==")[0].lower() for d in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]}
+    declared = {
+        d.split("==")[0].lower()
+        for d in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    }
     for package, relative, distribution in bertviz_offline._LIBRARIES:
         assert distribution.lower() in declared
         assert bertviz_offline._package_file(package, relative, distribution).stat().st_size > 50_000

@@ -8,8 +8,8 @@ import dataclasses
 import pytest
 
 from benchmarks import cli
-from benchmarks.comparison import drift, repeats, speedups
-from benchmarks.results import BenchmarkResult
+from benchmarks.harness.comparison import drift, repeats, speedups
+from benchmarks.harness.results import BenchmarkResult
 from tests.benchmark_fakes import pair_results, result
 
 

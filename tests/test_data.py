@@ -2,7 +2,7 @@ import hashlib
 
 import pytest
 
-from benchmarks.data import DataUnavailable, load_sst2, read_labelled_file
+from benchmarks.core.data import DataUnavailable, load_sst2, read_labelled_file
 from tests.conftest import SST2
 
 

@@ -6,8 +6,15 @@ import pytest
 import torch
 from transformers import AutoTokenizer, BertForSequenceClassification, DistilBertForSequenceClassification
 
-from benchmarks.distill import TrainConfig, bucketed_batches, build_pocket_pair, collate, student_from_teacher, train
-from benchmarks.data import LabelledTexts
+from benchmarks.core.data import LabelledTexts
+from benchmarks.distill.recipe import (
+    TrainConfig,
+    bucketed_batches,
+    build_pocket_pair,
+    collate,
+    student_from_teacher,
+    train,
+)
 
 
 def test_buckets_cover_every_sentence_once_with_little_padding():
@@ -30,7 +37,9 @@ def test_student_takes_every_other_teacher_layer(tiny_pair_dirs):
     teacher = BertForSequenceClassification.from_pretrained(tiny_pair_dirs[0]).eval()
     student = student_from_teacher(teacher, layers=(1,))
     assert student.config.n_layers == 1 and student.config.dim == teacher.config.hidden_size
-    assert torch.equal(student.distilbert.transformer.layer[0].ffn.lin1.weight, teacher.bert.encoder.layer[1].intermediate.dense.weight)
+    assert torch.equal(
+        student.distilbert.transformer.layer[0].ffn.lin1.weight, teacher.bert.encoder.layer[1].intermediate.dense.weight
+    )
 
     # With every layer copied, the student's encoder must compute exactly the teacher's hidden states.
     full = student_from_teacher(teacher, layers=(0, 1)).eval()
@@ -71,7 +80,9 @@ def test_build_pocket_pair_end_to_end(tiny_pair_dirs, tmp_path):
         rows = "".join(f"{t}\t{y}\n" for t, y in zip(data.texts[part], data.labels[part]))
         (data_dir / name).write_text("sentence\tlabel\n" + rows)
     cfg = TrainConfig(lr=3e-3, epochs=2, batch_size=16, freeze_embeddings=False)
-    summary = build_pocket_pair(tmp_path / "out", data_dir, cfg, cfg, base_model=tiny_pair_dirs[0], student_layers=(0,), log=lambda _: None)
+    summary = build_pocket_pair(
+        tmp_path / "out", data_dir, cfg, cfg, base_model=tiny_pair_dirs[0], student_layers=(0,), log=lambda _: None
+    )
     assert summary["teacher"]["n"] == 40 and 0 <= summary["student"]["ci_low"] <= summary["student"]["accuracy"]
     student = DistilBertForSequenceClassification.from_pretrained(tmp_path / "out" / "student")
     assert student.config.n_layers == 1 and student.config.id2label[1] == "POSITIVE"

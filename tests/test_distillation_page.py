@@ -11,7 +11,9 @@ from tests.conftest import REPO, needs_pocket
 
 APP = str(REPO / "dashboard" / "app.py")
 PAGE = "views/distillation.py"
-GOOD_FILE = b"sentence\tlabel\na good movie\t1\nbad\t0\nthe awful movie !\t0\ngreat great great\t1\na\t1\nmovie w1 w2\t0\n"
+GOOD_FILE = (
+    b"sentence\tlabel\na good movie\t1\nbad\t0\nthe awful movie !\t0\ngreat great great\t1\na\t1\nmovie w1 w2\t0\n"
+)
 
 
 @pytest.fixture
@@ -103,10 +105,16 @@ def test_uploaded_file_is_scored_once_then_served_from_the_cache(allow_tmp_model
     assert at.button(key="kd_score").label == "Score the 6 sentences with both models"
     at.button(key="kd_score").click().run()
     assert not at.exception
-    assert {"Agreement", "Teacher accuracy", "Student accuracy", "Teacher ECE", "Student ECE"} <= {m.label for m in at.metric}
+    assert {"Agreement", "Teacher accuracy", "Student accuracy", "Teacher ECE", "Student ECE"} <= {
+        m.label for m in at.metric
+    }
     two_by_two = _table(at, "two_by_two")
     assert int(two_by_two.to_numpy().sum()) == 6
-    assert {b.proto.label for b in at.download_button} >= {"2 × 2 table (CSV)", "Calibration bins (CSV)", "Summary for a model-selection review (HTML)"}
+    assert {b.proto.label for b in at.download_button} >= {
+        "2 × 2 table (CSV)",
+        "Calibration bins (CSV)",
+        "Summary for a model-selection review (HTML)",
+    }
     assert len(list((state / "scores").glob("*.json"))) == 1
 
     again = _page(allow_tmp_models)  # a new session: the scores come from disk, no button, no rescoring
@@ -122,7 +130,9 @@ def test_disagreements_are_searchable_and_one_loads_into_the_soft_target_view(al
     table = _table(at, "disagreements")
     assert len(table) > 0, "the tiny pair disagrees on these sentences"
     assert list(table.columns[:4]) == ["sentence", "wrong", "teacher", "teacher conf."]
-    wrong_conf = [row["teacher conf."] if row["wrong"] == "teacher" else row["student conf."] for _, row in table.iterrows()]
+    wrong_conf = [
+        row["teacher conf."] if row["wrong"] == "teacher" else row["student conf."] for _, row in table.iterrows()
+    ]
     assert wrong_conf == sorted(wrong_conf, reverse=True)
     first = table["sentence"].iloc[0]
     at.text_input(key="kd_search").input(first.split()[-1]).run()
@@ -152,7 +162,9 @@ def test_bad_upload_gets_one_clear_sentence(allow_tmp_models, state, name, conte
 def test_upload_over_the_limit_is_refused(allow_tmp_models, state, monkeypatch):
     monkeypatch.setenv("KD_MAX_UPLOAD_MB", "1")
     at = _page(allow_tmp_models)
-    at.file_uploader(key="kd_upload").upload("big.tsv", b"sentence\tlabel\n" + b"good movie\t1\n" * 90_000, "text/plain").run()
+    at.file_uploader(key="kd_upload").upload(
+        "big.tsv", b"sentence\tlabel\n" + b"good movie\t1\n" * 90_000, "text/plain"
+    ).run()
     assert not at.exception and any("the limit is 1 MB" in e.value for e in at.error)
 
 

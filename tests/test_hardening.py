@@ -19,9 +19,10 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from benchmarks.inference import predict
-from benchmarks.models import ModelLoadError, ModelSpec, load_model
-from benchmarks.settings import DATA_DIR, Settings, writable
+from benchmarks.core.inference import predict
+from benchmarks.core.models import ModelLoadError, load_model
+from benchmarks.core.pairs import ModelSpec
+from benchmarks.core.settings import DATA_DIR, Settings, writable
 from tests.conftest import REPO
 
 APP = str(REPO / "dashboard" / "app.py")
@@ -46,7 +47,11 @@ BAD_TEXT = [
 
 
 def _loads(caplog) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "benchmarks.models" and r.getMessage().startswith("loaded ")]
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "benchmarks.core.models" and r.getMessage().startswith("loaded ")
+    ]
 
 
 def _labels(at: AppTest) -> list[str]:
@@ -84,7 +89,7 @@ def app(monkeypatch, tiny_pair_dirs, zoo, caplog):
     """The dashboard on the tiny pair, with the tiny pair's folder and the zoo allowed; after one normal
     input, so the pair is loaded and cached. Returns (app, labels of the normal input)."""
     monkeypatch.setenv("KD_MODEL_ROOTS", os.pathsep.join([str(tiny_pair_dirs[0].parent), str(zoo["root"])]))
-    caplog.set_level(logging.INFO, logger="benchmarks.models")
+    caplog.set_level(logging.INFO, logger="benchmarks.core.models")
     at = AppTest.from_file(APP, default_timeout=120)
     at.query_params["pair"] = "custom"
     at.query_params["teacher"], at.query_params["student"] = str(tiny_pair_dirs[0]), str(tiny_pair_dirs[1])
@@ -156,11 +161,17 @@ def test_bad_model_field_gets_one_clear_sentence(app, caplog, tiny_pair_dirs, zo
     _still_works(at, labels, caplog)
 
 
-@pytest.mark.parametrize("teacher", ["x" * 5_000, "nobody/\x00evil", "~no-such-user-here/model"], ids=["5000-chars", "NUL", "unknown-home"])
+@pytest.mark.parametrize(
+    "teacher", ["x" * 5_000, "nobody/\x00evil", "~no-such-user-here/model"], ids=["5000-chars", "NUL", "unknown-home"]
+)
 def test_shared_link_with_a_bad_model_gets_one_sentence(teacher):
     """Query parameters skip the field's 300-character cap: a long or odd id from a link must not crash."""
     at = AppTest.from_file(APP, default_timeout=60)
-    at.query_params["pair"], at.query_params["teacher"], at.query_params["student"] = "custom", teacher, "nobody/student"
+    at.query_params["pair"], at.query_params["teacher"], at.query_params["student"] = (
+        "custom",
+        teacher,
+        "nobody/student",
+    )
     at.run()
     at.session_state[TEXT] = NORMAL
     at.run()
@@ -176,7 +187,10 @@ def test_allowed_sources_lock_a_classroom_server_to_the_pocket_pair(monkeypatch,
     resources.settings.clear()  # settings are cached per process; the operator sets them before start-up
     try:
         at = AppTest.from_file(APP, default_timeout=60)
-        at.query_params["pair"], at.query_params["teacher"], at.query_params["student"] = "custom", *map(str, tiny_pair_dirs)
+        at.query_params["pair"], at.query_params["teacher"], at.query_params["student"] = (
+            "custom",
+            *map(str, tiny_pair_dirs),
+        )
         at.run()
         assert not at.exception
         assert at.selectbox(key="pair_choice").options == ["Pocket pair (offline, bundled)"]
@@ -267,7 +281,10 @@ def test_read_only_state_folder_still_serves_and_says_where(monkeypatch, tmp_pat
     resources.settings.clear()
     try:
         at = AppTest.from_file(APP, default_timeout=120)
-        at.query_params["pair"], at.query_params["teacher"], at.query_params["student"] = "custom", *map(str, allow_tmp_models)
+        at.query_params["pair"], at.query_params["teacher"], at.query_params["student"] = (
+            "custom",
+            *map(str, allow_tmp_models),
+        )
         warnings = _serve_every_page(at)
     finally:
         monkeypatch.undo()
@@ -296,8 +313,21 @@ def test_read_only_mounts_of_data_and_state_still_serve(tmp_path, allow_tmp_mode
     mounts = " && ".join(f"mount --bind -o ro {p} {p}" for p in (DATA_DIR, state))
     env = {**os.environ, "KD_STATE_DIR": str(state)}
     run = subprocess.run(
-        ["unshare", "-rm", "sh", "-c", f'{mounts} && exec "$0" -c "$1" "$2" "$3"', sys.executable, _IN_READ_ONLY_MOUNTS, *map(str, allow_tmp_models)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+        [
+            "unshare",
+            "-rm",
+            "sh",
+            "-c",
+            f'{mounts} && exec "$0" -c "$1" "$2" "$3"',
+            sys.executable,
+            _IN_READ_ONLY_MOUNTS,
+            *map(str, allow_tmp_models),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert run.returncode == 0, run.stderr[-3000:]
     warnings = json.loads(run.stdout.strip().splitlines()[-1])

@@ -15,13 +15,15 @@ from pathlib import Path
 import pytest
 
 from benchmarks import cli
-from benchmarks.data import LabelledTexts
-from benchmarks.harness import quick_settings
-from benchmarks.sweep import measure_in_turns, plan, run_sweep
-from benchmarks.models import custom_pair, load_model
-from benchmarks.progress import is_active, read_progress
-from benchmarks.results import BenchmarkResult
-from benchmarks.store import ResultStore
+from benchmarks.core.data import LabelledTexts
+from benchmarks.core.models import load_model
+from benchmarks.core.pairs import custom_pair
+from benchmarks.harness.background import is_active, read_progress
+from benchmarks.harness.measure import quick_settings
+from benchmarks.harness.results import BenchmarkResult
+from benchmarks.harness.store import ResultStore
+from benchmarks.harness.sweep import plan, run_sweep
+from benchmarks.harness.worker import measure_in_turns
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
@@ -43,7 +45,10 @@ def _pair(dirs):
 
 def test_a_quick_sweep_gives_sane_rows_and_is_reused(allow_tmp_models, tmp_path):
     pair = _pair(allow_tmp_models)
-    fingerprints = {role: load_model(spec, "cpu").fingerprint for role, spec in (("teacher", pair.teacher), ("student", pair.student))}
+    fingerprints = {
+        role: load_model(spec, "cpu").fingerprint
+        for role, spec in (("teacher", pair.teacher), ("student", pair.student))
+    }
     data = LabelledTexts(tuple(t for t, _ in SENTENCES), tuple(y for _, y in SENTENCES), "tiny dev")
     configs = plan(pair, fingerprints, "cpu", ("fp32", "int8-dynamic"), quick_settings(threads=1), data)
     store = ResultStore(tmp_path / "results.sqlite")
@@ -78,7 +83,10 @@ def test_a_quick_sweep_gives_sane_rows_and_is_reused(allow_tmp_models, tmp_path)
 
 def test_teacher_and_student_take_turns_cell_by_cell(allow_tmp_models):
     pair = _pair(allow_tmp_models)
-    fingerprints = {role: load_model(spec, "cpu").fingerprint for role, spec in (("teacher", pair.teacher), ("student", pair.student))}
+    fingerprints = {
+        role: load_model(spec, "cpu").fingerprint
+        for role, spec in (("teacher", pair.teacher), ("student", pair.student))
+    }
     configs = plan(pair, fingerprints, "cpu", ("fp32",), quick_settings(threads=1), None)
     turns: list[tuple[int, int]] = []
     finished = list(measure_in_turns(configs, None, lambda i, done, total: turns.append((i, done))))
@@ -129,8 +137,27 @@ def test_cli_bad_input_is_one_line_not_a_traceback(tmp_path, capsys, args, words
 def test_a_run_killed_half_way_keeps_whole_rows_and_a_rerun_completes(allow_tmp_models, tmp_path, dev_dir):
     teacher, student = map(str, allow_tmp_models)
     db, progress = tmp_path / "k.sqlite", tmp_path / "progress.json"
-    args = [sys.executable, "-m", "benchmarks", "run", "--quick", "--teacher", teacher, "--student", student,
-            "--variants", "fp32,int8-dynamic", "--threads", "1", "--db", str(db), "--data", str(dev_dir), "--progress", str(progress)]
+    args = [
+        sys.executable,
+        "-m",
+        "benchmarks",
+        "run",
+        "--quick",
+        "--teacher",
+        teacher,
+        "--student",
+        student,
+        "--variants",
+        "fp32,int8-dynamic",
+        "--threads",
+        "1",
+        "--db",
+        str(db),
+        "--data",
+        str(dev_dir),
+        "--progress",
+        str(progress),
+    ]
     proc = subprocess.Popen(args, cwd=REPO, env={**os.environ, "HF_HUB_OFFLINE": "1"}, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 240
@@ -149,7 +176,9 @@ def test_a_run_killed_half_way_keeps_whole_rows_and_a_rerun_completes(allow_tmp_
     kept = ResultStore(db).records("model", _pair(allow_tmp_models).key)
     assert 1 <= len(kept) < 4 and all(isinstance(s.record, BenchmarkResult) and s.record.cells for s in kept)
 
-    rerun = subprocess.run(args, cwd=REPO, env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=300)
+    rerun = subprocess.run(
+        args, cwd=REPO, env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=300
+    )
     assert rerun.returncode == 0, rerun.stderr
     assert rerun.stdout.count("cached") == len(kept) and rerun.stdout.count("measured") == 4 - len(kept)
     assert json.loads(progress.read_text())["state"] == "finished"

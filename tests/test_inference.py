@@ -2,15 +2,21 @@ import math
 
 import pytest
 
-from benchmarks.inference import InvalidInput, clean_text, predict, predict_pair
-from benchmarks.models import LoadedPair, ModelSpec, PairSpec, load_pair
+from benchmarks.core.inference import InvalidInput, clean_text, predict, predict_pair
+from benchmarks.core.models import LoadedPair, load_pair
+from benchmarks.core.pairs import ModelSpec, PairSpec
 
 
 @pytest.fixture(scope="module")
 def tiny(tiny_pair_dirs) -> LoadedPair:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("KD_MODEL_ROOTS", str(tiny_pair_dirs[0].parent))
-        spec = PairSpec("tiny", "tiny", ModelSpec("local", str(tiny_pair_dirs[0]), "teacher"), ModelSpec("local", str(tiny_pair_dirs[1]), "student"))
+        spec = PairSpec(
+            "tiny",
+            "tiny",
+            ModelSpec("local", str(tiny_pair_dirs[0]), "teacher"),
+            ModelSpec("local", str(tiny_pair_dirs[1]), "student"),
+        )
         return load_pair(spec)
 
 

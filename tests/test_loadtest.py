@@ -10,16 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import loadtest
-from benchmarks.loadtest import LoadReport, Request, ScriptRuns, count_loads, tree_rss, varied, warm_moment
+from benchmarks.loadtest import run as loadtest
+from benchmarks.loadtest.run import LoadReport, Request, ScriptRuns, varied, warm_moment
+from benchmarks.loadtest.server import count_loads, tree_rss
 
 
 def test_count_loads_reads_the_model_log_lines():
     log = (
-        "2026-11-24 07:00:01 benchmarks.models loaded pocket:teacher (sdpa, cpu) in 1.25 s\n"
+        "2026-11-24 07:00:01 benchmarks.core.models loaded pocket:teacher (sdpa, cpu) in 1.25 s\n"
         "  Stopping...\n"
-        "2026-11-24 07:00:02 benchmarks.models loaded pocket:student (sdpa, cpu) in 0.40 s\n"
-        "2026-11-24 07:01:00 benchmarks.models loaded pocket:teacher (eager, cpu) in 1.10 s\n"
+        "2026-11-24 07:00:02 benchmarks.core.models loaded pocket:student (sdpa, cpu) in 0.40 s\n"
+        "2026-11-24 07:01:00 benchmarks.core.models loaded pocket:teacher (eager, cpu) in 1.10 s\n"
     )
     assert count_loads(log) == {
         "pocket:teacher (sdpa, cpu)": [1.25], "pocket:student (sdpa, cpu)": [0.4], "pocket:teacher (eager, cpu)": [1.1],
@@ -50,17 +51,39 @@ def test_tree_rss_counts_a_live_process_and_forgives_a_dead_one():
 
 
 def _report(requests, loads) -> LoadReport:
-    return LoadReport("http://127.0.0.1:1", 2, 0.0, 10.0, tuple(requests), warm_moment(requests, 2), ((0.0, 100 << 20), (5.0, 200 << 20), (10.0, 201 << 20)), loads, 2)
+    return LoadReport(
+        "http://127.0.0.1:1",
+        2,
+        0.0,
+        10.0,
+        tuple(requests),
+        warm_moment(requests, 2),
+        ((0.0, 100 << 20), (5.0, 200 << 20), (10.0, 201 << 20)),
+        loads,
+        2,
+    )
 
 
 def test_report_excludes_warm_up_and_judges_the_run():
-    requests = [Request(0, 0.0, 3.0, None), Request(1, 0.5, 4.0, None), Request(0, 4.6, 0.5, None), Request(1, 4.7, 0.7, None)]
+    requests = [
+        Request(0, 0.0, 3.0, None),
+        Request(1, 0.5, 4.0, None),
+        Request(0, 4.6, 0.5, None),
+        Request(1, 4.7, 0.7, None),
+    ]
     good = _report(requests, {"pocket:teacher (sdpa, cpu)": [1.0], "pocket:student (sdpa, cpu)": [0.5]})
     assert good.warm_at == 4.5 and good.warm == [0.5, 0.7] and good.ok
     text = good.text()
-    assert "0 errors, 0 clicks repeated" in text and "p50 0.60 s" in text and "after warm-up 200 MB" in text and "verdict: OK" in text
+    assert (
+        "0 errors, 0 clicks repeated" in text
+        and "p50 0.60 s" in text
+        and "after warm-up 200 MB" in text
+        and "verdict: OK" in text
+    )
     reloaded = _report(requests, {"pocket:teacher (sdpa, cpu)": [1.0, 1.1]})
-    failed = _report([*requests, Request(1, 6.0, 120.0, "timed out while waiting for the script run to finish")], {"m": [1.0]})
+    failed = _report(
+        [*requests, Request(1, 6.0, 120.0, "timed out while waiting for the script run to finish")], {"m": [1.0]}
+    )
     unknown = _report(requests, None)
     assert not reloaded.ok and not failed.ok and not unknown.ok
     retried = _report([*requests, Request(1, 6.0, 16.0, None, clicks=2)], {"m": [1.0]})

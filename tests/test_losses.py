@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from benchmarks.losses import cosine_hidden_loss, hard_loss, kd_loss, soften
+from benchmarks.analysis.losses import cosine_hidden_loss, hard_loss, kd_loss, soften
 
 # Teacher logits (0, ln 3) give probabilities (1/4, 3/4); student logits (0, 0) give (1/2, 1/2).
 TEACHER = torch.tensor([[0.0, math.log(3)]])

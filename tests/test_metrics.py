@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from benchmarks.metrics import Latency, accuracy_with_ci, agreement, calibration
+from benchmarks.analysis.metrics import Latency, accuracy_with_ci, agreement, calibration
 
 
 def test_wilson_interval_matches_the_textbook_value():

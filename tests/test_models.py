@@ -4,17 +4,9 @@ import time
 import pytest
 import torch
 
-from benchmarks import hub
-from benchmarks.models import (
-    BUILTIN_PAIRS,
-    ModelLoadError,
-    ModelSpec,
-    canonical_labels,
-    check_local_folder,
-    custom_pair,
-    load_model,
-    load_pair,
-)
+from benchmarks.core import hub
+from benchmarks.core.models import ModelLoadError, canonical_labels, check_local_folder, load_model, load_pair
+from benchmarks.core.pairs import BUILTIN_PAIRS, ModelSpec, custom_pair
 from tests.conftest import needs_pocket
 
 
@@ -42,7 +34,9 @@ def test_label_mapping(id2label, expected):
     assert canonical_labels(id2label)[0] == expected
 
 
-@pytest.mark.parametrize("id2label", [{0: "A", 1: "B"}, {0: "NEGATIVE", 1: "NEUTRAL", 2: "POSITIVE"}, {0: "POSITIVE", 1: "POSITIVE"}])
+@pytest.mark.parametrize(
+    "id2label", [{0: "A", 1: "B"}, {0: "NEGATIVE", 1: "NEUTRAL", 2: "POSITIVE"}, {0: "POSITIVE", 1: "POSITIVE"}]
+)
 def test_unmappable_labels_are_refused(id2label):
     with pytest.raises(ModelLoadError):
         canonical_labels(id2label)

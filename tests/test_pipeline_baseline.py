@@ -5,17 +5,27 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from benchmarks.data import LabelledTexts
-from benchmarks.inference import dataset_logits
-from benchmarks.models import ModelSpec, load_model
-from benchmarks.pipeline_baseline import fastest_scoring, pipeline_score
+from benchmarks.core.data import LabelledTexts
+from benchmarks.core.inference import dataset_logits
+from benchmarks.core.models import load_model
+from benchmarks.core.pairs import ModelSpec
+from benchmarks.harness.pipeline_baseline import fastest_scoring, pipeline_score
 from tests import benchmark_fakes as fake
 
 
 def _scored(variant: str, correct: int, eval_s: float):
     r = fake.result("student", variant)
-    return replace(r, accuracy=replace(r.accuracy, correct=correct, eval_s=eval_s, low=correct / 872 - 0.03, high=correct / 872 + 0.03,
-                                       predictions="1" * correct + "0" * (872 - correct)))
+    return replace(
+        r,
+        accuracy=replace(
+            r.accuracy,
+            correct=correct,
+            eval_s=eval_s,
+            low=correct / 872 - 0.03,
+            high=correct / 872 + 0.03,
+            predictions="1" * correct + "0" * (872 - correct),
+        ),
+    )
 
 
 def test_the_fastest_variant_within_the_accuracy_tolerance_is_chosen():

@@ -3,10 +3,11 @@
 import pytest
 import torch
 
-from benchmarks.data import load_sst2
-from benchmarks.inference import dataset_logits, predict_pair
-from benchmarks.metrics import accuracy_with_ci
-from benchmarks.models import POCKET_PAIR, load_pair
+from benchmarks.analysis.metrics import accuracy_with_ci
+from benchmarks.core.data import load_sst2
+from benchmarks.core.inference import dataset_logits, predict_pair
+from benchmarks.core.models import load_pair
+from benchmarks.core.pairs import POCKET_PAIR
 from tests.conftest import POCKET, SST2, needs_pocket
 
 pytestmark = needs_pocket

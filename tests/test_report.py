@@ -5,9 +5,10 @@ import re
 
 import pytest
 
-from benchmarks import report, scoring
-from benchmarks.metrics import accuracy_with_ci
-from benchmarks.models import custom_pair, load_pair
+from benchmarks.analysis import report, scoring
+from benchmarks.analysis.metrics import accuracy_with_ci
+from benchmarks.core.models import load_pair
+from benchmarks.core.pairs import custom_pair
 
 EVIL = '<script>alert("x")</script>'
 
@@ -22,7 +23,9 @@ def _scores() -> scoring.DatasetScores:
     def model(name, probs, seconds):
         return scoring.ModelScores(name, name, tuple(tuple(math.log(p) for p in row) for row in probs), seconds)
 
-    run = scoring.ScoringRun("cpu", "CPU: Test CPU · 2 cores / 2 threads · AVX2", 2, "2.13.0", 64, 128, "2026-01-01 00:00 UTC")
+    run = scoring.ScoringRun(
+        "cpu", "CPU: Test CPU · 2 cores / 2 threads · AVX2", 2, "2.13.0", 64, 128, "2026-01-01 00:00 UTC"
+    )
     return scoring.DatasetScores("h", gold, model("t", teacher, 2.0), model("s", student, 1.0), run)
 
 
@@ -52,7 +55,9 @@ def test_user_text_is_escaped_and_the_page_is_self_contained():
 
 def test_accuracy_verdict_tells_noise_from_a_real_gap():
     assert "within sampling noise" in report.accuracy_verdict(accuracy_with_ci(90, 100), accuracy_with_ci(88, 100))
-    assert "larger than sampling noise" in report.accuracy_verdict(accuracy_with_ci(900, 1000), accuracy_with_ci(700, 1000))
+    assert "larger than sampling noise" in report.accuracy_verdict(
+        accuracy_with_ci(900, 1000), accuracy_with_ci(700, 1000)
+    )
 
 
 def test_model_facts_from_a_loaded_model(allow_tmp_models):

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from benchmarks import scoring
-from benchmarks.data import LabelledTexts
-from benchmarks.inference import dataset_logits
-from benchmarks.models import LoadedPair, custom_pair, load_pair
+from benchmarks.analysis import scoring
+from benchmarks.core.data import LabelledTexts
+from benchmarks.core.inference import dataset_logits
+from benchmarks.core.models import LoadedPair, load_pair
+from benchmarks.core.pairs import custom_pair
 
 DATA = LabelledTexts(
     ("a good movie", "bad", "the awful movie !", "great great great", "a", "movie w1 w2 w3 w4 w5 w6 w7 w8 w9"),

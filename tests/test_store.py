@@ -9,8 +9,9 @@ from dataclasses import replace
 
 import pytest
 
-from benchmarks.results import BenchmarkResult, BenchmarkSettings, PeakResult, SoftwareInfo, record_from_dict, record_to_json
-from benchmarks.store import ResultStore, read_export
+from benchmarks.core.device import SoftwareInfo
+from benchmarks.harness.results import BenchmarkResult, BenchmarkSettings, PeakResult, record_from_dict, record_to_json
+from benchmarks.harness.store import ResultStore, read_export
 from tests import benchmark_fakes as fake
 from tests.conftest import REPO
 
@@ -66,7 +67,9 @@ def test_same_key_is_reused_and_a_new_measurement_replaces_it(tmp_path):
 
 def test_export_then_import_on_another_machine_keeps_both(tmp_path):
     gpu_box = ResultStore(tmp_path / "gpu.sqlite")
-    gpu_box.put_many(fake.pair_results(hardware=fake.GPU_BOX, device="cuda:0") + [fake.peak("bf16", 700_000, fake.GPU_BOX, "cuda:0")])
+    gpu_box.put_many(
+        fake.pair_results(hardware=fake.GPU_BOX, device="cuda:0") + [fake.peak("bf16", 700_000, fake.GPU_BOX, "cuda:0")]
+    )
     assert gpu_box.export(tmp_path / "gpu.json") == 3
     assert json.loads((tmp_path / "gpu.json").read_text())["hardware"] == ["GPU: NVIDIA H100 (80 GB)"]
 
@@ -83,11 +86,21 @@ def test_export_then_import_on_another_machine_keeps_both(tmp_path):
 def test_a_bad_export_file_adds_nothing(tmp_path):
     store = ResultStore(tmp_path / "r.sqlite")
     good = fake.result().to_dict()
-    (tmp_path / "half.json").write_text(json.dumps({
-        "format": "kd-benchmarks-export", "version": 1, "records": [{"origin": "measured", "record": good}, {"record": {"kind": "model"}}],
-    }))
+    (tmp_path / "half.json").write_text(
+        json.dumps(
+            {
+                "format": "kd-benchmarks-export",
+                "version": 1,
+                "records": [{"origin": "measured", "record": good}, {"record": {"kind": "model"}}],
+            }
+        )
+    )
     (tmp_path / "junk.json").write_text("not json")
-    for name, message in (("half.json", "record 1"), ("junk.json", "not a benchmark export"), ("missing.json", "does not exist")):
+    for name, message in (
+        ("half.json", "record 1"),
+        ("junk.json", "not a benchmark export"),
+        ("missing.json", "does not exist"),
+    ):
         with pytest.raises(ValueError, match=message):
             store.import_file(tmp_path / name)
     assert store.records() == []
@@ -106,7 +119,7 @@ def test_seed_imports_the_reference_folder_once(tmp_path):
 WRITER = textwrap.dedent("""
     import sys
     from dataclasses import replace
-    from benchmarks.store import ResultStore
+    from benchmarks.harness.store import ResultStore
     from tests import benchmark_fakes as fake
     store = ResultStore(sys.argv[1])
     base = fake.result()
@@ -130,7 +143,7 @@ def test_two_processes_writing_at_once_do_not_corrupt_the_cache(tmp_path):
 KILLED = textwrap.dedent("""
     import os, signal, sys
     from dataclasses import replace
-    from benchmarks.store import ResultStore
+    from benchmarks.harness.store import ResultStore
     from tests import benchmark_fakes as fake
     base = fake.result()
     def records():

@@ -1,2 +1,2 @@
-"""Analysis: statistics, metrics, losses, scoring, attention and representation analyses over loaded models.
-May import benchmarks.core (and the library's top-level settings); never the harness, the CLI or Streamlit."""
+"""Analysis: statistics, metrics, losses, dataset scoring, attention, similarity and reports over loaded models.
+May import benchmarks.core; never harness, distill, loadtest, the CLI or Streamlit."""

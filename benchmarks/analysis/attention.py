@@ -10,8 +10,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from benchmarks.models import LoadedModel, LoadedPair
-from benchmarks.settings import DATA_DIR
+from benchmarks.core.models import LoadedModel, LoadedPair
 
 
 @dataclass(frozen=True)
@@ -53,18 +52,12 @@ class PairAttention:
         return self.teacher.tokens == self.student.tokens
 
 
-def sample_sentences(n: int | None = None) -> list[str]:
-    """The first `n` example sentences of data/samples.txt (all when n is None); '#' lines are comments."""
-    lines = (DATA_DIR / "samples.txt").read_text(encoding="utf-8").splitlines()
-    sentences = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-    return sentences if n is None else sentences[:n]
-
-
 def extract(loaded: LoadedModel, text: str, max_tokens: int) -> AttentionMaps:
     """Attention of every layer and head for `text`, truncated to `max_tokens` (special tokens included)."""
     if loaded.attn_implementation != "eager":
         # SDPA kernels never materialise the weights; a separate eager instance is required.
-        raise ValueError(f"{loaded.spec.display_name} uses {loaded.attn_implementation} attention; load it with attn_implementation='eager'")
+        raise ValueError(f"{loaded.spec.display_name} uses {loaded.attn_implementation} attention; load it with "
+                         f"attn_implementation='eager'")
     tokenizer = loaded.tokenizer
     limit = min(max_tokens, loaded.max_length)
     # One lock per model: fast tokenizers are not safe to call from several threads at once.
@@ -72,7 +65,9 @@ def extract(loaded: LoadedModel, text: str, max_tokens: int) -> AttentionMaps:
         full_length = len(tokenizer(text)["input_ids"])
         batch = tokenizer(text, truncation=True, max_length=limit, return_tensors="pt")
         ids = batch["input_ids"].to(loaded.device)
-        out = loaded.model(input_ids=ids, attention_mask=batch["attention_mask"].to(loaded.device), output_attentions=True)
+        out = loaded.model(
+            input_ids=ids, attention_mask=batch["attention_mask"].to(loaded.device), output_attentions=True
+        )
     weights = torch.cat(out.attentions).float().cpu().numpy()  # (layers, heads, n, n): batch of one
     id_list = batch["input_ids"][0].tolist()
     markers = {tokenizer.cls_token_id, tokenizer.sep_token_id} - {None}
@@ -131,7 +126,8 @@ def head_divergence(student: AttentionMaps, teacher: AttentionMaps) -> np.ndarra
     """(student layers, student heads, teacher heads): JS divergence between each student head and every
     head of its aligned teacher layer, averaged over query tokens."""
     if student.tokens != teacher.tokens:
-        raise ValueError("teacher and student tokenized the sentence differently; attention maps cannot be compared position by position")
+        raise ValueError("teacher and student tokenized the sentence differently; attention maps cannot be compared "
+                         "position by position")
     s = torch.from_numpy(student.weights).double()
     t = torch.from_numpy(teacher.weights).double()
     rows = []
@@ -184,5 +180,6 @@ def compare_aligned(pair: LoadedPair, sentences: Sequence[str], max_tokens: int)
             continue
         per_sentence.append(head_divergence(maps.student, maps.teacher))
     if not per_sentence:
-        raise ValueError("no sentence was tokenized identically by teacher and student, so their attention cannot be aligned")
+        raise ValueError("no sentence was tokenized identically by teacher and student, so their attention cannot be "
+                         "aligned")
     return AlignedComparison(layer_map, np.mean(per_sentence, axis=0), len(per_sentence), skipped)

@@ -2,8 +2,8 @@
 
 bertviz's `html_action="return"` output loads require.js, d3 and jQuery from a CDN (blank offline) and
 writes the tokens into a <script> unescaped. Here d3 v5.7.0 (the version bertviz asks for, shipped in the
-mpld3 wheel) and jQuery 3.7.1 (XStatic-jQuery wheel), both declared dependencies, are inlined, the two require.js calls bertviz's
-views make are shimmed, the parameters are escaped so no token can close the <script>, and a
+mpld3 wheel) and jQuery 3.7.1 (XStatic-jQuery wheel), both declared dependencies, are inlined, the two
+require.js calls bertviz's views make are shimmed, the parameters are escaped so no token can close the <script>, and a
 Content-Security-Policy forbids every fetch.
 """
 
@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from bertviz import head_view, model_view
 
-from benchmarks.attention import AttentionMaps
+from benchmarks.analysis.attention import AttentionMaps
 
 _REQUIRE_TAG = '<script src="https://cdnjs.cloudflare.com/ajax/libs/require.js/2.3.6/require.min.js"></script>'
 _REQUIRE_CONFIG = re.compile(r"require\.config\(\{.*?\}\);", re.DOTALL)
@@ -56,7 +56,11 @@ _LIBRARIES = (("mpld3", "js/d3.v5.min.js", "mpld3"), ("xstatic.pkg.jquery", "dat
 def _package_file(package: str, relative: str, distribution: str) -> Path:
     # find_spec locates the files without importing the package: only its .js files are needed.
     spec = importlib.util.find_spec(package)
-    path = Path(next(iter(spec.submodule_search_locations))) / relative if spec and spec.submodule_search_locations else None
+    path = (
+        Path(next(iter(spec.submodule_search_locations))) / relative
+        if spec and spec.submodule_search_locations
+        else None
+    )
     if path is None or not path.is_file():
         raise OfflineAssetError(
             f"The offline attention views need {relative} from the Python package {distribution}, which is missing: "
@@ -87,7 +91,8 @@ def escape_json_for_script(json_text: str) -> str:
 
 def _make_offline(bertviz_html: str, title: str) -> str:
     if _REQUIRE_TAG not in bertviz_html or not _REQUIRE_CONFIG.search(bertviz_html):
-        raise OfflineAssetError("bertviz's HTML has changed: its require.js loader was not found (bertviz 1.4.1 expected).")
+        raise OfflineAssetError("bertviz's HTML has changed: its require.js loader was not found (bertviz 1.4.1 "
+                                "expected).")
     body = _REQUIRE_CONFIG.sub("", bertviz_html.replace(_REQUIRE_TAG, ""), count=1)
     # bertviz pastes json.dumps(params) into the template twice, unescaped: once as the value and once
     # inside the comment that names the marker. Keep one copy, escaped, and drop the comment.
@@ -96,7 +101,8 @@ def _make_offline(bertviz_html: str, title: str) -> str:
     rest = match.group(2) if match else ""
     params = rest[: (len(rest) - len(middle) - len(suffix)) // 2]
     if not match or rest != params + middle + params + suffix:
-        raise OfflineAssetError("bertviz's HTML has changed: its parameter line was not recognised (bertviz 1.4.1 expected).")
+        raise OfflineAssetError("bertviz's HTML has changed: its parameter line was not recognised (bertviz 1.4.1 "
+                                "expected).")
     line = f"{match.group(1)}{escape_json_for_script(params)};"
     body = body[: match.start()] + line + body[match.end() :]
     return (

@@ -103,4 +103,6 @@ class Latency:
             raise ValueError("no timings")
         v = np.asarray(values_ms, dtype=float)
         p50, p90, p99 = np.percentile(v, [50, 90, 99])
-        return cls(float(p50), float(p90), float(p99), float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0, len(v))
+        return cls(
+            float(p50), float(p90), float(p99), float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0, len(v)
+        )

@@ -6,23 +6,23 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Literal, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
-from benchmarks.data import LabelledTexts
-from benchmarks.hardware import detect_hardware
-from benchmarks.inference import dataset_logits
-from benchmarks.losses import hard_loss, kd_loss, soften
-from benchmarks.metrics import Agreement, Calibration, Proportion, accuracy_with_ci, agreement, calibration
-from benchmarks.models import CANONICAL_LABELS, LoadedModel, LoadedPair
+from benchmarks.analysis.losses import hard_loss, kd_loss, soften
+from benchmarks.analysis.metrics import Agreement, Calibration, Proportion, accuracy_with_ci, agreement, calibration
+from benchmarks.core.data import LabelledTexts
+from benchmarks.core.device import detect_hardware
+from benchmarks.core.inference import dataset_logits
+from benchmarks.core.models import LoadedModel, LoadedPair, canonical_logits
+from benchmarks.core.persist import write_atomically
+from benchmarks.core.vocabulary import CANONICAL_LABELS, Role
 
 log = logging.getLogger(__name__)
 FORMAT_VERSION = 1  # bump when the cached JSON layout changes: old files then miss instead of misparsing
@@ -31,11 +31,6 @@ MAX_LENGTH = 128  # SST-2 dev's longest sentence is ~66 tokens; longer uploaded 
 CHUNK = 4 * BATCH_SIZE  # sentences per progress update (and per hold of the model's lock)
 
 Progress = Callable[[float, str], None]  # (fraction done in [0, 1], what is running)
-
-
-def _canonical(loaded: LoadedModel, logits: torch.Tensor) -> torch.Tensor:
-    """Reorder output columns to (NEGATIVE, POSITIVE) so gold labels (1 = positive) index them directly."""
-    return logits[:, [loaded.labels.index(name) for name in CANONICAL_LABELS]]
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -79,13 +74,14 @@ class ScoringRun:
     def describe(self) -> str:
         return (
             f"{self.device} ({self.hardware}; {self.threads} torch threads), torch {self.torch_version}, fp32, "
-            f"batch {self.batch_size}, length-sorted, truncated at {self.max_length} tokens; measured {self.computed_at}"
+            f"batch {self.batch_size}, length-sorted, truncated at {self.max_length} tokens; measured "
+            f"{self.computed_at}"
         )
 
 
 @dataclass(frozen=True)
 class DatasetScores:
-    data_hash: str
+    data_hash: str  # LabelledTexts.fingerprint of the scored set
     gold: tuple[int, ...]
     teacher: ModelScores
     student: ModelScores
@@ -95,7 +91,7 @@ class DatasetScores:
         if not len(self.gold) == len(self.teacher.logits) == len(self.student.logits):
             raise ValueError("gold labels and scores differ in length")
 
-    def accuracy(self, role: Literal["teacher", "student"]) -> Proportion:
+    def accuracy(self, role: Role) -> Proportion:
         model = self.teacher if role == "teacher" else self.student
         return accuracy_with_ci(int((model.predictions == np.asarray(self.gold)).sum()), len(self.gold))
 
@@ -110,43 +106,58 @@ class DatasetScores:
         def model(m: dict) -> ModelScores:
             return ModelScores(m["name"], m["fingerprint"], tuple(tuple(row) for row in m["logits"]), m["seconds"])
 
-        return cls(raw["data_hash"], tuple(raw["gold"]), model(raw["teacher"]), model(raw["student"]), ScoringRun(**raw["run"]))
+        return cls(
+            raw["data_hash"], tuple(raw["gold"]), model(raw["teacher"]), model(raw["student"]), ScoringRun(**raw["run"])
+        )
 
 
-def data_hash(data: LabelledTexts) -> str:
-    """Identity of a data set by content (texts and labels), not by its file name."""
-    return hashlib.sha256(json.dumps([data.texts, data.labels], ensure_ascii=False).encode("utf-8")).hexdigest()[:16]
+def _key(pair: LoadedPair, data_id: str, max_length: int) -> str:
+    parts = [pair.teacher.fingerprint, pair.student.fingerprint, data_id, str(max_length), str(FORMAT_VERSION)]
+    return hashlib.sha256("|".join(parts).encode("utf-8")).hexdigest()[:24]
 
 
 def cache_key(pair: LoadedPair, data: LabelledTexts, max_length: int = MAX_LENGTH) -> str:
-    parts = [pair.teacher.fingerprint, pair.student.fingerprint, data_hash(data), str(max_length), str(FORMAT_VERSION)]
-    return hashlib.sha256("|".join(parts).encode("utf-8")).hexdigest()[:24]
+    return _key(pair, data.fingerprint, max_length)
+
+
+def _legacy_key(pair: LoadedPair, data: LabelledTexts, max_length: int) -> str:
+    # Files stored before the data set fingerprint had one home were keyed by this other encoding.
+    legacy_id = hashlib.sha256(json.dumps([data.texts, data.labels], ensure_ascii=False).encode("utf-8")).hexdigest()[
+        :16
+    ]
+    return _key(pair, legacy_id, max_length)
 
 
 def _cache_file(cache_dir: Path, key: str) -> Path:
     return Path(cache_dir) / f"{key}.json"
 
 
-def cached_scores(pair: LoadedPair, data: LabelledTexts, cache_dir: Path, max_length: int = MAX_LENGTH) -> DatasetScores | None:
-    """The stored scores for this pair and data set, or None (also for an unreadable or stale file)."""
-    path = _cache_file(cache_dir, cache_key(pair, data, max_length))
+def _read(path: Path) -> DatasetScores | None:
     try:
         return DatasetScores.from_dict(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    # Temp file + os.replace: a reader (another session) never sees a half-written file.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+def cached_scores(
+    pair: LoadedPair, data: LabelledTexts, cache_dir: Path, max_length: int = MAX_LENGTH
+) -> DatasetScores | None:
+    """The stored scores for this pair and data set, or None (also for an unreadable or stale file). A file
+    stored under the old key is read and re-stored under the current one, so no earlier scoring is lost."""
+    path = _cache_file(cache_dir, cache_key(pair, data, max_length))
+    found = _read(path)
+    if found is None:
+        found = _read(_cache_file(cache_dir, _legacy_key(pair, data, max_length)))
+        if found is not None:
+            _store(path, found)
+    return found
+
+
+def _store(path: Path, scores: DatasetScores) -> None:
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        write_atomically(path, json.dumps(asdict(scores)))
+    except OSError as exc:  # a read-only state folder: the scores still serve this caller, they are just not kept
+        log.warning("dataset scores not stored in %s: %s", path.parent, exc)
 
 
 def _score_model(
@@ -165,7 +176,7 @@ def _score_model(
                 loaded.model, loaded.tokenizer, [texts[i] for i in idx], BATCH_SIZE, limit, loaded.device
             )
             seconds += time.perf_counter() - began
-        logits[idx] = _canonical(loaded, chunk)
+        logits[idx] = canonical_logits(chunk, loaded.labels)
         report(start + len(idx))
     rows = tuple(tuple(float(x) for x in row) for row in logits.tolist())
     return ModelScores(loaded.spec.display_name, loaded.fingerprint, rows, seconds)
@@ -198,14 +209,16 @@ def score_pair(
     student = _score_model(pair.student, data.texts, max_length, reporter(n, "Student"))
     device = pair.teacher.device
     run = ScoringRun(
-        str(device), detect_hardware().label(str(device)), torch.get_num_threads(), torch.__version__, BATCH_SIZE, max_length,
+        str(device),
+        detect_hardware().label(str(device)),
+        torch.get_num_threads(),
+        torch.__version__,
+        BATCH_SIZE,
+        max_length,
         datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     )
-    scores = DatasetScores(data_hash(data), tuple(data.labels), teacher, student, run)
-    try:
-        _write_atomically(_cache_file(cache_dir, cache_key(pair, data, max_length)), json.dumps(asdict(scores)))
-    except OSError as exc:  # a read-only state folder: the scores still serve this caller, they are just not kept
-        log.warning("dataset scores not stored in %s: %s", cache_dir, exc)
+    scores = DatasetScores(data.fingerprint, tuple(data.labels), teacher, student, run)
+    _store(_cache_file(cache_dir, cache_key(pair, data, max_length)), scores)
     return scores
 
 
@@ -216,7 +229,7 @@ def sentence_logits(pair: LoadedPair, text: str, max_length: int = MAX_LENGTH) -
         with loaded.lock:
             limit = min(max_length, loaded.max_length)
             logits = dataset_logits(loaded.model, loaded.tokenizer, [text], 1, limit, loaded.device)
-        out.append(_canonical(loaded, logits)[0])
+        out.append(canonical_logits(logits, loaded.labels)[0])
     return out[0], out[1]
 
 
@@ -233,7 +246,9 @@ class SoftTargets:
     hard_loss: float  # cross-entropy of the student (T = 1) against `gold`
 
 
-def soft_targets(teacher_logits: torch.Tensor, student_logits: torch.Tensor, temperature: float, gold: int) -> SoftTargets:
+def soft_targets(
+    teacher_logits: torch.Tensor, student_logits: torch.Tensor, temperature: float, gold: int
+) -> SoftTargets:
     # float64: at high T the KL is ~1e-7, below float32 resolution for these sums
     t, s = teacher_logits.reshape(1, -1).double(), student_logits.reshape(1, -1).double()
     kd = float(kd_loss(s, t, temperature))
@@ -256,7 +271,7 @@ class Disagreement:
     teacher_confidence: float  # probability of the teacher's own label
     student_label: int
     student_confidence: float
-    wrong: Literal["teacher", "student"]  # with two classes, exactly one of the pair is wrong
+    wrong: Role  # with two classes, exactly one of the pair is wrong
 
     @property
     def wrong_confidence(self) -> float:

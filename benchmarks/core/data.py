@@ -1,19 +1,23 @@
-"""Labelled sentence sets: SST-2 from a local TSV (offline) or the Hub (online), and user files."""
+"""Sentence sets: labelled SST-2 from a local TSV (offline) or the Hub (online), user files, and the example
+sentences of data/samples.txt."""
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.hub import hub_reachable
-from benchmarks.settings import DATA_DIR
+from benchmarks.core.hub import hub_reachable
+from benchmarks.core.settings import DATA_DIR
 
 # SST-2 dev (872 sentences) ships with the product (see data/sst2/README.md); the 67k train split does not:
 # it comes from --data / $SST2_DIR or, online, from `datasets`.
 SHIPPED_SST2_DIR = DATA_DIR / "sst2"
+SAMPLES = DATA_DIR / "samples.txt"
 SPLIT_FILES = {"train": "train.tsv", "validation": "dev.tsv", "dev": "dev.tsv"}
 TEXT_COLUMNS = ("sentence", "text", "review", "content")
 
@@ -38,6 +42,20 @@ class LabelledTexts:
     def head(self, n: int) -> "LabelledTexts":
         return LabelledTexts(self.texts[:n], self.labels[:n], f"{self.source} (first {n})")
 
+    @property
+    def fingerprint(self) -> str:
+        """Identity by content (texts and labels), not by file name: "<n>:<hash>". Part of stored cache keys,
+        so its encoding (json.dumps defaults) must never change."""
+        digest = hashlib.sha256(json.dumps([self.texts, self.labels]).encode())
+        return f"{len(self)}:{digest.hexdigest()[:16]}"
+
+
+def sample_sentences(n: int | None = None) -> list[str]:
+    """The first `n` example sentences of data/samples.txt (all when n is None); '#' lines are comments."""
+    lines = SAMPLES.read_text(encoding="utf-8").splitlines()
+    sentences = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    return sentences if n is None else sentences[:n]
+
 
 def sst2_dir(split: str = "validation") -> Path | None:
     """The folder to read `split` from: $SST2_DIR when set, else the shipped data/sst2 (dev only); None when
@@ -57,7 +75,8 @@ def load_sst2(split: str = "validation", data_dir: str | Path | None = None) -> 
         path = folder / SPLIT_FILES[split]
         if not path.is_file():
             raise DataUnavailable(
-                f"{path.name} is not in the SST-2 folder given by --data or SST2_DIR (expected the GLUE SST-2 {split} TSV)."
+                f"{path.name} is not in the SST-2 folder given by --data or SST2_DIR (expected the GLUE SST-2 {split} "
+                f"TSV)."
             )
         where = "shipped in data/sst2" if folder == SHIPPED_SST2_DIR else path.name
         return read_labelled_file(path.read_bytes(), path.name, source=f"SST-2 {split} ({where})")
@@ -80,7 +99,9 @@ def read_labelled_file(content: bytes, name: str, source: str | None = None) -> 
     except UnicodeDecodeError as exc:
         raise ValueError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start}).") from None
     delimiter = "\t" if name.lower().endswith(".tsv") or "\t" in text.split("\n", 1)[0] else ","
-    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter, quoting=csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL)
+    reader = csv.DictReader(
+        io.StringIO(text), delimiter=delimiter, quoting=csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
+    )
     fields = [f.strip().lower() for f in (reader.fieldnames or [])]
     text_col = next((c for c in TEXT_COLUMNS if c in fields), None)
     if text_col is None or "label" not in fields:

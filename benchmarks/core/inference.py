@@ -10,8 +10,8 @@ from typing import Sequence
 
 import torch
 
-from benchmarks.models import LoadedModel, LoadedPair
-from benchmarks.timing import synchronize
+from benchmarks.core.device import synchronize
+from benchmarks.core.models import LoadedModel, LoadedPair
 
 
 class InvalidInput(ValueError):
@@ -89,7 +89,9 @@ def predict(loaded: LoadedModel, texts: Sequence[str], max_tokens: int | None = 
         Prediction(loaded.labels[int(p.argmax())], tuple(round(float(x), 6) for x in p), int(n), full > limit)
         for p, n, full in zip(probs, used, full_lengths)
     )
-    return ModelRun(loaded.spec.display_name, loaded.labels, predictions, (tokenized - start) * 1e3, (done - tokenized) * 1e3)
+    return ModelRun(
+        loaded.spec.display_name, loaded.labels, predictions, (tokenized - start) * 1e3, (done - tokenized) * 1e3
+    )
 
 
 def predict_pair(pair: LoadedPair, texts: Sequence[str], max_tokens: int | None = None) -> PairRun:
@@ -111,7 +113,9 @@ def dataset_logits(
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
-            batch = tokenizer([texts[i] for i in idx], padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+            batch = tokenizer(
+                [texts[i] for i in idx], padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+            )
             batch = {k: v.to(device) for k, v in batch.items() if k in ("input_ids", "attention_mask")}
             if autocast_dtype is not None:
                 with torch.autocast(device_type=torch.device(device).type, dtype=autocast_dtype):

@@ -1,4 +1,5 @@
-"""Teacher/student pairs: where each model comes from, how it loads, and how their labels line up."""
+"""Loading models: from the pocket folder, a local folder, the Hub or a bare architecture, and lining their
+labels up with the canonical NEGATIVE/POSITIVE order."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Sequence
 
 import torch
 from transformers import (
@@ -25,13 +26,13 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
-from benchmarks.hub import hub_reachable
-from benchmarks.settings import DATA_DIR, Settings, load_settings
+from benchmarks.core.hub import hub_reachable
+from benchmarks.core.pairs import ModelSpec, PairSpec
+from benchmarks.core.settings import DATA_DIR, Settings, load_settings
+from benchmarks.core.vocabulary import CANONICAL_LABELS
 
-Source = Literal["pocket", "architecture", "hub", "local"]
 log = logging.getLogger(__name__)
 POCKET_DIR = DATA_DIR / "pocket"
-CANONICAL_LABELS = ("NEGATIVE", "POSITIVE")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9._-]{1,96})?$")
 _SYNONYMS = {
     "negative": "NEGATIVE", "neg": "NEGATIVE", "label_0": "NEGATIVE", "0": "NEGATIVE",
@@ -41,74 +42,6 @@ _SYNONYMS = {
 
 class ModelLoadError(RuntimeError):
     """A model could not be loaded; str(error) is one sentence fit for the UI and the CLI."""
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    source: Source
-    ref: str  # hub id, folder path, or the pocket / architecture role name
-    role: Literal["teacher", "student"]
-
-    @property
-    def display_name(self) -> str:
-        if self.source == "pocket":
-            return f"pocket {self.role}"
-        if self.source == "architecture":
-            return {"teacher": "BERT-base (random weights)", "student": "DistilBERT-base (random weights)"}[self.role]
-        return self.ref.rstrip("/").split("/")[-1] if self.source == "local" else self.ref
-
-
-@dataclass(frozen=True)
-class PairSpec:
-    key: str
-    title: str
-    teacher: ModelSpec
-    student: ModelSpec
-
-    @property
-    def architecture_only(self) -> bool:
-        return self.teacher.source == "architecture"
-
-
-POCKET_PAIR = PairSpec(
-    "pocket",
-    "Pocket pair (offline): MiniLM-L6 teacher vs 3-layer distilled student",
-    ModelSpec("pocket", "teacher", "teacher"),
-    ModelSpec("pocket", "student", "student"),
-)
-HUB_PAIR = PairSpec(
-    "hub",
-    "BERT-base vs DistilBERT (Hugging Face Hub)",
-    ModelSpec("hub", "textattack/bert-base-uncased-SST-2", "teacher"),
-    ModelSpec("hub", "distilbert/distilbert-base-uncased-finetuned-sst-2-english", "student"),
-)
-ARCHITECTURE_PAIR = PairSpec(
-    "architecture",
-    "Architecture only: BERT-base 12 layers vs DistilBERT 6 layers, random weights (timing only, no accuracy)",
-    ModelSpec("architecture", "bert-base", "teacher"),
-    ModelSpec("architecture", "distilbert-base", "student"),
-)
-BUILTIN_PAIRS = {p.key: p for p in (POCKET_PAIR, HUB_PAIR, ARCHITECTURE_PAIR)}
-
-
-def custom_pair(teacher_ref: str, student_ref: str) -> PairSpec:
-    """A pair from user text: each ref is a Hub id or a local folder (a path is anything with a slash
-    that exists on disk, or starts with '.', '/' or '~')."""
-
-    def spec(ref: str, role: Literal["teacher", "student"]) -> ModelSpec:
-        ref = ref.strip()
-        looks_local = ref.startswith((".", "/", "~")) or _is_folder(ref)
-        return ModelSpec("local" if looks_local else "hub", ref, role)
-
-    t, s = spec(teacher_ref, "teacher"), spec(student_ref, "student")
-    return PairSpec(f"custom:{t.ref}|{s.ref}", f"{t.display_name} vs {s.display_name}", t, s)
-
-
-def _is_folder(ref: str) -> bool:
-    try:
-        return Path(ref).expanduser().is_dir()
-    except (OSError, ValueError, RuntimeError):  # name too long, NUL byte, unknown ~user: not a folder
-        return False
 
 
 @dataclass
@@ -132,12 +65,12 @@ class LoadedModel:
     @property
     def n_layers(self) -> int:
         cfg = self.model.config
-        return int(getattr(cfg, "num_hidden_layers", None) or getattr(cfg, "n_layers"))
+        return int(getattr(cfg, "num_hidden_layers", None) or cfg.n_layers)
 
     @property
     def n_heads(self) -> int:
         cfg = self.model.config
-        return int(getattr(cfg, "num_attention_heads", None) or getattr(cfg, "n_heads"))
+        return int(getattr(cfg, "num_attention_heads", None) or cfg.n_heads)
 
     @property
     def max_length(self) -> int:
@@ -153,7 +86,8 @@ def canonical_labels(id2label: dict[int, str]) -> tuple[tuple[str, ...], str]:
     """Map a config's labels onto NEGATIVE/POSITIVE; return the names per index and a note."""
     raw = [str(id2label[i]) for i in sorted(id2label)]
     if len(raw) != 2:
-        raise ModelLoadError(f"This dashboard compares two-class sentiment models; the model has {len(raw)} labels: {raw}.")
+        raise ModelLoadError(f"This dashboard compares two-class sentiment models; the model has {len(raw)} labels: "
+                             f"{raw}.")
     mapped = tuple(_SYNONYMS.get(name.strip().lower(), "") for name in raw)
     if sorted(mapped) != sorted(CANONICAL_LABELS):
         raise ModelLoadError(f"Cannot tell which label is positive: the model's labels are {raw}.")
@@ -161,6 +95,11 @@ def canonical_labels(id2label: dict[int, str]) -> tuple[tuple[str, ...], str]:
     if any(r.lower().startswith("label_") for r in raw):
         note += " (generic names; SST-2 convention: index 1 = positive)"
     return mapped, note
+
+
+def canonical_logits(logits: torch.Tensor, labels: Sequence[str]) -> torch.Tensor:
+    """Reorder output columns to CANONICAL_LABELS, so gold labels (1 = positive) index them directly."""
+    return logits[:, [list(labels).index(name) for name in CANONICAL_LABELS]]
 
 
 def check_local_folder(path: str | Path, settings: Settings | None = None) -> Path:
@@ -180,14 +119,17 @@ def check_local_folder(path: str | Path, settings: Settings | None = None) -> Pa
         raise ModelLoadError(f"{folder} is not a Hugging Face model folder (no config.json).")
     if not list(folder.glob("*.safetensors")):
         pickles = [p.name for p in folder.glob("*.bin")] + [p.name for p in folder.glob("*.pt")]
-        why = f" It holds only pickle weights ({', '.join(pickles)}), which can run code when loaded." if pickles else ""
+        why = (
+            f" It holds only pickle weights ({', '.join(pickles)}), which can run code when loaded." if pickles else ""
+        )
         raise ModelLoadError(f"{folder} has no .safetensors weights.{why} Convert them to safetensors first.")
     return folder
 
 
 def _refuse_remote_code(config_dict: dict, where: str) -> None:
     if config_dict.get("auto_map") or config_dict.get("trust_remote_code"):
-        raise ModelLoadError(f"{where} asks to run its own code (auto_map in config.json); remote code is never run here.")
+        raise ModelLoadError(f"{where} asks to run its own code (auto_map in config.json); remote code is never run "
+                             f"here.")
 
 
 def _hub_folder_or_id(repo_id: str) -> tuple[str, bool]:
@@ -247,7 +189,8 @@ def load_model(
             if spec.source == "pocket":
                 folder, local = POCKET_DIR / spec.ref, True
                 if not (folder / "config.json").is_file():
-                    raise ModelLoadError(f"The pocket {spec.ref} is missing from {folder}: run `python -m benchmarks distill`.")
+                    raise ModelLoadError(f"The pocket {spec.ref} is missing from {folder}: run `python -m benchmarks "
+                                         f"distill`.")
             elif spec.source == "local":
                 folder, local = check_local_folder(spec.ref, settings), True
             else:
@@ -279,7 +222,14 @@ def load_model(
     labels, note = canonical_labels(model.config.id2label)
     model.eval().to(device)
     # benchmarks/loadtest.py counts these lines to check each model loads once per server process.
-    log.info("loaded %s:%s (%s, %s) in %.2f s", spec.source, spec.ref, attn_implementation, device, time.perf_counter() - started)
+    log.info(
+        "loaded %s:%s (%s, %s) in %.2f s",
+        spec.source,
+        spec.ref,
+        attn_implementation,
+        device,
+        time.perf_counter() - started,
+    )
     return LoadedModel(spec, model, tokenizer, labels, note, fingerprint, size, attn_implementation)
 
 

@@ -7,9 +7,10 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from benchmarks.core.vocabulary import SOURCES
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = REPO_ROOT / "data"
-SOURCES = ("pocket", "architecture", "hub", "local")
 
 
 def _int(name: str, default: int, low: int = 1) -> int:

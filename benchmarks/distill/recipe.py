@@ -1,14 +1,14 @@
 """Build the pocket pair the DistilBERT way: fine-tune a teacher, initialise a half-depth student from
 every other teacher layer, then train the student on soft targets + hard labels + hidden-state cosine.
 
-Reads top to bottom: data -> batches -> student init -> training loop -> evaluation -> model cards.
+Reads top to bottom: data -> batches -> student init -> training loop -> evaluation -> writing the pair
+(model cards: distill/cards.py).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import platform
 import random
 import time
 from dataclasses import asdict, dataclass
@@ -25,12 +25,14 @@ from transformers import (
     get_linear_schedule_with_warmup,
 )
 
-from benchmarks.data import LabelledTexts, load_sst2
-from benchmarks.inference import dataset_logits
-from benchmarks.losses import cosine_hidden_loss, hard_loss, kd_loss
-from benchmarks.metrics import accuracy_with_ci
+from benchmarks.analysis.losses import cosine_hidden_loss, hard_loss, kd_loss
+from benchmarks.analysis.metrics import accuracy_with_ci
+from benchmarks.core.data import LabelledTexts, load_sst2
+from benchmarks.core.inference import dataset_logits
+from benchmarks.core.vocabulary import CANONICAL_LABELS
+from benchmarks.distill.cards import model_card
 
-ID2LABEL = {0: "NEGATIVE", 1: "POSITIVE"}
+ID2LABEL = dict(enumerate(CANONICAL_LABELS))
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,8 @@ def subset(data: LabelledTexts, n: int | None, seed: int) -> LabelledTexts:
     if n is None or n >= len(data):
         return data
     idx = sorted(random.Random(seed).sample(range(len(data)), n))
-    return LabelledTexts(tuple(data.texts[i] for i in idx), tuple(data.labels[i] for i in idx), f"{data.source}, {n} sampled")
+    return LabelledTexts(tuple(data.texts[i] for i in idx), tuple(data.labels[i] for i in idx), f"{data.source}, {n} "
+                                                                                                f"sampled")
 
 
 def bucketed_batches(lengths: Sequence[int], batch_size: int, seed: int) -> list[list[int]]:
@@ -89,7 +92,9 @@ def collate(ids: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, to
 # --- student initialisation ---------------------------------------------------------------------
 
 
-def student_from_teacher(teacher: BertForSequenceClassification, layers: Sequence[int]) -> DistilBertForSequenceClassification:
+def student_from_teacher(
+    teacher: BertForSequenceClassification, layers: Sequence[int]
+) -> DistilBertForSequenceClassification:
     """A DistilBERT of len(layers) layers and the teacher's width, whose layer k starts as teacher
     layer layers[k] (Sanh et al.: every other layer)."""
     tc = teacher.config
@@ -110,7 +115,9 @@ def student_from_teacher(teacher: BertForSequenceClassification, layers: Sequenc
     t, s = teacher.bert, student.distilbert
     with torch.no_grad():
         # DistilBERT has no token types; single sentences use type 0, so fold that row into the words.
-        s.embeddings.word_embeddings.weight.copy_(t.embeddings.word_embeddings.weight + t.embeddings.token_type_embeddings.weight[0])
+        s.embeddings.word_embeddings.weight.copy_(
+            t.embeddings.word_embeddings.weight + t.embeddings.token_type_embeddings.weight[0]
+        )
         s.embeddings.position_embeddings.weight.copy_(t.embeddings.position_embeddings.weight)
         s.embeddings.LayerNorm.load_state_dict(t.embeddings.LayerNorm.state_dict())
         for k, src in enumerate(layers):
@@ -164,9 +171,13 @@ def train(
             else:
                 with torch.no_grad():
                     t_out = teacher(input_ids=input_ids, attention_mask=mask, output_hidden_states=True)
-                loss = cfg.alpha_kd * kd_loss(out.logits, t_out.logits, cfg.temperature) + cfg.alpha_ce * hard_loss(out.logits, y)
+                loss = cfg.alpha_kd * kd_loss(out.logits, t_out.logits, cfg.temperature) + cfg.alpha_ce * hard_loss(
+                    out.logits, y
+                )
                 if cfg.alpha_cos:
-                    loss = loss + cfg.alpha_cos * cosine_hidden_loss(out.hidden_states[-1], t_out.hidden_states[-1], mask)
+                    loss = loss + cfg.alpha_cos * cosine_hidden_loss(
+                        out.hidden_states[-1], t_out.hidden_states[-1], mask
+                    )
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             optimizer.step()
@@ -178,7 +189,12 @@ def train(
                 progress(step, steps, float(loss.detach()))
     model.eval()
     seconds = time.perf_counter() - start
-    return {"train_seconds": round(seconds, 1), "steps": step, "train_tokens": tokens, "tokens_per_second": round(tokens / seconds, 1)}
+    return {
+        "train_seconds": round(seconds, 1),
+        "steps": step,
+        "train_tokens": tokens,
+        "tokens_per_second": round(tokens / seconds, 1),
+    }
 
 
 def evaluate(model: torch.nn.Module, tokenizer, data: LabelledTexts) -> dict[str, float]:
@@ -189,40 +205,6 @@ def evaluate(model: torch.nn.Module, tokenizer, data: LabelledTexts) -> dict[str
 
 
 # --- writing the pair ---------------------------------------------------------------------------
-
-
-def _card(title: str, recipe: str, cfg: TrainConfig, data: LabelledTexts, fit: dict, acc: dict, extra: str) -> str:
-    return f"""# {title}
-
-Part of the dashboard's offline "pocket pair", built by `python -m benchmarks distill`.
-
-## Recipe
-{recipe}
-
-## Data
-{data.source}: {len(data):,} labelled sentences (GLUE SST-2, binary sentiment: 1 = positive).
-
-## Hyperparameters
-```json
-{json.dumps(asdict(cfg), indent=2)}
-```
-Optimiser AdamW (weight decay 0.01), linear warm-up then linear decay, gradient clipping at 1.0,
-length-bucketed batches (sorted within chunks of 50 batches), fp32 training; weights stored in fp16.
-
-## Training
-{fit['steps']} steps in {fit['train_seconds'] / 60:.1f} min ({fit['tokens_per_second']:.0f} real tokens/s) on
-{platform.processor() or platform.machine()} with {torch.get_num_threads()} threads, torch {torch.__version__}.
-
-## Accuracy (SST-2 dev, all {acc['n']} sentences, weights as stored)
-**{acc['accuracy'] * 100:.2f} %** ({acc['correct']}/{acc['n']}), 95 % Wilson interval
-[{acc['ci_low'] * 100:.2f}, {acc['ci_high'] * 100:.2f}] %.
-
-{extra}
-
-## Licence
-Starts from sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0); SST-2 from GLUE.
-Attention maps and predictions of this small model are for teaching, not for production decisions.
-"""
 
 
 def save_fp16(model: torch.nn.Module, tokenizer, folder: Path) -> None:
@@ -255,7 +237,9 @@ def build_pocket_pair(
         base_model, num_labels=2, id2label=ID2LABEL, label2id={v: k for k, v in ID2LABEL.items()}, use_safetensors=True
     )
     t_data = subset(train_all, teacher_cfg.max_train, teacher_cfg.seed)
-    t_fit = train(teacher, tokenizer, t_data, teacher_cfg, progress=progress_factory("teacher") if progress_factory else None)
+    t_fit = train(
+        teacher, tokenizer, t_data, teacher_cfg, progress=progress_factory("teacher") if progress_factory else None
+    )
     save_fp16(teacher, tokenizer, out_dir / "teacher")
     teacher = BertForSequenceClassification.from_pretrained(out_dir / "teacher", dtype=torch.float32)
     t_acc = evaluate(teacher, tokenizer, dev)
@@ -265,36 +249,39 @@ def build_pocket_pair(
     student = student_from_teacher(teacher, student_layers)
     s_tokenizer = DistilBertTokenizerFast.from_pretrained(base_model)
     s_data = subset(train_all, student_cfg.max_train, student_cfg.seed)
-    s_fit = train(student, s_tokenizer, s_data, student_cfg, teacher=teacher, progress=progress_factory("student") if progress_factory else None)
+    s_fit = train(
+        student,
+        s_tokenizer,
+        s_data,
+        student_cfg,
+        teacher=teacher,
+        progress=progress_factory("student") if progress_factory else None,
+    )
     save_fp16(student, s_tokenizer, out_dir / "student")
     student = DistilBertForSequenceClassification.from_pretrained(out_dir / "student", dtype=torch.float32)
     s_acc = evaluate(student, s_tokenizer, dev)
     log(f"student dev accuracy {s_acc['accuracy']:.4f}")
 
     gap = (t_acc["accuracy"] - s_acc["accuracy"]) * 100
-    (out_dir / "teacher" / "README.md").write_text(
-        _card(
-            "Pocket teacher: MiniLM-L6-H384 fine-tuned on SST-2",
-            "all-MiniLM-L6-v2 (6-layer BERT, hidden 384, 12 heads) with a fresh 2-way classification head, "
-            "fine-tuned on the hard labels with cross-entropy.",
-            teacher_cfg, t_data, t_fit, t_acc, "",
-        )
-    )
-    (out_dir / "student" / "README.md").write_text(
-        _card(
-            f"Pocket student: {len(student_layers)}-layer DistilBERT distilled from the pocket teacher",
-            f"DistilBertForSequenceClassification, {len(student_layers)} layers, same width as the teacher. "
-            f"Initialised from the teacher: embeddings (token-type row 0 folded into the word embeddings), "
-            f"layer k <- teacher layer {list(student_layers)}[k], pooler -> pre_classifier, classifier copied. "
-            f"Loss = {student_cfg.alpha_kd} x KL(teacher_T || student_T) x T^2 (T = {student_cfg.temperature}) "
-            f"+ {student_cfg.alpha_ce} x cross-entropy on gold labels + {student_cfg.alpha_cos} x (1 - cos) between "
-            "last hidden states on real tokens. The KD and hard terms are weighted equally because SST-2's gold labels "
-            "are reliable and the small teacher is wrong on ~10 % of sentences; the cosine term is kept small, as it only "
-            "steers the representation (Sanh et al. report it helps; it cannot dominate a classification loss).",
-            student_cfg, s_data, s_fit, s_acc,
-            f"Teacher on the same sentences: {t_acc['accuracy'] * 100:.2f} %; gap {gap:.2f} pp.",
-        )
-    )
+    model_card(
+        "Pocket teacher: MiniLM-L6-H384 fine-tuned on SST-2",
+        "all-MiniLM-L6-v2 (6-layer BERT, hidden 384, 12 heads) with a fresh 2-way classification head, "
+        "fine-tuned on the hard labels with cross-entropy.",
+        asdict(teacher_cfg), t_data, t_fit, t_acc, "",
+    ).save(out_dir / "teacher" / "README.md")
+    model_card(
+        f"Pocket student: {len(student_layers)}-layer DistilBERT distilled from the pocket teacher",
+        f"DistilBertForSequenceClassification, {len(student_layers)} layers, same width as the teacher. "
+        f"Initialised from the teacher: embeddings (token-type row 0 folded into the word embeddings), "
+        f"layer k <- teacher layer {list(student_layers)}[k], pooler -> pre_classifier, classifier copied. "
+        f"Loss = {student_cfg.alpha_kd} x KL(teacher_T || student_T) x T^2 (T = {student_cfg.temperature}) "
+        f"+ {student_cfg.alpha_ce} x cross-entropy on gold labels + {student_cfg.alpha_cos} x (1 - cos) between "
+        "last hidden states on real tokens. The KD and hard terms are weighted equally because SST-2's gold labels "
+        "are reliable and the small teacher is wrong on ~10 % of sentences; the cosine term is kept small, as it only "
+        "steers the representation (Sanh et al. report it helps; it cannot dominate a classification loss).",
+        asdict(student_cfg), s_data, s_fit, s_acc,
+        f"Teacher on the same sentences: {t_acc['accuracy'] * 100:.2f} %; gap {gap:.2f} pp.",
+    ).save(out_dir / "student" / "README.md")
     summary = {"teacher": {**t_fit, **t_acc}, "student": {**s_fit, **s_acc}}
     (out_dir / "build.json").write_text(json.dumps(summary, indent=2))
     return summary

@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Iterator, Literal, Sequence
 
-from benchmarks.settings import REPO_ROOT
+from benchmarks.core.persist import write_atomically
+from benchmarks.core.settings import REPO_ROOT
 
 State = Literal["running", "finished", "failed"]
 
@@ -43,10 +44,34 @@ class RunProgress:
 
 def write_progress(path: Path, progress: RunProgress) -> None:
     """Atomic replace: a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(asdict(progress)))
-    os.replace(tmp, path)
+    write_atomically(path, json.dumps(asdict(progress)))
+
+
+class ProgressFile:
+    """One run's progress, kept in `path` for other processes to poll (nothing is written without a path)."""
+
+    def __init__(self, path: Path | None, command: str):
+        now = time.time()
+        self.path = path
+        self.progress = RunProgress(os.getpid(), command, now, now, 0.0, 0, 0, "starting")
+        self._write()
+
+    def _write(self) -> None:
+        if self.path is not None:
+            write_progress(self.path, self.progress)
+
+    def update(self, fraction: float, done: int, total: int, current: str) -> None:
+        self.progress = self.progress.advance(fraction=fraction, done=done, total=total, current=current)
+        self._write()
+
+    def fail(self, exc: BaseException) -> None:
+        why = "stopped before the end (finished models are kept)" if isinstance(exc, KeyboardInterrupt) else str(exc)
+        self.progress = self.progress.advance(state="failed", message=why)
+        self._write()
+
+    def finish(self, message: str) -> None:
+        self.progress = self.progress.advance(state="finished", fraction=1.0, message=message)
+        self._write()
 
 
 def read_progress(path: Path) -> RunProgress | None:

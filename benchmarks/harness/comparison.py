@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from statistics import median
 from typing import Iterable, Literal, Sequence
 
-from benchmarks.metrics import Agreement, agreement
-from benchmarks.precision import VARIANT_INFO
-from benchmarks.results import BenchmarkResult, BenchmarkSettings, CellResult, HardwareInfo, PeakResult, SoftwareInfo
+from benchmarks.analysis.metrics import Agreement, agreement
+from benchmarks.core.device import HardwareInfo, SoftwareInfo
+from benchmarks.core.vocabulary import VARIANT_INFO
+from benchmarks.harness.results import BenchmarkResult, BenchmarkSettings, CellResult, PeakResult
 
 Timing = Literal["model", "e2e"]
 MIB = 2**20
@@ -68,18 +69,35 @@ def summary_rows(results: Iterable[BenchmarkResult]) -> list[dict]:
     rows = []
     for r in results:
         acc = r.accuracy
-        rows.append({
-            "series": series_name(r), "role": r.config.role, "model": r.config.name, "variant": r.config.variant,
-            "dtype": r.dtype, "params_m": r.n_params / 1e6, "variant_mb": r.variant_bytes / MIB, "disk_mb": r.disk_bytes / MIB,
-            "load_s": r.load_s, "convert_s": r.convert_s, "first_call_ms": r.first_call_ms,
-            "first_call_shape": f"{r.first_call_shape[0]}×{r.first_call_shape[1]}",
-            "memory": r.memory.method, "run_peak_mb": r.memory.run_peak_mb, "load_peak_mb": r.memory.load_peak_mb,
-            "reserved_mb": r.memory.reserved_mb,
-            "accuracy": acc.value if acc else None, "acc_low": acc.low if acc else None, "acc_high": acc.high if acc else None,
-            "eval_n": acc.n if acc else None, "eval_sentences_per_s": acc.sentences_per_s if acc else None,
-            "eval_tokens_per_s": acc.tokens_per_s if acc else None,
-            "threads": r.config.settings.threads, "measured_at": r.measured_at, "software": r.software.label,
-        })
+        rows.append(
+            {
+                "series": series_name(r),
+                "role": r.config.role,
+                "model": r.config.name,
+                "variant": r.config.variant,
+                "dtype": r.dtype,
+                "params_m": r.n_params / 1e6,
+                "variant_mb": r.variant_bytes / MIB,
+                "disk_mb": r.disk_bytes / MIB,
+                "load_s": r.load_s,
+                "convert_s": r.convert_s,
+                "first_call_ms": r.first_call_ms,
+                "first_call_shape": f"{r.first_call_shape[0]}×{r.first_call_shape[1]}",
+                "memory": r.memory.method,
+                "run_peak_mb": r.memory.run_peak_mb,
+                "load_peak_mb": r.memory.load_peak_mb,
+                "reserved_mb": r.memory.reserved_mb,
+                "accuracy": acc.value if acc else None,
+                "acc_low": acc.low if acc else None,
+                "acc_high": acc.high if acc else None,
+                "eval_n": acc.n if acc else None,
+                "eval_sentences_per_s": acc.sentences_per_s if acc else None,
+                "eval_tokens_per_s": acc.tokens_per_s if acc else None,
+                "threads": r.config.settings.threads,
+                "measured_at": r.measured_at,
+                "software": r.software.label,
+            }
+        )
     return rows
 
 
@@ -190,7 +208,9 @@ def pair_agreement(results: Iterable[BenchmarkResult]) -> dict[str, Agreement]:
     return out
 
 
-def utilisation_rows(results: Iterable[BenchmarkResult], peaks: Sequence[PeakResult], batch: int, seq_len: int) -> list[dict]:
+def utilisation_rows(
+    results: Iterable[BenchmarkResult], peaks: Sequence[PeakResult], batch: int, seq_len: int
+) -> list[dict]:
     """Achieved model-only FLOP rate at one cell against the peak of its own dtype and the machine's best."""
     rows = []
     for r in results:

@@ -1,18 +1,15 @@
 """Measuring one model. `measure` takes one model in one precision variant through the whole
-checklist; it runs in a fresh worker process (`python -m benchmarks.harness`, started by
-benchmarks/sweep.py), so load time, the cold first call and peak memory belong to that model alone.
+checklist; it runs in a fresh worker process (harness/worker.py), so load time, the cold first call and
+peak memory belong to that model alone.
 
-Reads top to bottom: settings -> FLOPs -> inputs -> timing loop -> memory -> one model -> worker.
+Reads top to bottom: settings -> FLOPs -> inputs -> timing loop -> memory -> one model.
 """
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 import math
 import statistics
-import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,13 +17,14 @@ from typing import Callable, Sequence
 
 import torch
 
-from benchmarks.data import LabelledTexts
-from benchmarks.hardware import detect_hardware, detect_software
-from benchmarks.inference import dataset_logits
-from benchmarks.metrics import Latency, accuracy_with_ci
-from benchmarks.models import CANONICAL_LABELS, load_model
-from benchmarks.precision import VARIANT_INFO, apply_variant
-from benchmarks.results import (
+from benchmarks.analysis.metrics import Latency, accuracy_with_ci
+from benchmarks.core.data import LabelledTexts, sample_sentences
+from benchmarks.core.device import detect_hardware, detect_software, synchronize
+from benchmarks.core.inference import dataset_logits
+from benchmarks.core.models import canonical_logits, load_model
+from benchmarks.core.vocabulary import VARIANT_INFO
+from benchmarks.harness.precision import apply_variant
+from benchmarks.harness.results import (
     Accuracy,
     BenchmarkConfig,
     BenchmarkResult,
@@ -34,10 +32,7 @@ from benchmarks.results import (
     CellResult,
     MemoryUse,
 )
-from benchmarks.settings import DATA_DIR
-from benchmarks.timing import synchronize
 
-GRID_SENTENCES = DATA_DIR / "samples.txt"  # grid inputs only set the shape; any real text will do
 EVAL_MAX_LENGTH = 128
 
 
@@ -74,11 +69,6 @@ def model_flops(config, seq_len: int) -> float:
 # --- inputs -----------------------------------------------------------------------------------------
 
 
-def grid_sentences() -> list[str]:
-    lines = GRID_SENTENCES.read_text(encoding="utf-8").splitlines()
-    return [line for line in lines if line.strip() and not line.startswith("#")]
-
-
 def grid_texts(tokenizer, batch: int, seq_len: int, sentences: Sequence[str]) -> list[str]:
     """`batch` texts of at least `seq_len` tokens each (row i joins sentences from i onwards), so that
     truncating to seq_len leaves every position a real token: grid cells have no padding."""
@@ -103,15 +93,12 @@ def eval_subset(data: LabelledTexts | None, settings: BenchmarkSettings) -> Labe
     return data.head(settings.eval_limit)
 
 
-def eval_fingerprint(data: LabelledTexts) -> str:
-    digest = hashlib.sha256(json.dumps([data.texts, data.labels]).encode())
-    return f"{len(data)}:{digest.hexdigest()[:16]}"
-
-
 # --- timing loop ------------------------------------------------------------------------------------
 
 
-def repeat(step: Callable[[], tuple[float, ...]], settings: BenchmarkSettings, first: bool = True) -> list[tuple[float, ...]]:
+def repeat(
+    step: Callable[[], tuple[float, ...]], settings: BenchmarkSettings, first: bool = True
+) -> list[tuple[float, ...]]:
     """One cell's share of one sweep: warm up (the first sweep: >= warmup_iters and >= warmup_s; later
     ones: one call, the shape changed since), then time until >= min_iters/rounds and >= budget/rounds."""
     begin, n = time.perf_counter(), 0
@@ -217,8 +204,7 @@ def score(model, tokenizer, labels: tuple[str, ...], data: LabelledTexts, settin
     logits = dataset_logits(model, tokenizer, texts, settings.eval_batch_size, max_length, device)
     synchronize(device)
     eval_s = time.perf_counter() - start
-    positive = labels.index(CANONICAL_LABELS[1])
-    predicted = [int(i == positive) for i in logits.argmax(dim=-1).tolist()]
+    predicted = canonical_logits(logits, labels).argmax(dim=-1).tolist()  # 1 = positive, as in the gold labels
     correct = sum(p == g for p, g in zip(predicted, data.labels))
     ci = accuracy_with_ci(correct, len(texts))
     real_tokens = sum(len(ids) for ids in tokenizer(texts, truncation=True, max_length=max_length)["input_ids"])
@@ -228,7 +214,7 @@ def score(model, tokenizer, labels: tuple[str, ...], data: LabelledTexts, settin
 
 def measure(config: BenchmarkConfig, eval_data: LabelledTexts | None = None,
             on_step: Callable[[int, int], None] | None = None) -> BenchmarkResult:
-    """Measure one model variant in this process. Run it in a fresh process (benchmarks/sweep.py):
+    """Measure one model variant in this process. Run it in a fresh process (harness/worker.py):
     load time, the first call and peak memory are only honest there."""
     settings = config.settings
     device = torch.device(config.device)
@@ -243,7 +229,8 @@ def measure(config: BenchmarkConfig, eval_data: LabelledTexts | None = None,
     if loaded.fingerprint != config.fingerprint:
         raise HarnessError(f"{config.name} changed on disk since the run was planned; run again.")
     if max(settings.seq_lens) > loaded.max_length:
-        raise ValueError(f"{config.name} accepts at most {loaded.max_length} tokens; the grid asks for {max(settings.seq_lens)}.")
+        raise ValueError(f"{config.name} accepts at most {loaded.max_length} tokens; the grid asks for "
+                         f"{max(settings.seq_lens)}.")
     n_params = loaded.n_params  # before conversion: quantized Linear weights are no longer parameters
     start = time.perf_counter()
     model = apply_variant(loaded.model, config.variant)
@@ -251,7 +238,7 @@ def measure(config: BenchmarkConfig, eval_data: LabelledTexts | None = None,
     load_peak_mb = memory.peak_mb()
     memory.reset()  # from here the peak covers the resident weights plus inference activations
 
-    tokenizer, sentences = loaded.tokenizer, grid_sentences()
+    tokenizer, sentences = loaded.tokenizer, sample_sentences()  # grid inputs only set the shape; any real text will do
     cells: list[CellResult] = []
     with torch.inference_mode():
         first_shape = shapes[0]
@@ -259,7 +246,10 @@ def measure(config: BenchmarkConfig, eval_data: LabelledTexts | None = None,
         first_call_ms = first()[0]  # the cold call: lazy allocations, kernel selection, caches
         # Sweeping the whole grid several times, rather than each cell once, spreads a burst of
         # outside load (a noisy neighbour, a frequency dip) over every cell instead of skewing a few.
-        steps_of = {shape: _cell_step(model, tokenizer, grid_texts(tokenizer, *shape, sentences), shape[1], device) for shape in shapes}
+        steps_of = {
+            shape: _cell_step(model, tokenizer, grid_texts(tokenizer, *shape, sentences), shape[1], device)
+            for shape in shapes
+        }
         sweeps: dict[tuple[int, int], list[list[tuple[float, ...]]]] = {shape: [] for shape in shapes}
         for sweep in range(settings.rounds):
             for i, shape in enumerate(shapes, start=1):
@@ -275,7 +265,9 @@ def measure(config: BenchmarkConfig, eval_data: LabelledTexts | None = None,
 
     accuracy = None
     if eval_data is not None:
-        accuracy = score(model, tokenizer, loaded.labels, eval_data, settings, device, min(EVAL_MAX_LENGTH, loaded.max_length))
+        accuracy = score(
+            model, tokenizer, loaded.labels, eval_data, settings, device, min(EVAL_MAX_LENGTH, loaded.max_length)
+        )
         if on_step:
             on_step(steps, steps)
     return BenchmarkResult(
@@ -283,35 +275,3 @@ def measure(config: BenchmarkConfig, eval_data: LabelledTexts | None = None,
         VARIANT_INFO[config.variant].label, load_s, convert_s, first_call_ms, first_shape, tuple(cells), usage,
         n_params, loaded.size_bytes, serialized_bytes(model), accuracy,
     )
-
-
-# --- the worker process (benchmarks/sweep.py starts it and gives it its turns) --------------------------
-
-
-def _worker(argv: list[str]) -> int:
-    """Measure the job in argv[0] into argv[1], reporting each step as a JSON line on stdout and then
-    waiting for a line on stdin before the next one; stdin closing (the parent gone) ends it."""
-    from benchmarks.models import ModelLoadError
-
-    job_path, out_path = argv
-    job = json.loads(Path(job_path).read_text())
-    config = BenchmarkConfig.from_dict(job["config"])
-    ev = job["eval"]
-    data = LabelledTexts(tuple(ev["texts"]), tuple(ev["labels"]), ev["source"]) if ev else None
-
-    def report(done: int, total: int) -> None:
-        print(json.dumps({"done": done, "total": total}), flush=True)
-        if done < total and not sys.stdin.readline():
-            raise SystemExit(3)
-
-    try:
-        result = measure(config, data, report)
-    except (ModelLoadError, HarnessError, ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    Path(out_path).write_text(json.dumps(result.to_dict()))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(_worker(sys.argv[1:]))

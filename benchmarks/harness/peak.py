@@ -1,64 +1,19 @@
-"""What a measurement ran on: CPU and GPU identity, instruction sets, software versions, and the
-machine's matmul peak per dtype (the honest ceiling for "how close to the limit")."""
+"""The machine's matmul peak per dtype: the honest ceiling for "how close to the limit" a model's FLOP rate is."""
 
 from __future__ import annotations
 
-import functools
-import os
-import platform
 import statistics
 import time
 import warnings
 from datetime import datetime, timezone
-from pathlib import Path
 
 import torch
 
-from benchmarks.results import HardwareInfo, PeakResult, SoftwareInfo
-from benchmarks.timing import synchronize
+from benchmarks.core.device import HardwareInfo, detect_hardware, detect_software, synchronize
+from benchmarks.harness.results import PeakResult
 
-# Flags that decide which kernels run (and whether bf16 / int8 have hardware support).
-_ISA_FLAGS = ("avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8")
 PEAK_SIZES = {"cpu": 2048, "cuda": 8192}
 PEAK_BUDGET_S = 1.5
-
-
-def _cpuinfo() -> tuple[str, int, int, tuple[str, ...]]:
-    """Model name, physical cores, logical CPUs and ISA flags from /proc/cpuinfo (Linux), else platform."""
-    logical = os.cpu_count() or 1
-    path = Path("/proc/cpuinfo")
-    if not path.is_file():
-        return platform.processor() or platform.machine(), logical, logical, ()
-    model, flags, cores = "", set(), set()
-    physical_id = "0"
-    for line in path.read_text().splitlines():
-        key, _, value = (part.strip() for part in line.partition(":"))
-        if key == "model name" and not model:
-            model = value
-        elif key == "flags" and not flags:
-            flags = set(value.split())
-        elif key == "physical id":
-            physical_id = value
-        elif key == "core id":
-            cores.add((physical_id, value))
-    return model or platform.machine(), max(1, len(cores) or logical), logical, tuple(f for f in _ISA_FLAGS if f in flags)
-
-
-@functools.lru_cache(maxsize=1)
-def detect_hardware() -> HardwareInfo:
-    model, cores, logical, isa = _cpuinfo()
-    gpu_name, gpu_gb, capability = "", 0.0, ""
-    if torch.cuda.is_available():
-        props = torch.cuda.get_device_properties(0)
-        gpu_name, gpu_gb, capability = props.name, props.total_memory / 2**30, f"{props.major}.{props.minor}"
-    return HardwareInfo(model, cores, logical, isa, torch.backends.cpu.get_cpu_capability(), gpu_name, round(gpu_gb, 1), capability)
-
-
-@functools.lru_cache(maxsize=1)
-def detect_software() -> SoftwareInfo:
-    import transformers
-
-    return SoftwareInfo(platform.python_version(), torch.__version__, transformers.__version__, torch.version.cuda or "")
 
 
 def peak_dtypes(device: str, hardware: HardwareInfo) -> tuple[str, ...]:
@@ -74,7 +29,9 @@ def _matmul_step(dtype: str, n: int, device: torch.device):
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch.ao eager quantization prints a migration notice
-            layer = quantize_dynamic(torch.nn.Sequential(torch.nn.Linear(n, n, bias=False)), {torch.nn.Linear}, dtype=torch.qint8)
+            layer = quantize_dynamic(
+                torch.nn.Sequential(torch.nn.Linear(n, n, bias=False)), {torch.nn.Linear}, dtype=torch.qint8
+            )
         x = torch.randn(n, n)
         return lambda: layer(x)
     torch_dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[dtype]
@@ -103,6 +60,14 @@ def measure_matmul_peak(dtype: str, device: str = "cpu", threads: int | None = N
             synchronize(dev)  # kernels are asynchronous on CUDA: wait before reading the clock
             rates.append(2 * n**3 / (time.perf_counter() - start) / 1e9)
     return PeakResult(
-        detect_hardware(), detect_software(), str(dev), dtype, threads, n, max(rates), statistics.median(rates), len(rates),
+        detect_hardware(),
+        detect_software(),
+        str(dev),
+        dtype,
+        threads,
+        n,
+        max(rates),
+        statistics.median(rates),
+        len(rates),
         datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 
 from transformers import pipeline
 
-from benchmarks.data import LabelledTexts
-from benchmarks.metrics import accuracy_with_ci
-from benchmarks.models import CANONICAL_LABELS, LoadedModel
-from benchmarks.results import BenchmarkResult
-from benchmarks.timing import synchronize
+from benchmarks.analysis.metrics import accuracy_with_ci
+from benchmarks.core.data import LabelledTexts
+from benchmarks.core.device import synchronize
+from benchmarks.core.models import LoadedModel
+from benchmarks.core.vocabulary import CANONICAL_LABELS
+from benchmarks.harness.results import BenchmarkResult
 
 
 @dataclass(frozen=True)
@@ -35,14 +36,13 @@ def pipeline_score(loaded: LoadedModel, data: LabelledTexts) -> PipelineScore:
     device = next(loaded.model.parameters()).device
     classify = pipeline("text-classification", model=loaded.model, tokenizer=loaded.tokenizer, device=device)
     classify(data.texts[0])  # warm-up, as the harness's scoring also runs on a warm model
-    positive = loaded.labels.index(CANONICAL_LABELS[1])
     label2id = {name: i for i, name in loaded.model.config.id2label.items()}
     synchronize(device)
     start = time.perf_counter()
     outputs = classify(list(data.texts))
     synchronize(device)
     seconds = time.perf_counter() - start
-    predicted = [int(label2id[o["label"]] == positive) for o in outputs]
+    predicted = [CANONICAL_LABELS.index(loaded.labels[label2id[o["label"]]]) for o in outputs]
     return PipelineScore(sum(p == g for p, g in zip(predicted, data.labels)), len(data), seconds)
 
 
@@ -56,12 +56,16 @@ def fastest_scoring(results: list[BenchmarkResult], role: str, tolerance_pp: flo
     return min(scored, key=lambda r: r.accuracy.eval_s, default=None)
 
 
-def comparison_lines(role: str, baseline: PipelineScore, fastest: BenchmarkResult, fp32: BenchmarkResult | None) -> list[str]:
+def comparison_lines(
+    role: str, baseline: PipelineScore, fastest: BenchmarkResult, fp32: BenchmarkResult | None
+) -> list[str]:
     acc = fastest.accuracy
     ci = accuracy_with_ci(baseline.correct, baseline.n)
     lines = [
-        f"{role}: pipeline (fp32, batch 1, defaults) {baseline.seconds:.2f} s, acc {baseline.accuracy:.2%} [{ci.low:.2%}, {ci.high:.2%}]",
-        f"{role}: harness {fastest.config.variant} (length-sorted, dynamic padding, batch {fastest.config.settings.eval_batch_size}) "
+        f"{role}: pipeline (fp32, batch 1, defaults) {baseline.seconds:.2f} s, acc {baseline.accuracy:.2%} "
+        f"[{ci.low:.2%}, {ci.high:.2%}]",
+        f"{role}: harness {fastest.config.variant} (length-sorted, dynamic padding, batch "
+        f"{fastest.config.settings.eval_batch_size}) "
         f"{acc.eval_s:.2f} s, acc {acc.value:.2%} -> {baseline.seconds / acc.eval_s:.2f}x faster",
     ]
     if fp32 is not None and fp32.accuracy is not None:

@@ -8,31 +8,16 @@ emulated and many times slower than fp32, which would only mislead); fp16 on GPU
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 
 import torch
 
-from benchmarks.results import VARIANTS, HardwareInfo
-
-
-@dataclass(frozen=True)
-class Variant:
-    name: str
-    label: str  # what the weights and activations run in, recorded with every result
-    peak_dtype: str  # which matmul peak bounds it (hardware.measure_matmul_peak)
-
-
-VARIANT_INFO = {
-    "fp32": Variant("fp32", "float32", "fp32"),
-    "bf16": Variant("bf16", "bfloat16 weights and activations", "bf16"),
-    "fp16": Variant("fp16", "float16 weights and activations", "fp16"),
-    "int8-dynamic": Variant("int8-dynamic", "qint8 Linear weights per output channel, float32 activations quantized per call", "int8"),
-}
+from benchmarks.core.device import HardwareInfo
+from benchmarks.core.vocabulary import VARIANTS
 
 
 def unsupported_reason(variant: str, device: str, hardware: HardwareInfo) -> str | None:
     """Why `variant` is not measured on `device`, in one sentence; None when it is supported."""
-    if variant not in VARIANT_INFO:
+    if variant not in VARIANTS:
         return f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}."
     gpu = torch.device(device).type == "cuda"
     if variant == "fp16" and not gpu:

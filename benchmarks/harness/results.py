@@ -1,88 +1,27 @@
 """What a benchmark measured and on what: frozen, self-checking records with a JSON round trip.
 
 Every record knows its cache key: the same hardware, software, model identity, variant and settings
-give the same key, so a measurement is never taken twice (benchmarks/store.py).
+give the same key, so a measurement is never taken twice (harness/store.py).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, Union
+from typing import Literal, Union
 
-from benchmarks.metrics import Latency
-from benchmarks.models import ModelSpec
+from benchmarks.analysis.metrics import Latency
+from benchmarks.core.device import HardwareInfo, SoftwareInfo, device_type
+from benchmarks.core.pairs import ModelSpec
+from benchmarks.core.persist import digest
+from benchmarks.core.vocabulary import ROLES, VARIANTS, Role
 
 SCHEMA_VERSION = 1
-VARIANTS = ("fp32", "bf16", "fp16", "int8-dynamic")
-ROLES = ("teacher", "student")
-
-
-def _digest(payload: Any) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def _check(condition: bool, message: str) -> None:
     if not condition:
         raise ValueError(message)
-
-
-def _device_type(device: str) -> str:
-    return device.split(":", 1)[0]
-
-
-@dataclass(frozen=True)
-class HardwareInfo:
-    cpu_model: str
-    physical_cores: int
-    logical_cpus: int
-    isa: tuple[str, ...]  # vector/matrix extensions that decide kernel speed (avx2, avx512f, amx_bf16...)
-    torch_cpu_capability: str  # which kernels PyTorch dispatches to (DEFAULT / AVX2 / AVX512)
-    gpu_name: str = ""  # "" without CUDA
-    gpu_memory_gb: float = 0.0
-    gpu_capability: str = ""
-
-    def __post_init__(self) -> None:
-        _check(self.physical_cores >= 1 and self.logical_cpus >= self.physical_cores, "core counts must be positive, threads >= cores")
-        object.__setattr__(self, "isa", tuple(sorted(self.isa)))
-
-    @property
-    def fingerprint(self) -> str:
-        return _digest(asdict(self))[:12]
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "HardwareInfo":
-        return cls(**{**d, "isa": tuple(d["isa"])})
-
-    @property
-    def native_bf16_cpu(self) -> bool:
-        """bf16 matmuls run natively only with AVX512_BF16 or AMX; elsewhere they are emulated and slow."""
-        return bool({"avx512_bf16", "amx_bf16"} & set(self.isa))
-
-    def label(self, device: str = "cpu") -> str:
-        if _device_type(device) == "cuda":
-            return f"GPU: {self.gpu_name} ({self.gpu_memory_gb:.0f} GB)"
-        isa = self.torch_cpu_capability if self.torch_cpu_capability not in ("", "DEFAULT") else "no AVX2"
-        amx = " + AMX" if any(f.startswith("amx") for f in self.isa) else ""
-        return f"CPU: {self.cpu_model} · {self.physical_cores} cores / {self.logical_cpus} threads · {isa}{amx}"
-
-
-@dataclass(frozen=True)
-class SoftwareInfo:
-    python: str
-    torch: str
-    transformers: str
-    cuda: str = ""  # torch.version.cuda, "" for CPU builds
-
-    @property
-    def fingerprint(self) -> str:
-        return _digest(asdict(self))[:12]
-
-    @property
-    def label(self) -> str:
-        cuda = f", CUDA {self.cuda}" if self.cuda else ""
-        return f"torch {self.torch}, transformers {self.transformers}, Python {self.python}{cuda}"
 
 
 @dataclass(frozen=True)
@@ -95,7 +34,7 @@ class BenchmarkSettings:
     cell_budget_s: float = 1.0  # timed seconds per cell, after warm-up...
     min_iters: int = 10  # ...and never fewer timed iterations than this
     rounds: int = 3  # the grid is swept this many times, each cell getting 1/rounds of its budget per sweep
-    keep_heap: bool = True  # run with glibc keeping freed memory (sweep.HEAP_ENV), as a tuned server would
+    keep_heap: bool = True  # run with glibc keeping freed memory (worker.HEAP_ENV), as a tuned server would
     warmup_iters: int = 1
     warmup_s: float = 0.2
     attn_implementation: str = "sdpa"
@@ -129,7 +68,7 @@ class BenchmarkConfig:
     """One model in one precision variant on one device, measured with `settings`."""
 
     pair: str  # pair key, for grouping on the page
-    role: Literal["teacher", "student"]
+    role: Role
     source: str
     ref: str
     fingerprint: str  # model identity: weights hash, Hub revision or architecture recipe
@@ -141,7 +80,7 @@ class BenchmarkConfig:
     def __post_init__(self) -> None:
         _check(self.role in ROLES, f"role must be one of {ROLES}")
         _check(self.variant in VARIANTS, f"unknown variant {self.variant!r}; use one of {', '.join(VARIANTS)}")
-        _check(_device_type(self.device) in ("cpu", "cuda"), f"unsupported device {self.device!r}")
+        _check(device_type(self.device) in ("cpu", "cuda"), f"unsupported device {self.device!r}")
         _check(bool(self.fingerprint), "a model fingerprint is required for the cache key")
 
     @property
@@ -153,7 +92,7 @@ class BenchmarkConfig:
         return self.spec.display_name
 
     def key(self, hardware: HardwareInfo, software: SoftwareInfo) -> str:
-        return _digest({"kind": "model", "config": asdict(self), "hw": hardware.fingerprint, "sw": software.fingerprint})
+        return digest({"kind": "model", "config": asdict(self), "hw": hardware.fingerprint, "sw": software.fingerprint})
 
     @classmethod
     def from_dict(cls, d: dict) -> "BenchmarkConfig":
@@ -329,7 +268,8 @@ class PeakResult:
     def __post_init__(self) -> None:
         _check(self.dtype in ("fp32", "bf16", "fp16", "int8"), f"unknown peak dtype {self.dtype!r}")
         _check(0 < self.gflops_median <= self.gflops, "median rate must be positive and <= the best")
-        _check(self.n_iters >= 1 and self.size >= 1 and self.threads >= 1, "size, threads and iterations must be positive")
+        _check(self.n_iters >= 1 and self.size >= 1 and self.threads >= 1, "size, threads and iterations must be "
+                                                                           "positive")
 
     @property
     def key(self) -> str:
@@ -351,7 +291,16 @@ class PeakResult:
 
 
 def peak_key(hardware: HardwareInfo, software: SoftwareInfo, device: str, dtype: str, threads: int) -> str:
-    return _digest({"kind": "peak", "hw": hardware.fingerprint, "sw": software.fingerprint, "device": device, "dtype": dtype, "threads": threads})
+    return digest(
+        {
+            "kind": "peak",
+            "hw": hardware.fingerprint,
+            "sw": software.fingerprint,
+            "device": device,
+            "dtype": dtype,
+            "threads": threads,
+        }
+    )
 
 
 Record = Union[BenchmarkResult, PeakResult]

@@ -19,8 +19,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from benchmarks.results import BenchmarkResult, Record, record_from_dict, record_to_json
-from benchmarks.settings import DATA_DIR
+from benchmarks.core.persist import write_atomically
+from benchmarks.core.settings import DATA_DIR
+from benchmarks.harness.results import BenchmarkResult, Record, record_from_dict, record_to_json
 
 REFERENCE_DIR = DATA_DIR / "reference"
 EXPORT_FORMAT = "kd-benchmarks-export"
@@ -150,8 +151,18 @@ class ResultStore:
             for rec in records:
                 pair = rec.config.pair if isinstance(rec, BenchmarkResult) else ""
                 cur = conn.execute(
-                    f"{verb} INTO records (key, kind, pair, hardware, software, origin, stored_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (rec.key, rec.kind, pair, rec.hardware.fingerprint, rec.software.fingerprint, origin, _now(), record_to_json(rec)),
+                    f"{verb} INTO records (key, kind, pair, hardware, software, origin, stored_at, payload) VALUES (?, "
+                    f"?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        rec.key,
+                        rec.kind,
+                        pair,
+                        rec.hardware.fingerprint,
+                        rec.software.fingerprint,
+                        origin,
+                        _now(),
+                        record_to_json(rec),
+                    ),
                 )
                 written += cur.rowcount
         return written
@@ -164,7 +175,9 @@ class ResultStore:
     def _rows(self, where: str = "", params: tuple = ()) -> list[StoredRecord]:
         conn = self._connect()
         try:
-            rows = conn.execute(f"SELECT payload, origin, stored_at FROM records {where} ORDER BY stored_at, key", params).fetchall()
+            rows = conn.execute(
+                f"SELECT payload, origin, stored_at FROM records {where} ORDER BY stored_at, key", params
+            ).fetchall()
         finally:
             conn.close()
         out = []
@@ -218,11 +231,7 @@ class ResultStore:
             "hardware": hardware,  # for people reading the file; every record carries its own
             "records": [{"origin": r.origin, "record": r.record.to_dict()} for r in chosen],
         }
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
-        os.replace(tmp, path)
+        write_atomically(Path(path), json.dumps(doc, indent=1, sort_keys=True) + "\n")
         return len(chosen)
 
     def import_file(self, path: str | Path, origin: str | None = None, replace: bool = False) -> tuple[int, int]:

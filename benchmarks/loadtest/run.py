@@ -7,7 +7,7 @@ opens one headless Chromium with one isolated context per session, and has every
 the Text box with a varied sample sentence, click Compare, wait for that input's answer. Reports the
 p50/p95 time from click to rendered answer, every error, the server's resident memory (children
 included) over time, and how often each model was loaded, read from the server's log lines
-"loaded <model> in <s> s" (benchmarks.models.load_model). Bounded: at most MAX_SESSIONS sessions for at
+"loaded <model> in <s> s" (benchmarks.core.models.load_model). Bounded: at most MAX_SESSIONS sessions for at
 most MAX_SECONDS, each request at most --timeout seconds.
 """
 
@@ -18,10 +18,7 @@ import asyncio
 import json
 import os
 import random
-import re
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,9 +27,8 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import psutil
-
-from benchmarks.settings import DATA_DIR, REPO_ROOT
+from benchmarks.core.data import sample_sentences
+from benchmarks.loadtest.server import count_loads, free_port, start_server, tree_rss, wait_healthy
 
 MAX_SESSIONS = 50
 MAX_SECONDS = 900
@@ -44,18 +40,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync",
 ]
 LOCALHOST = {"localhost", "127.0.0.1", "::1"}
-LOAD_LINE = re.compile(r"loaded (?P<model>.+) in (?P<seconds>[\d.]+) s\s*$")
-# `streamlit run`, plus a log handler so the server prints benchmarks' INFO lines (model loads).
-_SERVE = (
-    "import logging, sys\n"
-    "handler = logging.StreamHandler()\n"
-    "handler.setFormatter(logging.Formatter('%(asctime)s %(name)s %(message)s'))\n"
-    "logging.getLogger('benchmarks').addHandler(handler)\n"
-    "logging.getLogger('benchmarks').setLevel(logging.INFO)\n"
-    "from streamlit.web import cli\n"
-    "sys.argv = ['streamlit', 'run', *sys.argv[1:]]\n"
-    "sys.exit(cli.main())\n"
-)
 _PAGE_PROBLEMS = """() => ({
     exceptions: document.querySelectorAll('[data-testid="stException"]').length,
     errors: [...document.querySelectorAll('[data-testid="stAlertContentError"]')].map(e => e.innerText.slice(0, 200)),
@@ -97,7 +81,12 @@ class LoadReport:
 
     @property
     def ok(self) -> bool:
-        return not self.errors and self.loads is not None and all(len(t) == 1 for t in self.loads.values()) and bool(self.warm)
+        return (
+            not self.errors
+            and self.loads is not None
+            and all(len(t) == 1 for t in self.loads.values())
+            and bool(self.warm)
+        )
 
     def rss_at(self, t: float) -> int:
         return min(self.rss, key=lambda s: abs(s[0] - t))[1]
@@ -108,17 +97,20 @@ class LoadReport:
             f"Load test: {self.sessions} browser sessions × {self.elapsed - self.opened_at:.0f} s against {self.url} "
             f"({self.cpus} CPUs shared by server and browser)",
             f"requests: {len(self.requests)} answered or failed, {len(self.errors)} errors, "
-            f"{sum(r.clicks > 1 for r in self.requests)} clicks repeated (no script run started within {CLICK_WAIT_S:.0f} s)",
+            f"{sum(r.clicks > 1 for r in self.requests)} clicks repeated (no script run started within "
+            f"{CLICK_WAIT_S:.0f} s)",
         ]
         if self.warm:
             warm = self.warm
             q = statistics.quantiles(warm, n=20, method="inclusive") if len(warm) > 1 else [warm[0]] * 19
             lines.append(
                 f"time to rendered answer after warm-up: p50 {statistics.median(warm):.2f} s, p95 {q[18]:.2f} s, "
-                f"max {max(warm):.2f} s (n={len(warm)}, {len(warm) / (self.elapsed - (self.warm_at or 0)):.1f} answers/s)"
+                f"max {max(warm):.2f} s (n={len(warm)}, {len(warm) / (self.elapsed - (self.warm_at or 0)):.1f} "
+                f"answers/s)"
             )
         if self.warm_at is not None:
-            lines.append(f"warm-up: every page open after {self.opened_at:.1f} s, every session answered once after {self.warm_at:.1f} s")
+            lines.append(f"warm-up: every page open after {self.opened_at:.1f} s, every session answered once after "
+                         f"{self.warm_at:.1f} s")
         if self.rss:
             after = [b for t, b in self.rss if self.warm_at is not None and t >= self.warm_at]
             lines.append(
@@ -130,17 +122,16 @@ class LoadReport:
         if self.loads is None:
             lines.append("model loads: unknown (--server-log: the log of a server that prints benchmarks' INFO lines)")
         else:
-            loads = ", ".join(f"{m} ×{len(t)} ({', '.join(f'{s:.1f} s' for s in t)})" for m, t in sorted(self.loads.items()))
+            loads = ", ".join(
+                f"{m} ×{len(t)} ({', '.join(f'{s:.1f} s' for s in t)})" for m, t in sorted(self.loads.items())
+            )
             lines.append(f"model loads: {loads or 'none'}")
         for r in self.errors[:10]:
             lines.append(f"  error in session {r.session} at {r.started:.1f} s: {r.error}")
-        lines.append("verdict: " + ("OK" if self.ok else "FAILED (errors, a model loaded more than once, or no answers)"))
+        lines.append(
+            "verdict: " + ("OK" if self.ok else "FAILED (errors, a model loaded more than once, or no answers)")
+        )
         return "\n".join(lines)
-
-
-def sample_sentences(path: Path = DATA_DIR / "samples.txt") -> list[str]:
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
 _ENDINGS = ("", " Really.", " Honestly!", " I mean it.", " Or so I thought.", " Five stars?", " Meh.")
@@ -149,57 +140,6 @@ _ENDINGS = ("", " Really.", " Honestly!", " I mean it.", " Or so I thought.", " 
 def varied(sentences: list[str], rng: random.Random, session: int, i: int) -> str:
     """A sample sentence, changed enough that no two consecutive inputs of a session are equal."""
     return f"{rng.choice(sentences)}{rng.choice(_ENDINGS)} (viewer {session}, take {i})"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(port: int, log_path: Path, env: dict[str, str]) -> subprocess.Popen:
-    """The real dashboard on 127.0.0.1:`port`, logging model loads to `log_path`."""
-    args = [
-        str(REPO_ROOT / "dashboard" / "app.py"), "--server.port", str(port), "--server.address", "127.0.0.1",
-        "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-    ]
-    with log_path.open("w") as log:
-        return subprocess.Popen([sys.executable, "-c", _SERVE, *args], cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-
-
-def wait_healthy(url: str, seconds: float = 90) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError(f"{url} did not answer its health check within {seconds:.0f} s")
-
-
-def tree_rss(pid: int) -> int:
-    """Resident bytes of a process and all its children (a process that just exited counts 0)."""
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0
-    total = 0
-    for p in procs:
-        try:
-            total += p.memory_info().rss
-        except psutil.NoSuchProcess:
-            pass
-    return total
-
-
-def count_loads(log_text: str) -> dict[str, list[float]]:
-    loads: dict[str, list[float]] = {}
-    for line in log_text.splitlines():
-        if m := LOAD_LINE.search(line):
-            loads.setdefault(m["model"], []).append(float(m["seconds"]))
-    return loads
 
 
 class ScriptRuns:
@@ -315,7 +255,9 @@ class _Window:
         return self.opened + self.seconds
 
 
-async def _session(browser, url: str, index: int, window: _Window, t0: float, timeout: float, out: list[Request]) -> None:
+async def _session(
+    browser, url: str, index: int, window: _Window, t0: float, timeout: float, out: list[Request]
+) -> None:
     """One viewer: their own browser context, asking again as soon as an answer is on screen."""
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
@@ -341,7 +283,9 @@ async def _session(browser, url: str, index: int, window: _Window, t0: float, ti
                 try:
                     await _open(page, url, timeout)  # start this viewer afresh, as a person would
                 except Exception as exc:
-                    out.append(Request(index, time.monotonic() - t0, 0.0, f"could not reopen the page: {_one_line(exc)}"))
+                    out.append(
+                        Request(index, time.monotonic() - t0, 0.0, f"could not reopen the page: {_one_line(exc)}")
+                    )
                     return
             i += 1
     finally:
@@ -429,7 +373,9 @@ def run(
         url = check_localhost(url)
     try:
         wait_healthy(url)
-        requests, rss, opened, elapsed = asyncio.run(drive(page_url(url, teacher, student), sessions, seconds, pid, timeout))
+        requests, rss, opened, elapsed = asyncio.run(
+            drive(page_url(url, teacher, student), sessions, seconds, pid, timeout)
+        )
     finally:
         if server is not None:
             server.terminate()
@@ -441,13 +387,17 @@ def run(
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.loadtest", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sessions", type=int, default=20, help=f"concurrent browser sessions (1..{MAX_SESSIONS}; default 20)")
-    ap.add_argument("--seconds", type=float, default=120, help=f"how long to drive them (1..{MAX_SECONDS}; default 120)")
+    ap.add_argument("--sessions", type=int, default=20, help=f"concurrent browser sessions (1..{MAX_SESSIONS}; default "
+                                                             f"20)")
+    ap.add_argument(
+        "--seconds", type=float, default=120, help=f"how long to drive them (1..{MAX_SECONDS}; default 120)"
+    )
     ap.add_argument("--url", help="an app already running on this machine (default: start one on a free port)")
     ap.add_argument("--server-log", type=Path, help="that app's log, to count model loads")
     ap.add_argument("--teacher", help="custom pair: teacher folder or Hub id (default: the pocket pair)")
     ap.add_argument("--student", help="custom pair: student folder or Hub id")
-    ap.add_argument("--timeout", type=float, default=120, help="seconds one request may take before it counts as an error")
+    ap.add_argument("--timeout", type=float, default=120, help="seconds one request may take before it counts as an "
+                                                               "error")
     ap.add_argument("--json", type=Path, help="also write the report (every request, every RSS sample) as JSON")
     args = ap.parse_args(argv)
     if bool(args.teacher) != bool(args.student):

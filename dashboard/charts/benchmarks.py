@@ -1,4 +1,4 @@
-"""Plotly figures for the Benchmarks page: rows in (benchmarks.comparison), figures out, no computing."""
+"""Plotly figures for the Benchmarks page: rows in (benchmarks.harness.comparison), figures out, no computing."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Sequence
 
 import plotly.graph_objects as go
 
-from benchmarks.comparison import Speedup
+from benchmarks.harness.comparison import Speedup
 
 ROLE_COLOURS = {"teacher": "#4C72B0", "student": "#DD8452"}  # as on the Playground
 VARIANT_DASH = {"fp32": "solid", "bf16": "dash", "fp16": "dashdot", "int8-dynamic": "dot"}
@@ -44,13 +44,23 @@ def latency_chart(rows: Sequence[dict], x: str, title: str) -> go.Figure:
                                  showlegend=False, hoverinfo="skip"))
         fig.add_trace(go.Scatter(x=xs, y=[r["p99_ms"] for r in pts], mode="lines", line=dict(width=0), fill="tonexty",
                                  fillcolor=_rgba(colour, 0.18), legendgroup=name, showlegend=False, hoverinfo="skip"))
-        fig.add_trace(go.Scatter(
-            x=xs, y=[r["p50_ms"] for r in pts], mode="lines+markers", name=name, legendgroup=name,
-            line=dict(color=colour, dash=dash), marker=dict(symbol=VARIANT_SYMBOL[pts[0]["variant"]], size=8),
-            customdata=[[r["p90_ms"], r["p99_ms"], r["iterations"], _drift_note(r.get("sweep_spread"))] for r in pts],
-            hovertemplate="%{x}: p50 %{y:.1f} ms · p90 %{customdata[0]:.1f} · p99 %{customdata[1]:.1f} ms · %{customdata[2]} runs"
-                          "%{customdata[3]}<extra>" + name + "</extra>",
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=[r["p50_ms"] for r in pts],
+                mode="lines+markers",
+                name=name,
+                legendgroup=name,
+                line=dict(color=colour, dash=dash),
+                marker=dict(symbol=VARIANT_SYMBOL[pts[0]["variant"]], size=8),
+                customdata=[
+                    [r["p90_ms"], r["p99_ms"], r["iterations"], _drift_note(r.get("sweep_spread"))] for r in pts
+                ],
+                hovertemplate="%{x}: p50 %{y:.1f} ms · p90 %{customdata[0]:.1f} · p99 %{customdata[1]:.1f} ms · "
+                              "%{customdata[2]} runs"
+                "%{customdata[3]}<extra>" + name + "</extra>",
+            )
+        )
     fig.update_xaxes(title=AXIS_NAMES[x], type="log", tickvals=sorted({r[x] for r in rows}))
     # Full labels at 1-2-5 steps: plotly's default log ticks label only the leading digit.
     fig.update_yaxes(title="latency, ms (log scale)", type="log", tickvals=LOG_TICKS, tickformat="~s")
@@ -66,12 +76,20 @@ def throughput_chart(rows: Sequence[dict], title: str) -> go.Figure:
     fig = go.Figure()
     for name in _series(rows):
         pts = sorted((r for r in rows if r["series"] == name), key=lambda r: r["batch"])
-        fig.add_trace(go.Bar(
-            x=[str(r["batch"]) for r in pts], y=[r["sentences_per_s"] for r in pts], name=name,
-            marker=dict(color=ROLE_COLOURS[pts[0]["role"]], pattern_shape="" if pts[0]["variant"] == "fp32" else "/"),
-            customdata=[[r["tokens_per_s"]] for r in pts],
-            hovertemplate="batch %{x}: %{y:.1f} sentences/s · %{customdata[0]:,.0f} real tokens/s<extra>" + name + "</extra>",
-        ))
+        fig.add_trace(
+            go.Bar(
+                x=[str(r["batch"]) for r in pts],
+                y=[r["sentences_per_s"] for r in pts],
+                name=name,
+                marker=dict(
+                    color=ROLE_COLOURS[pts[0]["role"]], pattern_shape="" if pts[0]["variant"] == "fp32" else "/"
+                ),
+                customdata=[[r["tokens_per_s"]] for r in pts],
+                hovertemplate="batch %{x}: %{y:.1f} sentences/s · %{customdata[0]:,.0f} real tokens/s<extra>"
+                + name
+                + "</extra>",
+            )
+        )
     fig.update_xaxes(title="batch size", type="category")
     fig.update_yaxes(title="sentences per second")
     return _layout(fig, title=title, barmode="group")
@@ -84,18 +102,32 @@ def speedup_chart(rows: Sequence[Speedup], title: str) -> go.Figure:
     for variant in dict.fromkeys(s.variant for s in rows):
         pts = sorted((s for s in rows if s.variant == variant), key=lambda s: (s.seq_len, s.batch))
         ranges = [s.sweep_range or (s.ratio, s.ratio) for s in pts]
-        fig.add_trace(go.Bar(
-            x=[f"{s.batch}×{s.seq_len}" for s in pts], y=[s.ratio for s in pts], name=variant,
-            marker_color=VARIANT_COLOURS[variant], text=[f"{s.ratio:.2f}×" for s in pts],
-            # Rotated at the foot of the bar: three variants share a cell and the whiskers cross the bar tops.
-            textposition="inside", insidetextanchor="start", textangle=-90,
-            error_y=dict(type="data", visible=any(s.sweep_range for s in pts), symmetric=False,
-                         array=[hi - s.ratio for s, (_, hi) in zip(pts, ranges)],
-                         arrayminus=[s.ratio - lo for s, (lo, _) in zip(pts, ranges)], color="#333", thickness=1.5, width=4),
-            customdata=[[s.teacher_ms, s.student_ms, _sweeps_note(s)] for s in pts],
-            hovertemplate="%{x}: %{y:.2f}× · p50 teacher %{customdata[0]:.1f} ms, student %{customdata[1]:.1f} ms"
-                          "%{customdata[2]}<extra>" + variant + "</extra>",
-        ))
+        fig.add_trace(
+            go.Bar(
+                x=[f"{s.batch}×{s.seq_len}" for s in pts],
+                y=[s.ratio for s in pts],
+                name=variant,
+                marker_color=VARIANT_COLOURS[variant],
+                text=[f"{s.ratio:.2f}×" for s in pts],
+                # Rotated at the foot of the bar: three variants share a cell and the whiskers cross the bar tops.
+                textposition="inside",
+                insidetextanchor="start",
+                textangle=-90,
+                error_y=dict(
+                    type="data",
+                    visible=any(s.sweep_range for s in pts),
+                    symmetric=False,
+                    array=[hi - s.ratio for s, (_, hi) in zip(pts, ranges)],
+                    arrayminus=[s.ratio - lo for s, (lo, _) in zip(pts, ranges)],
+                    color="#333",
+                    thickness=1.5,
+                    width=4,
+                ),
+                customdata=[[s.teacher_ms, s.student_ms, _sweeps_note(s)] for s in pts],
+                hovertemplate="%{x}: %{y:.2f}× · p50 teacher %{customdata[0]:.1f} ms, student %{customdata[1]:.1f} ms"
+                "%{customdata[2]}<extra>" + variant + "</extra>",
+            )
+        )
     ceiling = max((s.ceiling for s in rows), default=2.0)
     # Line labels sit in the right margin, clear of the bars and their values.
     fig.add_hline(y=ceiling, line_dash="dash", line_color="#444")
@@ -131,14 +163,29 @@ def bar_chart(rows: Sequence[dict], value: str, axis: str, title: str, text_form
 def accuracy_chart(rows: Sequence[dict], title: str) -> go.Figure:
     """Accuracy per model x variant with its 95 % Wilson interval."""
     rows = [r for r in rows if r["accuracy"] is not None]
-    fig = go.Figure(go.Scatter(
-        x=[r["series"] for r in rows], y=[r["accuracy"] for r in rows], mode="markers",
-        marker=dict(size=14, color=[ROLE_COLOURS[r["role"]] for r in rows], symbol=[VARIANT_SYMBOL[r["variant"]] for r in rows]),
-        error_y=dict(type="data", symmetric=False, array=[r["acc_high"] - r["accuracy"] for r in rows],
-                     arrayminus=[r["accuracy"] - r["acc_low"] for r in rows], thickness=2, width=10),
-        customdata=[[r["acc_low"], r["acc_high"], r["eval_n"]] for r in rows],
-        hovertemplate="%{x}: %{y:.1%} [%{customdata[0]:.1%}, %{customdata[1]:.1%}] on %{customdata[2]} sentences<extra></extra>",
-    ))
+    fig = go.Figure(
+        go.Scatter(
+            x=[r["series"] for r in rows],
+            y=[r["accuracy"] for r in rows],
+            mode="markers",
+            marker=dict(
+                size=14,
+                color=[ROLE_COLOURS[r["role"]] for r in rows],
+                symbol=[VARIANT_SYMBOL[r["variant"]] for r in rows],
+            ),
+            error_y=dict(
+                type="data",
+                symmetric=False,
+                array=[r["acc_high"] - r["accuracy"] for r in rows],
+                arrayminus=[r["accuracy"] - r["acc_low"] for r in rows],
+                thickness=2,
+                width=10,
+            ),
+            customdata=[[r["acc_low"], r["acc_high"], r["eval_n"]] for r in rows],
+            hovertemplate="%{x}: %{y:.1%} [%{customdata[0]:.1%}, %{customdata[1]:.1%}] on %{customdata[2]} "
+                          "sentences<extra></extra>",
+        )
+    )
     fig.update_yaxes(title="accuracy (95 % interval)", tickformat=".0%")
     return _layout(fig, height=360, title=title, showlegend=False)
 
@@ -149,14 +196,31 @@ def tradeoff_chart(rows: Sequence[dict], title: str) -> go.Figure:
     biggest = max([r["variant_mb"] for r in rows] + [1e-9])
     fig = go.Figure()
     for r in rows:
-        fig.add_trace(go.Scatter(
-            x=[r["p50_ms"]], y=[r["accuracy"]], mode="markers+text", name=r["series"], text=[r["series"]],
-            textposition="top center",
-            marker=dict(size=[12 + 48 * (r["variant_mb"] / biggest) ** 0.5], color=ROLE_COLOURS[r["role"]], opacity=0.75,
-                        symbol=VARIANT_SYMBOL[r["variant"]], line=dict(width=1, color="#333")),
-            error_y=dict(type="data", symmetric=False, array=[r["acc_high"] - r["accuracy"]], arrayminus=[r["accuracy"] - r["acc_low"]]),
-            hovertemplate=f"{r['series']}: %{{x:.1f}} ms p50 · %{{y:.1%}} · {r['variant_mb']:.0f} MiB<extra></extra>",
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=[r["p50_ms"]],
+                y=[r["accuracy"]],
+                mode="markers+text",
+                name=r["series"],
+                text=[r["series"]],
+                textposition="top center",
+                marker=dict(
+                    size=[12 + 48 * (r["variant_mb"] / biggest) ** 0.5],
+                    color=ROLE_COLOURS[r["role"]],
+                    opacity=0.75,
+                    symbol=VARIANT_SYMBOL[r["variant"]],
+                    line=dict(width=1, color="#333"),
+                ),
+                error_y=dict(
+                    type="data",
+                    symmetric=False,
+                    array=[r["acc_high"] - r["accuracy"]],
+                    arrayminus=[r["accuracy"] - r["acc_low"]],
+                ),
+                hovertemplate=f"{r['series']}: %{{x:.1f}} ms p50 · %{{y:.1%}} · {r['variant_mb']:.0f} "
+                              f"MiB<extra></extra>",
+            )
+        )
     fig.update_xaxes(title="latency p50, ms (lower is better)", rangemode="tozero")
     fig.update_yaxes(title="accuracy (higher is better)", tickformat=".0%")
     return _layout(fig, height=420, title=title, showlegend=False)

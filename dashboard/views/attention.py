@@ -11,13 +11,15 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from benchmarks.attention import AlignedComparison, AttentionMaps, PairAttention, aligned_layer, sample_sentences, summarise
-from benchmarks.bertviz_offline import MODEL_VIEW_WIDTH, OfflineAssetError
-from benchmarks.inference import InvalidInput, clean_text
-from benchmarks.models import ModelLoadError, PairSpec
+from benchmarks.analysis.attention import AlignedComparison, AttentionMaps, PairAttention, aligned_layer, summarise
+from benchmarks.analysis.bertviz_offline import MODEL_VIEW_WIDTH, OfflineAssetError
+from benchmarks.core.data import sample_sentences
+from benchmarks.core.inference import InvalidInput, clean_text
+from benchmarks.core.models import ModelLoadError
+from benchmarks.core.pairs import PairSpec
+from benchmarks.core.vocabulary import ROLES
 from dashboard import resources, sidebar
 
-ROLES = ("teacher", "student")
 COLOURS = {"teacher": "Blues", "student": "Oranges"}
 METRICS = {
     "Entropy (bits)": ("entropy", "How spread out each head's attention is, averaged over query tokens: 0 = every token looks at one token; log₂(n) = uniform."),

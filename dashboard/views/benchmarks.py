@@ -11,19 +11,28 @@ import time
 
 import streamlit as st
 
-from benchmarks import progress as runs
-from benchmarks.comparison import (
-    Machine, cell_rows, drift, latest, machine_of, machines, missing_variants, pair_agreement, speedups, summary_rows,
+from benchmarks.core.device import detect_hardware, detect_software
+from benchmarks.core.pairs import PairSpec
+from benchmarks.harness import background as runs
+from benchmarks.harness.comparison import (
+    Machine,
+    cell_rows,
+    drift,
+    latest,
+    machine_of,
+    machines,
+    missing_variants,
+    pair_agreement,
+    speedups,
+    summary_rows,
     utilisation_rows,
 )
-from benchmarks.hardware import detect_hardware, detect_software
-from benchmarks.harness import full_settings
-from benchmarks.models import PairSpec
-from benchmarks.precision import supported_variants
-from benchmarks.results import BenchmarkResult, PeakResult
-from benchmarks.store import StoredRecord, reference_records
-from dashboard import benchmark_charts as charts
+from benchmarks.harness.measure import full_settings
+from benchmarks.harness.precision import supported_variants
+from benchmarks.harness.results import BenchmarkResult, PeakResult
+from benchmarks.harness.store import StoredRecord, reference_records
 from dashboard import resources, sidebar
+from dashboard.charts import benchmarks as charts
 
 TIMINGS = {"model": "Model only (forward pass)", "e2e": "End to end (tokenizer + forward)"}
 ORIGINS = {"measured": "measured here", "reference": "shipped reference (data/reference)"}

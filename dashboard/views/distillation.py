@@ -10,13 +10,15 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from benchmarks import report, scoring
-from benchmarks.data import DataUnavailable, LabelledTexts, read_labelled_file
-from benchmarks.distill import TrainConfig
-from benchmarks.inference import InvalidInput, clean_text
-from benchmarks.metrics import Calibration, Proportion
-from benchmarks.models import CANONICAL_LABELS, LoadedPair, ModelLoadError, PairSpec
-from benchmarks.settings import Settings
+from benchmarks.analysis import report, scoring
+from benchmarks.analysis.metrics import Calibration, Proportion
+from benchmarks.core.data import DataUnavailable, LabelledTexts, read_labelled_file
+from benchmarks.core.inference import InvalidInput, clean_text
+from benchmarks.core.models import LoadedPair, ModelLoadError
+from benchmarks.core.pairs import PairSpec
+from benchmarks.core.settings import Settings
+from benchmarks.core.vocabulary import CANONICAL_LABELS
+from benchmarks.distill.recipe import TrainConfig
 from dashboard import resources, sidebar
 
 T_MIN, T_MAX, T_STEP, T_DEFAULT = 1.0, 20.0, 0.5, 2.0

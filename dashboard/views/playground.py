@@ -9,17 +9,12 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from benchmarks.inference import InvalidInput, ModelRun, PairRun, clean_text, predict_pair
-from benchmarks.models import ModelLoadError
-from benchmarks.settings import DATA_DIR
+from benchmarks.core.data import sample_sentences
+from benchmarks.core.inference import InvalidInput, ModelRun, PairRun, clean_text, predict_pair
+from benchmarks.core.models import ModelLoadError
 from dashboard import resources, sidebar
 
 REPEATS = 5  # timed repeats per input: one run of a ~10 ms model is mostly noise
-
-
-def examples() -> list[str]:
-    lines = (DATA_DIR / "samples.txt").read_text(encoding="utf-8").splitlines()
-    return [line for line in lines if line.strip() and not line.startswith("#")]
 
 
 def probability_chart(run: ModelRun, index: int, colour: str) -> go.Figure:
@@ -58,7 +53,7 @@ def main() -> None:
     st.title("Playground")
     st.write("The same sentence through the teacher and its distilled student: label, class probabilities and latency.")
     limits = resources.settings()
-    choice = st.selectbox("Example sentences", ["(type your own)"] + examples(), key="example")
+    choice = st.selectbox("Example sentences", ["(type your own)"] + sample_sentences(), key="example")
     default = "" if choice == "(type your own)" else choice
     text = st.text_area("Text", value=default, height=100, max_chars=limits.max_chars, key=f"text-{choice}")
     if not st.button("Compare", type="primary") and not text:

@@ -1,0 +1,130 @@
+"""Running a pair, start to finish: the one function behind `python -m benchmarks run` and the Benchmarks page's
+"Measure" button (which starts that command in the background). Reads top to bottom: request -> device and
+variants -> settings -> cache -> data and models -> plan -> peaks -> sweep."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.core.data import load_sst2
+from benchmarks.core.device import HardwareInfo, detect_hardware, detect_software, resolve_device
+from benchmarks.core.models import load_model
+from benchmarks.core.pairs import BUILTIN_PAIRS, PairSpec
+from benchmarks.core.settings import load_settings
+from benchmarks.core.vocabulary import ROLES
+from benchmarks.harness.background import run_lock
+from benchmarks.harness.comparison import missing_variants
+from benchmarks.harness.measure import full_settings, quick_settings
+from benchmarks.harness.peak import peak_dtypes
+from benchmarks.harness.precision import supported_variants, unsupported_reason
+from benchmarks.harness.results import BenchmarkResult, BenchmarkSettings
+from benchmarks.harness.store import ResultStore
+from benchmarks.harness.sweep import SweepItem, SweepProgress, ensure_peaks, plan, run_sweep
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What to measure: the flags of `python -m benchmarks run` as data."""
+
+    pair: PairSpec
+    device: str = "auto"
+    variants: tuple[str, ...] = ()  # () = every variant this device runs natively
+    quick: bool = False
+    threads: int | None = None
+    budget: float = 1.0
+    data: str | None = None  # folder with SST-2 dev.tsv; None = the default
+    force: bool = False
+    db: Path | None = None  # results cache; None = the configured one
+
+    def cli_args(self) -> list[str]:
+        """The same request as arguments of `python -m benchmarks`, for a run in another process."""
+        args = ["run", "--device", self.device]
+        if self.db is not None:
+            args += ["--db", str(self.db)]
+        if BUILTIN_PAIRS.get(self.pair.key) == self.pair:
+            args += ["--pair", self.pair.key]
+        else:
+            args += ["--teacher", self.pair.teacher.ref, "--student", self.pair.student.ref]
+        if self.variants:
+            args += ["--variants", ",".join(self.variants)]
+        if self.quick:
+            args.append("--quick")
+        if self.threads is not None:
+            args += ["--threads", str(self.threads)]
+        if self.budget != RunRequest.budget:
+            args += ["--budget", str(self.budget)]
+        if self.data:
+            args += ["--data", self.data]
+        if self.force:
+            args.append("--force")
+        return args
+
+    def settings(self) -> BenchmarkSettings:
+        return quick_settings(self.threads) if self.quick else full_settings(self.threads, self.budget)
+
+    def variants_on(self, device: str, hardware: HardwareInfo) -> tuple[str, ...]:
+        """The requested variants, checked against the device; ValueError (one sentence) for one it cannot run."""
+        if not self.variants:
+            return supported_variants(device, hardware)
+        for name in self.variants:
+            reason = unsupported_reason(name, device, hardware)
+            if reason:
+                raise ValueError(f"--variants {name}: {reason}")
+        return self.variants
+
+
+@dataclass(frozen=True)
+class RunReport:
+    settings: BenchmarkSettings
+    items: list[SweepItem]  # in plan order: fp32 first, teacher before student
+
+    @property
+    def results(self) -> list[BenchmarkResult]:
+        return [item.result for item in self.items]
+
+
+def open_store(db: Path | None) -> ResultStore:
+    return ResultStore(db if db is not None else load_settings().cache_path)
+
+
+def missing(request: RunRequest, results: Sequence[BenchmarkResult]) -> tuple[tuple[str, ...], list[tuple[str, str]]]:
+    """(the variants a run would measure here, the (role, variant) it would add): the page's cheap preview of a
+    run, without loading models (the run itself checks the full cache key, model weights included)."""
+    device, hardware = str(resolve_device(request.device)), detect_hardware()
+    variants = request.variants_on(device, hardware)
+    return variants, missing_variants(results, request.pair.key, hardware, detect_software(), device, variants,
+                                      request.settings())
+
+
+def run_pair(
+    request: RunRequest,
+    store: ResultStore | None = None,
+    on_progress: Callable[[SweepProgress], None] | None = None,
+    log: Callable[[str], None] = print,
+) -> RunReport:
+    """Measure the teacher and the student of the pair in every requested variant, one run per machine at a
+    time, storing each result as it lands; results already cached are reused unless request.force."""
+    device = str(resolve_device(request.device))
+    hardware, software = detect_hardware(), detect_software()
+    variants = request.variants_on(device, hardware)
+    settings = request.settings()
+    store = store or open_store(request.db)
+    seeded = store.seed()
+    pair = request.pair
+    with run_lock(store.path.with_name("benchmark-run.lock")):
+        data = None if pair.architecture_only else load_sst2("validation", request.data)
+        fingerprints = {role: load_model(getattr(pair, role), device).fingerprint for role in ROLES}
+        configs = plan(pair, fingerprints, device, variants, settings, data)
+        log(f"{pair.title}\n{hardware.label(device)} · {software.label} · {settings.threads} threads · "
+            f"variants: {', '.join(variants)}")
+        if seeded:
+            log(f"(added {seeded} shipped reference results to the cache)")
+        if not request.quick:
+            for peak in ensure_peaks(
+                store, device, peak_dtypes(device, hardware), settings.threads, force=request.force
+            ):
+                log(f"matmul peak {peak.dtype}: {peak.gflops:.1f} GFLOP/s (n={peak.size}, best of {peak.n_iters})")
+        items = run_sweep(configs, store, data, force=request.force, on_progress=on_progress)
+    return RunReport(settings, items)
