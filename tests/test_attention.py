@@ -9,6 +9,7 @@ import torch
 from benchmarks.analysis.attention import (
     AttentionMaps,
     aligned_layer,
+    aligned_layers,
     compare_aligned,
     extract,
     extract_pair,
@@ -90,6 +91,7 @@ def test_summaries_of_known_patterns():
 )
 def test_aligned_layer_is_the_distilbert_initialisation(n_student, n_teacher, expected):
     assert [aligned_layer(k, n_student, n_teacher) for k in range(n_student)] == expected
+    assert aligned_layers(n_student, n_teacher) == expected  # ascending, no repeats
 
 
 def test_aligned_layer_rejects_layers_outside_the_student():
@@ -159,3 +161,8 @@ def test_architecture_pair_shapes_are_12_by_12_and_6_by_12():
     maps = extract_pair(load_pair(ARCHITECTURE_PAIR, "cpu", "eager"), "A gripping, beautifully acted film.", 16)
     n = len(maps.teacher.tokens)
     assert maps.teacher.weights.shape == (12, 12, n, n) and maps.student.weights.shape == (6, 12, n, n)
+
+
+def test_the_model_view_cost_counts_every_line_it_draws():
+    maps = _maps(np.full((3, 2, 5, 5), 0.2))
+    assert maps.lines([0, 2]) == 2 * 2 * 5 * 5

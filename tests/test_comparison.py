@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 
 from benchmarks import cli
-from benchmarks.harness.comparison import drift, repeats, speedups
+from benchmarks.harness.comparison import drift, grid, headline, repeats, speedups, summary_rows, typical_drift
 from benchmarks.harness.results import BenchmarkResult
 from tests.benchmark_fakes import pair_results, result
 
@@ -67,3 +67,32 @@ def test_repeat_rejects_a_tolerance_that_is_not_a_fraction(capsys):
     assert cli.main(["repeat", "--tolerance", "5"]) == 2
     err = capsys.readouterr().err
     assert "--tolerance 5" in err and "Traceback" not in err
+
+
+def test_the_headline_sets_teacher_and_student_of_one_variant_side_by_side():
+    h = headline(pair_results(), "fp32", 32, 128)
+    assert h.speedup.ratio == pytest.approx(1.8) and (h.speedup.batch, h.speedup.seq_len) == (32, 128)
+    assert h.size_ratio == pytest.approx(1.0)
+    assert h.accuracy_gap_pp == pytest.approx((770 - 780) / 872 * 100)
+    assert h.gap_within_noise  # the fakes' intervals are ±2 pp around 89.4 % and 88.3 %
+    assert h.agreement.rate.n == 872
+    assert headline(pair_results(), "int8-dynamic", 32, 128) is None  # no such variant
+    assert headline([result("teacher")], "fp32", 32, 128) is None  # the student is missing
+    worse = dataclasses.replace(h.student.accuracy, correct=500, low=0.55, high=0.6)
+    far = dataclasses.replace(h.student, accuracy=worse)
+    assert not headline([h.teacher, far], "fp32", 32, 128).gap_within_noise
+
+
+def test_typical_drift_is_the_middle_model_and_the_worst_spread():
+    steady = result("teacher", sweeps=(1.0, 1.01, 1.0))
+    shaky = result("student", sweeps=(1.0, 1.3, 1.0))
+    typical, worst = typical_drift([steady, shaky])
+    assert typical == pytest.approx(0.3) and worst.series == "student · fp32"  # upper middle of two
+    assert typical_drift([result("teacher")]) is None
+
+
+def test_summary_rows_carry_the_p50_of_the_chosen_cell_and_the_grid_is_the_union():
+    rows = summary_rows(pair_results(), (8, 64), "e2e")
+    assert [r["p50_ms"] for r in rows] == [r.cell(8, 64).e2e.p50 for r in pair_results()]
+    assert all(r["p50_ms"] is None for r in summary_rows(pair_results()))
+    assert grid(pair_results()) == ([1, 8, 32], [16, 64, 128])

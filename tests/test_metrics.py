@@ -40,6 +40,7 @@ def test_ece_on_a_fixed_set():
     assert cal.counts == (0, 0, 0, 0, 0, 0, 2, 0, 0, 2)
     assert cal.accuracy[6] == pytest.approx(1.0) and cal.confidence[9] == pytest.approx(0.95)
     assert math.isnan(cal.accuracy[0])
+    assert cal.filled == (6, 9) and cal.centres[6] == pytest.approx(0.65) and len(cal.centres) == 10
 
 
 def test_perfectly_calibrated_set_has_zero_ece():
@@ -54,3 +55,8 @@ def test_latency_summary():
     assert lat.std == pytest.approx(math.sqrt(2.5))
     with pytest.raises(ValueError):
         Latency.from_values([])
+
+
+def test_intervals_overlap_or_not():
+    assert accuracy_with_ci(90, 100).overlaps(accuracy_with_ci(88, 100))
+    assert not accuracy_with_ci(900, 1000).overlaps(accuracy_with_ci(700, 1000))

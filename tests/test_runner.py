@@ -93,3 +93,18 @@ def test_scores_stored_under_the_old_key_are_read_and_moved(tmp_path, allow_tmp_
     new.rename(old)  # as the code before the move left it
     assert scoring.cached_scores(pair, data, tmp_path) == scores
     assert new.is_file()
+
+
+def test_the_progress_file_tells_other_processes_where_a_run_is(tmp_path):
+    from benchmarks.harness.background import ProgressFile, read_progress
+
+    path = tmp_path / "progress.json"
+    progress = ProgressFile(path, "python -m benchmarks run")
+    assert read_progress(path).state == "running" and read_progress(path).position == 0  # nothing planned yet
+    progress.update(0.5, 1, 4, "student · fp32")
+    now = read_progress(path)
+    assert (now.position, now.total, now.current) == (2, 4, "student · fp32")
+    assert now.minutes(now.started + 90) == pytest.approx(1.5)
+    progress.fail(KeyboardInterrupt())
+    assert read_progress(path).state == "failed" and "finished models are kept" in read_progress(path).message
+    ProgressFile(None, "no file").finish("nothing written")  # without a path it only keeps state

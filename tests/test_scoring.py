@@ -129,6 +129,9 @@ def test_disagreements_rank_the_most_confidently_wrong_first():
     assert [(r.index, r.wrong) for r in rows] == [(1, "student"), (3, "teacher")]
     assert rows[0].wrong_confidence == pytest.approx(0.9) and rows[0].teacher_confidence == pytest.approx(0.7)
     assert rows[1].wrong_confidence == pytest.approx(0.6) and rows[1].student_label == 1
+    assert rows[0].row() == {"sentence": "student wrong 0.9", "wrong": "student", "teacher": "POSITIVE",
+                             "teacher conf.": pytest.approx(0.7), "student": "NEGATIVE",
+                             "student conf.": pytest.approx(0.9), "gold": "POSITIVE", "row": 2}
 
 
 def test_dataset_scores_reuse_the_metrics():
@@ -139,6 +142,17 @@ def test_dataset_scores_reuse_the_metrics():
     assert teacher_cal.ece == pytest.approx(((1 - 0.9) + (1 - 0.8)) / 2)
     with pytest.raises(ValueError):
         scoring.DatasetScores("h", (1,), scores.teacher, scores.student, scores.run)
+    rows = scoring.calibration_rows(*scores.calibration())
+    assert len(rows) == 10 and rows[9]["bin"] == "0.9–1.0"
+    assert [r["teacher n"] for r in rows] == list(teacher_cal.counts) and sum(r["student n"] for r in rows) == 2
+
+
+def test_the_temperature_curve_is_soft_targets_at_each_t():
+    t, s = torch.tensor([2.0, -1.0]), torch.tensor([1.0, 0.0])
+    curve = scoring.temperature_curve(t, s, 0, [1.0, 4.0])
+    assert [c.temperature for c in curve] == [1.0, 4.0]
+    assert curve[1] == scoring.soft_targets(t, s, 4.0, 0)
+    assert curve[1].kl < curve[0].kl  # softer distributions lie closer
 
 
 def test_empty_data_set_is_refused(tiny, tmp_path):

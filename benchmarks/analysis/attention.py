@@ -40,6 +40,10 @@ class AttentionMaps:
     def truncated(self) -> bool:
         return self.full_length > len(self.tokens)
 
+    def lines(self, layers: Sequence[int]) -> int:
+        """How many token-to-token lines bertviz's model view draws for these layers: its cost in the browser."""
+        return len(layers) * self.n_heads * len(self.tokens) ** 2
+
 
 @dataclass(frozen=True)
 class PairAttention:
@@ -113,6 +117,11 @@ def aligned_layer(student_layer: int, n_student: int, n_teacher: int) -> int:
     return min(math.floor(student_layer * n_teacher / n_student + 0.5), n_teacher - 1)
 
 
+def aligned_layers(n_student: int, n_teacher: int) -> list[int]:
+    """The teacher layers the student's layers are compared with, ascending and without repeats."""
+    return sorted({aligned_layer(k, n_student, n_teacher) for k in range(n_student)})
+
+
 def js_divergence(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     """Jensen–Shannon divergence in bits (0 = identical, 1 = disjoint) between distributions on the
     last axis; shapes broadcast."""
@@ -145,6 +154,20 @@ class HeadMatch:
     best_teacher_head: int
     best_js: float
     same_index_js: float  # to the teacher head with the student head's own index (NaN if none): the copied one
+
+    @property
+    def kept_own_index(self) -> bool:
+        """The closest teacher head is the one this head was copied from."""
+        return self.best_teacher_head == self.student_head
+
+    def row(self) -> dict:
+        """The match as a table row, divergences rounded to 4 decimals (None where there is no same-index head)."""
+        return {
+            "student head": f"L{self.student_layer}.H{self.student_head}",
+            "closest teacher head": f"L{self.teacher_layer}.H{self.best_teacher_head}",
+            "JS to closest (bits)": round(self.best_js, 4),
+            "JS to same-index head (bits)": None if math.isnan(self.same_index_js) else round(self.same_index_js, 4),
+        }
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,10 @@ class Proportion:
     high: float
     n: int
 
+    def overlaps(self, other: "Proportion") -> bool:
+        """Whether the two intervals overlap: then their difference is not told apart from sampling noise."""
+        return self.low <= other.high and other.low <= self.high
+
 
 def accuracy_with_ci(successes: int, n: int, confidence: float = 0.95) -> Proportion:
     """A proportion with its Wilson score interval (well-behaved near 0 and 1, unlike the normal one)."""
@@ -59,6 +63,15 @@ class Calibration:
     confidence: tuple[float, ...]  # mean confidence per bin (nan where empty)
     accuracy: tuple[float, ...]  # accuracy per bin (nan where empty)
     counts: tuple[int, ...]
+
+    @property
+    def centres(self) -> tuple[float, ...]:
+        return tuple((lo + hi) / 2 for lo, hi in zip(self.bin_edges[:-1], self.bin_edges[1:]))
+
+    @property
+    def filled(self) -> tuple[int, ...]:
+        """Indices of the bins that hold sentences."""
+        return tuple(i for i, n in enumerate(self.counts) if n)
 
 
 def calibration(probs: np.ndarray, gold: Sequence[int], n_bins: int = 10) -> Calibration:

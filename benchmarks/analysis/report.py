@@ -93,7 +93,7 @@ then wrong).</p>
 def accuracy_verdict(teacher: Proportion, student: Proportion) -> str:
     """Whether the accuracy gap is larger than sampling noise, judged by the two 95 % intervals."""
     diff = (teacher.value - student.value) * 100
-    overlap = teacher.low <= student.high and student.low <= teacher.high
+    overlap = teacher.overlaps(student)
     return (
         f"The 95 % intervals {'overlap' if overlap else 'do not overlap'}: the teacher's {diff:+.1f} pp lead is "
         f"{'within' if overlap else 'larger than'} sampling noise at n = {teacher.n:,}."

@@ -262,6 +262,29 @@ def soft_targets(
     )
 
 
+def calibration_rows(teacher: Calibration, student: Calibration) -> list[dict]:
+    """Both models' calibration bins side by side, one row per bin (confidence and accuracy NaN where empty)."""
+    edges = teacher.bin_edges
+    return [
+        {
+            "bin": f"{edges[i]:.1f}–{edges[i + 1]:.1f}",
+            "teacher n": teacher.counts[i],
+            "teacher confidence": teacher.confidence[i],
+            "teacher accuracy": teacher.accuracy[i],
+            "student n": student.counts[i],
+            "student confidence": student.confidence[i],
+            "student accuracy": student.accuracy[i],
+        }
+        for i in range(len(edges) - 1)
+    ]
+
+
+def temperature_curve(teacher_logits: torch.Tensor, student_logits: torch.Tensor, gold: int,
+                      temperatures: Sequence[float]) -> list[SoftTargets]:
+    """The soft targets and losses of one sentence at each temperature (how the T² factor levels the loss)."""
+    return [soft_targets(teacher_logits, student_logits, t, gold) for t in temperatures]
+
+
 @dataclass(frozen=True)
 class Disagreement:
     index: int  # position in the data set
@@ -276,6 +299,15 @@ class Disagreement:
     @property
     def wrong_confidence(self) -> float:
         return self.teacher_confidence if self.wrong == "teacher" else self.student_confidence
+
+    def row(self) -> dict:
+        """The disagreement as a table row: labels by name, `row` counting from 1 as a spreadsheet does."""
+        return {
+            "sentence": self.text, "wrong": self.wrong,
+            "teacher": CANONICAL_LABELS[self.teacher_label], "teacher conf.": self.teacher_confidence,
+            "student": CANONICAL_LABELS[self.student_label], "student conf.": self.student_confidence,
+            "gold": CANONICAL_LABELS[self.gold], "row": self.index + 1,
+        }
 
 
 def disagreements(scores: DatasetScores, texts: Sequence[str]) -> tuple[Disagreement, ...]:

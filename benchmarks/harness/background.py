@@ -38,6 +38,15 @@ class RunProgress:
     state: State = "running"
     message: str = ""
 
+    @property
+    def position(self) -> int:
+        """Which model x variant is under way, counting from 1."""
+        return min(self.done + 1, self.total)
+
+    def minutes(self, now: float | None = None) -> float:
+        """Minutes since the run started."""
+        return ((time.time() if now is None else now) - self.started) / 60
+
     def advance(self, **changes) -> "RunProgress":
         return replace(self, updated=time.time(), **changes)
 

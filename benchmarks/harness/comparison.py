@@ -9,7 +9,7 @@ from typing import Iterable, Literal, Sequence
 
 from benchmarks.analysis.metrics import Agreement, agreement
 from benchmarks.core.device import HardwareInfo, SoftwareInfo
-from benchmarks.core.vocabulary import VARIANT_INFO
+from benchmarks.core.vocabulary import ROLES, VARIANT_INFO
 from benchmarks.harness.results import BenchmarkResult, BenchmarkSettings, CellResult, PeakResult
 
 Timing = Literal["model", "e2e"]
@@ -24,10 +24,13 @@ class Machine:
     device_type: str
     label: str
 
+    @classmethod
+    def of(cls, hardware: HardwareInfo, device: str) -> "Machine":
+        return cls(hardware.fingerprint, device.split(":", 1)[0], hardware.label(device))
+
 
 def machine_of(result: BenchmarkResult | PeakResult) -> Machine:
-    device_type = result.device.split(":", 1)[0]
-    return Machine(result.hardware.fingerprint, device_type, result.hardware.label(result.device))
+    return Machine.of(result.hardware, result.device)
 
 
 def machines(results: Iterable[BenchmarkResult]) -> list[Machine]:
@@ -64,11 +67,19 @@ def cell_rows(results: Iterable[BenchmarkResult], timing: Timing = "model") -> l
     return rows
 
 
-def summary_rows(results: Iterable[BenchmarkResult]) -> list[dict]:
-    """One row per model x variant: everything that is not per cell."""
+def grid(results: Iterable[BenchmarkResult]) -> tuple[list[int], list[int]]:
+    """The batch sizes and the sequence lengths that any of the results measured, ascending."""
+    cells = [c for r in results for c in r.cells]
+    return sorted({c.batch for c in cells}), sorted({c.seq_len for c in cells})
+
+
+def summary_rows(results: Iterable[BenchmarkResult], cell: tuple[int, int] | None = None,
+                 timing: Timing = "model") -> list[dict]:
+    """One row per model x variant: everything that is not per cell, plus the p50 at `cell` (None without it)."""
     rows = []
     for r in results:
         acc = r.accuracy
+        at = r.cell(*cell) if cell else None
         rows.append(
             {
                 "series": series_name(r),
@@ -96,6 +107,7 @@ def summary_rows(results: Iterable[BenchmarkResult]) -> list[dict]:
                 "threads": r.config.settings.threads,
                 "measured_at": r.measured_at,
                 "software": r.software.label,
+                "p50_ms": at.timing(timing).p50 if at else None,
             }
         )
     return rows
@@ -173,6 +185,15 @@ def drift(results: Iterable[BenchmarkResult]) -> list[Drift]:
     return out
 
 
+def typical_drift(results: Iterable[BenchmarkResult]) -> tuple[float, Drift] | None:
+    """The typical sweep-to-sweep spread over the models (the middle one's median; the upper middle for an even
+    count) and the model with the worst single spread; None when no record kept its sweeps."""
+    spreads = drift(results)
+    if not spreads:
+        return None
+    return sorted(d.median for d in spreads)[len(spreads) // 2], max(spreads, key=lambda d: d.worst)
+
+
 @dataclass(frozen=True)
 class Repeat:
     """One cell measured twice: how far the second p50 sits from the first."""
@@ -208,6 +229,16 @@ def pair_agreement(results: Iterable[BenchmarkResult]) -> dict[str, Agreement]:
     return out
 
 
+def agreement_rows(results: Iterable[BenchmarkResult]) -> list[dict]:
+    """Per variant, how often teacher and student give the same label, and who is right when they do not."""
+    return [
+        {"variant": v, "agreement": f"{a.rate.value:.1%} [{a.rate.low:.1%}, {a.rate.high:.1%}]",
+         "both right": a.both_right, "teacher only right": a.teacher_only, "student only right": a.student_only,
+         "both wrong": a.both_wrong}
+        for v, a in pair_agreement(results).items()
+    ]
+
+
 def utilisation_rows(
     results: Iterable[BenchmarkResult], peaks: Sequence[PeakResult], batch: int, seq_len: int
 ) -> list[dict]:
@@ -241,3 +272,39 @@ def missing_variants(results: Iterable[BenchmarkResult], pair: str, hardware: Ha
         and r.config.device == device and r.config.settings == settings
     }
     return [(role, v) for v in variants for role in ("teacher", "student") if (role, v) not in have]
+
+
+@dataclass(frozen=True)
+class Headline:
+    """Teacher and student of one variant side by side: the page's four headline numbers."""
+
+    teacher: BenchmarkResult
+    student: BenchmarkResult
+    speedup: Speedup | None  # at the chosen cell; None when a model lacks it
+    agreement: Agreement | None
+
+    @property
+    def size_ratio(self) -> float:
+        return self.student.variant_bytes / self.teacher.variant_bytes
+
+    @property
+    def accuracy_gap_pp(self) -> float | None:
+        """Student minus teacher accuracy in percentage points; None without accuracy (random weights)."""
+        t, s = self.teacher.accuracy, self.student.accuracy
+        return (s.value - t.value) * 100 if t and s else None
+
+    @property
+    def gap_within_noise(self) -> bool:
+        """The two 95 % intervals overlap."""
+        t, s = self.teacher.accuracy, self.student.accuracy
+        return bool(t and s) and t.proportion.overlaps(s.proportion)
+
+
+def headline(results: Iterable[BenchmarkResult], variant: str, batch: int, seq_len: int) -> Headline | None:
+    """The headline of `variant` at batch x seq_len; None unless both models of the variant are there."""
+    chosen = [r for r in results if r.config.variant == variant]
+    roles = {r.config.role: r for r in chosen}
+    if set(roles) != set(ROLES):
+        return None
+    speedup = next((x for x in speedups(chosen) if (x.batch, x.seq_len) == (batch, seq_len)), None)
+    return Headline(roles["teacher"], roles["student"], speedup, pair_agreement(chosen).get(variant))

@@ -1,4 +1,5 @@
-"""Plotly figures for the Benchmarks page: rows in (benchmarks.harness.comparison), figures out, no computing."""
+"""Plotly figures for the Benchmarks page, and the captions that say how they were measured: rows in
+(benchmarks.harness.comparison), figures and sentences out, no computing."""
 
 from __future__ import annotations
 
@@ -6,19 +7,20 @@ from typing import Sequence
 
 import plotly.graph_objects as go
 
-from benchmarks.harness.comparison import Speedup
+from benchmarks.harness.comparison import Speedup, typical_drift
+from benchmarks.harness.results import BenchmarkResult
+from dashboard.charts.theme import (
+    BASELINE,
+    CEILING,
+    INK,
+    ROLE_COLOURS,
+    VARIANT_COLOURS,
+    VARIANT_DASH,
+    VARIANT_SYMBOL,
+    rgba,
+)
 
-ROLE_COLOURS = {"teacher": "#4C72B0", "student": "#DD8452"}  # as on the Playground
-VARIANT_DASH = {"fp32": "solid", "bf16": "dash", "fp16": "dashdot", "int8-dynamic": "dot"}
-VARIANT_SYMBOL = {"fp32": "circle", "bf16": "diamond", "fp16": "square", "int8-dynamic": "triangle-up"}
-VARIANT_COLOURS = {"fp32": "#4C72B0", "bf16": "#55A868", "fp16": "#8172B2", "int8-dynamic": "#C44E52"}
 AXIS_NAMES = {"batch": "batch size (sentences)", "seq_len": "sequence length (tokens)"}
-CONFIG = {"displayModeBar": False}
-
-
-def _rgba(hex_colour: str, alpha: float) -> str:
-    r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
-    return f"rgba({r},{g},{b},{alpha})"
 
 
 def _layout(fig: go.Figure, height: int = 380, **kw) -> go.Figure:
@@ -43,7 +45,7 @@ def latency_chart(rows: Sequence[dict], x: str, title: str) -> go.Figure:
         fig.add_trace(go.Scatter(x=xs, y=[r["p90_ms"] for r in pts], mode="lines", line=dict(width=0), legendgroup=name,
                                  showlegend=False, hoverinfo="skip"))
         fig.add_trace(go.Scatter(x=xs, y=[r["p99_ms"] for r in pts], mode="lines", line=dict(width=0), fill="tonexty",
-                                 fillcolor=_rgba(colour, 0.18), legendgroup=name, showlegend=False, hoverinfo="skip"))
+                                 fillcolor=rgba(colour, 0.18), legendgroup=name, showlegend=False, hoverinfo="skip"))
         fig.add_trace(
             go.Scatter(
                 x=xs,
@@ -119,7 +121,7 @@ def speedup_chart(rows: Sequence[Speedup], title: str) -> go.Figure:
                     symmetric=False,
                     array=[hi - s.ratio for s, (_, hi) in zip(pts, ranges)],
                     arrayminus=[s.ratio - lo for s, (lo, _) in zip(pts, ranges)],
-                    color="#333",
+                    color=INK,
                     thickness=1.5,
                     width=4,
                 ),
@@ -130,8 +132,8 @@ def speedup_chart(rows: Sequence[Speedup], title: str) -> go.Figure:
         )
     ceiling = max((s.ceiling for s in rows), default=2.0)
     # Line labels sit in the right margin, clear of the bars and their values.
-    fig.add_hline(y=ceiling, line_dash="dash", line_color="#444")
-    fig.add_hline(y=1.0, line_color="#bbb")
+    fig.add_hline(y=ceiling, line_dash="dash", line_color=CEILING)
+    fig.add_hline(y=1.0, line_color=BASELINE)
     for y, text in ((ceiling, f"FLOPs<br>ceiling {ceiling:.1f}×"), (1.0, "no gain")):
         fig.add_annotation(xref="paper", x=1.005, xanchor="left", y=y, text=text, showarrow=False, align="left")
     fig.update_xaxes(title="batch × sequence length", type="category")
@@ -209,7 +211,7 @@ def tradeoff_chart(rows: Sequence[dict], title: str) -> go.Figure:
                     color=ROLE_COLOURS[r["role"]],
                     opacity=0.75,
                     symbol=VARIANT_SYMBOL[r["variant"]],
-                    line=dict(width=1, color="#333"),
+                    line=dict(width=1, color=INK),
                 ),
                 error_y=dict(
                     type="data",
@@ -224,3 +226,67 @@ def tradeoff_chart(rows: Sequence[dict], title: str) -> go.Figure:
     fig.update_xaxes(title="latency p50, ms (lower is better)", rangemode="tozero")
     fig.update_yaxes(title="accuracy (higher is better)", tickformat=".0%")
     return _layout(fig, height=420, title=title, showlegend=False)
+
+
+# --- captions -------------------------------------------------------------------------------------------
+
+ORIGINS = {"measured": "measured here", "reference": "shipped reference (data/reference)"}
+
+
+def provenance(results: Sequence[BenchmarkResult], origin: dict[str, str]) -> str:
+    """Where, with what and how these results were measured, in one paragraph (Markdown)."""
+    s = results[0].config.settings
+    grid = f"batch {'/'.join(map(str, s.batch_sizes))} × {'/'.join(map(str, s.seq_lens))} tokens"
+    software = "; ".join(sorted({r.software.label for r in results}))
+    sources = ", ".join(sorted({ORIGINS.get(origin.get(r.key, ""), origin.get(r.key, "")) for r in results}))
+    dates = sorted(r.measured_at[:10] for r in results)
+    cuda = results[0].device.startswith("cuda")
+    threads = (
+        f"{s.threads} CPU threads feeding the GPU, timings synchronised with it" if cuda else f"{s.threads} threads"
+    )
+    return (
+        f"Measured on **{results[0].hardware.label(results[0].device)}**, {software}, {threads}, SDPA attention, "
+        f"{dates[0]}{' – ' + dates[-1] if dates[-1] != dates[0] else ''} ({sources}). Grid: {grid}; every sequence "
+        f"holds exactly that many real tokens (no padding). ≥ {s.min_iters} timed iterations and "
+        f"≥ {s.cell_budget_s:g} s per cell after warm-up, spread over {s.rounds} sweeps of the grid so a burst of "
+        "outside load cannot skew one cell; each model runs in a fresh process"
+        + (
+            " whose allocator keeps freed memory (no page faults on large activations); "
+            if s.keep_heap and not cuda
+            else "; "
+        )
+        + "a run that measures both models of a variant lets them take turns cell by cell, so outside load hits both "
+        "alike; p50 is the median, the shaded band runs from p90 to p99."
+    )
+
+
+def drift_note(results: Sequence[BenchmarkResult]) -> str:
+    """One sentence on how far the host moved under these results, from their sweep-to-sweep spread."""
+    found = typical_drift(results)
+    if found is None:
+        return ""
+    typical, worst = found
+    return (f" Host drift during these runs: between sweeps of the grid a cell's model-only p50 moved by {typical:.1%} "
+            f"(median over models), at worst {worst.worst:.1%} ({worst.series}, {worst.worst_cell[0]}×"
+            f"{worst.worst_cell[1]}); a second run on this machine cannot be expected to repeat a p50 more closely "
+            "than that.")
+
+
+def speedup_note(sp: Sequence[Speedup]) -> str:
+    how = ("Teacher p50 / student p50 on the same cell, variant and machine, taken in each sweep of the grid (the two "
+           "models took turns, seconds apart, so a slow minute hits both); bar: the median of those ratios, whiskers: "
+           "the lowest and highest, i.e. how far the host's drift alone moves it. "
+           if any(x.sweep_range for x in sp) else
+           "Teacher p50 / student p50 over the whole run on the same cell, variant and machine; no whiskers, because "
+           "per-sweep p50s exist only for model-only timings of runs measured since they were kept. ")
+    return how + ("Half the layers do half the FLOPs, so the dashed line is the most the student can gain; the gap "
+                  "is fixed cost (embeddings, tokenizer, Python, launches). Identical layers cannot beat it, so a bar "
+                  "above the line is noise. `python -m benchmarks repeat` measures how well this machine repeats a "
+                  "p50.")
+
+
+def memory_note(methods: set[str]) -> str:
+    return (("CPU: peak resident set (VmHWM) of a fresh process per model, reset after loading, so it covers the "
+             "resident weights plus activations of the largest cell. " if "rss" in methods else "")
+            + ("CUDA: max_memory_allocated after a reset (reserved in the table). " if "cuda" in methods else "")
+            + "Loading peaks and parameter counts are in All numbers.")

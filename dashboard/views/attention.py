@@ -3,15 +3,12 @@ and which student heads still look like the teacher heads they were initialised 
 
 from __future__ import annotations
 
-import html
 import math
 
-import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
-from benchmarks.analysis.attention import AlignedComparison, AttentionMaps, PairAttention, aligned_layer, summarise
+from benchmarks.analysis.attention import AttentionMaps, PairAttention, aligned_layer, aligned_layers, summarise
 from benchmarks.analysis.bertviz_offline import MODEL_VIEW_WIDTH, OfflineAssetError
 from benchmarks.core.data import sample_sentences
 from benchmarks.core.inference import InvalidInput, clean_text
@@ -19,63 +16,30 @@ from benchmarks.core.models import ModelLoadError
 from benchmarks.core.pairs import PairSpec
 from benchmarks.core.vocabulary import ROLES
 from dashboard import resources, sidebar
+from dashboard.charts.attention import aligned_figure, attention_heatmap, grid_heatmap
+from dashboard.charts.theme import CONFIG, ROLE_SCALES
 
-COLOURS = {"teacher": "Blues", "student": "Oranges"}
 METRICS = {
-    "Entropy (bits)": ("entropy", "How spread out each head's attention is, averaged over query tokens: 0 = every token looks at one token; log₂(n) = uniform."),
-    "Mean distance (tokens)": ("distance", "How far each head looks, in tokens, weighted by attention: small = local (previous/next token), large = long-range."),
-    "Share on [CLS]/[SEP]": ("special_share", "Fraction of attention landing on [CLS] and [SEP]: heads that park attention there are often 'no-op' heads."),
+    "Entropy (bits)": ("entropy", "How spread out each head's attention is, averaged over query tokens: 0 = every "
+                       "token looks at one token; log₂(n) = uniform."),
+    "Mean distance (tokens)": ("distance", "How far each head looks, in tokens, weighted by attention: small = local "
+                               "(previous/next token), large = long-range."),
+    "Share on [CLS]/[SEP]": ("special_share", "Fraction of attention landing on [CLS] and [SEP]: heads that park "
+                             "attention there are often 'no-op' heads."),
 }
+TABS = ["Head view", "Model view", "Heatmap", "Head summary", "Aligned layers"]
 SLOW_MODEL_VIEW_LINES = 150_000  # above this many SVG lines the model view takes seconds to draw on 2 cores
-
-
-def _label(token: str) -> str:
-    # Plotly reads a subset of HTML in labels: escape so a token is always shown as text.
-    return html.escape(token, quote=False)
 
 
 def title(role: str, maps: AttentionMaps) -> str:
     return f"{role.capitalize()} · {maps.model} · {maps.n_layers} layers × {maps.n_heads} heads"
 
 
-def attention_heatmap(maps: AttentionMaps, layer: int, head: int, colours: str) -> go.Figure:
-    n = len(maps.tokens)
-    labels = [_label(t) for t in maps.tokens]
-    pairs = [[[labels[q], labels[k]] for k in range(n)] for q in range(n)]
-    fig = go.Figure(
-        go.Heatmap(
-            z=maps.weights[layer, head], x=list(range(n)), y=list(range(n)), customdata=pairs, colorscale=colours, zmin=0,
-            hovertemplate="%{customdata[0]} → %{customdata[1]}: %{z:.3f}<extra></extra>", colorbar=dict(thickness=10),
-        )
-    )
-    axis = dict(tickmode="array", tickvals=list(range(n)), ticktext=labels, tickfont=dict(size=10))
-    side = 180 + 14 * n
-    fig.update_layout(
-        height=side, margin=dict(l=10, r=10, t=10, b=10),
-        xaxis=dict(axis, title="attends to (key)", side="top", tickangle=-60), yaxis=dict(axis, title="token (query)", autorange="reversed"),
-    )
-    return fig
-
-
-def grid_heatmap(values: np.ndarray, colours: str, zmax: float, fmt: str) -> go.Figure:
-    layers, heads = values.shape
-    fig = go.Figure(
-        go.Heatmap(
-            z=values, x=list(range(heads)), y=list(range(layers)), colorscale=colours, zmin=0, zmax=zmax, texttemplate=f"%{{z:{fmt}}}",
-            textfont=dict(size=9), hovertemplate=f"layer %{{y}}, head %{{x}}: %{{z:{fmt}}}<extra></extra>", colorbar=dict(thickness=10),
-        )
-    )
-    fig.update_layout(
-        height=90 + 32 * layers, margin=dict(l=10, r=10, t=10, b=10),
-        xaxis=dict(title="head", dtick=1), yaxis=dict(title="layer", dtick=1, autorange="reversed"),
-    )
-    return fig
-
-
 def head_view_tab(spec: PairSpec, device: str, text: str, cap: int, maps: PairAttention) -> None:
     st.caption(
-        "bertviz head view, drawn offline (scripts inlined, no network). Lines join each token to the tokens it attends "
-        "to, one colour per head; hover a token to isolate it, click a colour square to toggle a head, pick the layer above."
+        "bertviz head view, drawn offline (scripts inlined, no network). Lines join each token to the tokens it "
+        "attends to, one colour per head; hover a token to isolate it, click a colour square to toggle a head, pick "
+        "the layer above."
     )
     for column, role in zip(st.columns(2), ROLES):
         with column:
@@ -87,15 +51,18 @@ def model_view_tab(spec: PairSpec, device: str, text: str, cap: int, maps: PairA
     role = st.radio("Model", ROLES, horizontal=True, format_func=str.capitalize, key="model_view_role")
     chosen = getattr(maps, role)
     # Default: the student's layers, and for the teacher the layers the student's layers are compared with.
-    default = sorted({aligned_layer(k, maps.student.n_layers, maps.teacher.n_layers) for k in range(maps.student.n_layers)}) if role == "teacher" else list(range(chosen.n_layers))
+    default = (aligned_layers(maps.student.n_layers, maps.teacher.n_layers) if role == "teacher"
+               else list(range(chosen.n_layers)))
     layers = st.multiselect(
-        "Layers to draw", list(range(chosen.n_layers)), default=default, key=f"model_view_layers_{role}_{chosen.n_layers}",
-        help="For the teacher the default is the layers the student's layers are aligned with (round(k × L_teacher / L_student)).",
+        "Layers to draw", list(range(chosen.n_layers)), default=default,
+        key=f"model_view_layers_{role}_{chosen.n_layers}",
+        help="For the teacher the default is the layers the student's layers are aligned with "
+             "(round(k × L_teacher / L_student)).",
     )
     if not layers:
         st.info("Pick at least one layer.")
         return
-    lines = len(layers) * chosen.n_heads * len(chosen.tokens) ** 2
+    lines = chosen.lines(layers)
     note = f"bertviz model view: one thumbnail per layer and head (click one for detail); draws {lines:,} lines."
     if lines > SLOW_MODEL_VIEW_LINES:
         note += " That takes the browser several seconds: fewer layers or a lower token cap draw faster."
@@ -105,7 +72,8 @@ def model_view_tab(spec: PairSpec, device: str, text: str, cap: int, maps: PairA
 
 
 def heatmap_tab(maps: PairAttention) -> None:
-    st.caption("One head's attention matrix: row = the token attending, column = the token attended to; each row sums to 1.")
+    st.caption("One head's attention matrix: row = the token attending, column = the token attended to; each row sums "
+               "to 1.")
     for column, role in zip(st.columns(2), ROLES):
         chosen = getattr(maps, role)
         with column:
@@ -113,13 +81,12 @@ def heatmap_tab(maps: PairAttention) -> None:
             c1, c2 = st.columns(2)
             layer = c1.selectbox("Layer", range(chosen.n_layers), key=f"heat_layer_{role}_{chosen.n_layers}")
             head = c2.selectbox("Head", range(chosen.n_heads), key=f"heat_head_{role}_{chosen.n_heads}")
-            fig = attention_heatmap(chosen, layer, head, COLOURS[role])
-            st.plotly_chart(fig, config={"displayModeBar": False}, key=f"heat_{role}")
-    st.caption(
-        f"Student layer k was initialised from teacher layer round(k × {maps.teacher.n_layers}/{maps.student.n_layers}) "
-        "in DistilBERT-style distillation: compare e.g. student layer 1 with teacher layer "
-        f"{aligned_layer(min(1, maps.student.n_layers - 1), maps.student.n_layers, maps.teacher.n_layers)}."
-    )
+            fig = attention_heatmap(chosen, layer, head, ROLE_SCALES[role])
+            st.plotly_chart(fig, config=CONFIG, key=f"heat_{role}")
+    n_t, n_s = maps.teacher.n_layers, maps.student.n_layers
+    example = aligned_layer(min(1, n_s - 1), n_s, n_t)
+    st.caption(f"Student layer k was initialised from teacher layer round(k × {n_t}/{n_s}) in DistilBERT-style "
+               f"distillation: compare e.g. student layer 1 with teacher layer {example}.")
 
 
 def summary_tab(maps: PairAttention) -> None:
@@ -128,82 +95,64 @@ def summary_tab(maps: PairAttention) -> None:
     values = {role: getattr(summarise(getattr(maps, role)), field) for role in ROLES}
     zmax = max(float(v.max()) for v in values.values()) or 1.0
     n = len(maps.teacher.tokens)
-    st.caption(explanation + f" One number per head for this sentence ({n} tokens: uniform attention has entropy log₂({n}) = {math.log2(n):.2f} bits); colour scales are shared.")
+    st.caption(explanation + f" One number per head for this sentence ({n} tokens: uniform attention has entropy "
+                             f"log₂({n}) = {math.log2(n):.2f} bits); colour scales are shared.")
     for column, role in zip(st.columns(2), ROLES):
         with column:
             st.markdown(f"**{title(role, getattr(maps, role))}**")
-            st.plotly_chart(grid_heatmap(values[role], COLOURS[role], zmax, ".2f"), config={"displayModeBar": False}, key=f"grid_{role}")
-
-
-def aligned_figure(comparison: AlignedComparison, layer: int, zmax: float) -> go.Figure:
-    divergence = comparison.divergence[layer]
-    best = divergence.argmin(axis=1)
-    fig = go.Figure(
-        go.Heatmap(
-            z=divergence, colorscale="Viridis_r", zmin=0, zmax=zmax, colorbar=dict(thickness=10, title="JS", tickformat=".2~g"),
-            hovertemplate="student head %{y} vs teacher head %{x}: %{z:.3f} bits<extra></extra>",
-        )
-    )
-    fig.add_trace(go.Scatter(x=best, y=list(range(len(best))), mode="markers", marker=dict(symbol="x", color="red", size=9), name="best match", hoverinfo="skip"))
-    fig.update_layout(
-        height=130 + 22 * divergence.shape[0], margin=dict(l=10, r=10, t=30, b=10), showlegend=False,
-        title=dict(text=f"student layer {layer} vs teacher layer {comparison.layer_map[layer]}", font=dict(size=13)),
-        xaxis=dict(title="teacher head", dtick=1, tickangle=0, range=[-0.5, divergence.shape[1] - 0.5]), yaxis=dict(title="student head", dtick=1, autorange="reversed"),
-    )
-    return fig
+            fig = grid_heatmap(values[role], ROLE_SCALES[role], zmax, ".2f")
+            st.plotly_chart(fig, config=CONFIG, key=f"grid_{role}")
 
 
 def aligned_tab(spec: PairSpec, device: str, text: str, cap: int, maps: PairAttention) -> None:
     samples = sample_sentences()
-    n = st.slider("Sample sentences from data/samples.txt (plus yours)", 1, len(samples), len(samples), key="aligned_samples")
+    n = st.slider("Sample sentences from data/samples.txt (plus yours)", 1, len(samples), len(samples),
+                  key="aligned_samples")
     sentences = tuple(dict.fromkeys(samples[:n] + [text]))  # yours counts once even if it is a sample
     comparison = resources.aligned_comparison(spec, device, sentences, cap)
     mapping = ", ".join(f"{k}→{t}" for k, t in enumerate(comparison.layer_map))
     st.caption(
-        f"Student layer k beside teacher layer round(k × {maps.teacher.n_layers}/{maps.student.n_layers}) ({mapping}: the DistilBERT "
-        "initialisation). Cell = Jensen–Shannon divergence between the two heads' attention maps, in bits (0 = identical, "
-        f"1 = disjoint), averaged over query tokens and {comparison.sentences} sentences"
+        f"Student layer k beside teacher layer round(k × {maps.teacher.n_layers}/{maps.student.n_layers}) ({mapping}: "
+        "the DistilBERT initialisation). Cell = Jensen–Shannon divergence between the two heads' attention maps, in "
+        f"bits (0 = identical, 1 = disjoint), averaged over query tokens and {comparison.sentences} sentences"
         + (f" ({comparison.skipped} left out: the two tokenizers split them differently)" if comparison.skipped else "")
         + ". ✕ marks each student head's closest teacher head."
     )
     matches = comparison.best_matches()
-    kept = sum(m.best_teacher_head == m.student_head for m in matches)
+    kept = sum(m.kept_own_index for m in matches)
     st.metric("Student heads closest to the teacher head with their own index", f"{kept} of {len(matches)}",
-              help="After DistilBERT-style initialisation, student head h of layer k starts as a copy of head h of the aligned teacher layer.")
+              help="After DistilBERT-style initialisation, student head h of layer k starts as a copy of head h of the "
+                   "aligned teacher layer.")
     zmax = float(comparison.divergence.max()) or 1.0
     per_row = 3
     for start in range(0, len(comparison.layer_map), per_row):
         for column, layer in zip(st.columns(per_row), range(start, min(start + per_row, len(comparison.layer_map)))):
-            column.plotly_chart(aligned_figure(comparison, layer, zmax), config={"displayModeBar": False}, key=f"aligned_{layer}")
-    table = pd.DataFrame(
-        {
-            "student head": [f"L{m.student_layer}.H{m.student_head}" for m in matches],
-            "closest teacher head": [f"L{m.teacher_layer}.H{m.best_teacher_head}" for m in matches],
-            "JS to closest (bits)": [round(m.best_js, 4) for m in matches],
-            "JS to same-index head (bits)": [None if math.isnan(m.same_index_js) else round(m.same_index_js, 4) for m in matches],
-        }
-    )
-    st.dataframe(table, hide_index=True, height=min(400, 38 + 35 * len(table)))
+            column.plotly_chart(aligned_figure(comparison, layer, zmax), config=CONFIG, key=f"aligned_{layer}")
+    st.dataframe(pd.DataFrame([m.row() for m in matches]), hide_index=True, height=min(400, 38 + 35 * len(matches)))
     if spec.architecture_only:
-        st.warning("Random weights: the student was never initialised from this teacher, so these matches mean nothing.")
+        st.warning("Random weights: the student was never initialised from this teacher, so these matches mean "
+                   "nothing.")
 
 
 def main() -> None:
     st.title("Attention")
-    st.write("One sentence through the teacher and its distilled student: what every head attends to, and which student heads kept what the teacher knew.")
+    st.write("One sentence through the teacher and its distilled student: what every head attends to, and which "
+             "student heads kept what the teacher knew.")
     st.info(
         "**Attention is not an explanation.** These weights show where each head looks, not why the model predicted "
         "its label: heads with very different attention can lead to the same prediction, and vice versa."
     )
     limits = resources.settings()
     pair_spec, device = sidebar.current()
-    choice = st.selectbox("Example sentences", ["(type your own)"] + sample_sentences(), index=1, key="attention_example")
+    examples = ["(type your own)", *sample_sentences()]
+    choice = st.selectbox("Example sentences", examples, index=1, key="attention_example")
     default = "" if choice == "(type your own)" else choice
     left, right = st.columns([4, 1])
     text = left.text_area("Text", value=default, height=80, max_chars=limits.max_chars, key=f"attention_text-{choice}")
     cap = right.number_input(
         "Token cap", min_value=4, max_value=limits.attention_max_tokens, value=limits.attention_max_tokens, step=4,
-        help=f"Attention views cost grows with tokens²; the server allows at most {limits.attention_max_tokens} (KD_ATTENTION_MAX_TOKENS).",
+        help=f"Attention views cost grows with tokens²; the server allows at most {limits.attention_max_tokens} "
+             f"(KD_ATTENTION_MAX_TOKENS).",
     )
     right.button("Show attention", type="primary")
     if not text.strip():
@@ -216,13 +165,17 @@ def main() -> None:
         st.error(str(exc))
         return
     if maps.teacher.truncated or maps.student.truncated:
-        st.warning(f"The sentence has {maps.teacher.full_length} tokens; the attention views show the first {len(maps.teacher.tokens)} (token cap {int(cap)}, [SEP] kept at the end).")
+        st.warning(f"The sentence has {maps.teacher.full_length} tokens; the attention views show the first "
+                   f"{len(maps.teacher.tokens)} (token cap {int(cap)}, [SEP] kept at the end).")
     if not maps.same_tokens:
-        st.warning(f"The two tokenizers split this sentence differently ({len(maps.teacher.tokens)} vs {len(maps.student.tokens)} tokens): each view shows its model's own tokens, and the aligned comparison skips sentences like this one.")
+        st.warning(f"The two tokenizers split this sentence differently ({len(maps.teacher.tokens)} vs "
+                   f"{len(maps.student.tokens)} tokens): each view shows its model's own tokens, and the aligned "
+                   f"comparison skips sentences like this one.")
     if pair_spec.architecture_only:
-        st.warning("Architecture-only pair: random weights, so the attention patterns are meaningless (close to uniform). Use it to check that 12 × 12 heads render in time.")
+        st.warning("Architecture-only pair: random weights, so the attention patterns are meaningless (close to "
+                   "uniform). Use it to check that 12 × 12 heads render in time.")
     st.caption(f"{len(maps.teacher.tokens)} tokens (special tokens included) · {pair_spec.title} · {device}")
-    tabs = st.tabs(["Head view", "Model view", "Heatmap", "Head summary", "Aligned layers"], key="attention_tab", on_change="rerun")
+    tabs = st.tabs(TABS, key="attention_tab", on_change="rerun")
     views = (
         lambda: head_view_tab(pair_spec, device, text, int(cap), maps),
         lambda: model_view_tab(pair_spec, device, text, int(cap), maps),

@@ -5,38 +5,29 @@ from __future__ import annotations
 import platform
 import statistics
 
-import plotly.graph_objects as go
 import streamlit as st
 import torch
 
 from benchmarks.core.data import sample_sentences
 from benchmarks.core.inference import InvalidInput, ModelRun, PairRun, clean_text, predict_pair
 from benchmarks.core.models import ModelLoadError
+from benchmarks.core.vocabulary import ROLES
 from dashboard import resources, sidebar
+from dashboard.charts.playground import probability_chart
+from dashboard.charts.theme import CONFIG, ROLE_COLOURS
 
 REPEATS = 5  # timed repeats per input: one run of a ~10 ms model is mostly noise
 
 
-def probability_chart(run: ModelRun, index: int, colour: str) -> go.Figure:
-    pred = run.predictions[index]
-    fig = go.Figure(
-        go.Bar(
-            x=list(pred.probs), y=list(run.labels), orientation="h", marker_color=colour,
-            text=[f"{p:.1%}" for p in pred.probs], textposition="outside", cliponaxis=False,
-        )
-    )
-    fig.update_layout(height=150, margin=dict(l=0, r=10, t=10, b=10), xaxis=dict(range=[0, 1.12], tickformat=".0%", tickvals=[0, 0.25, 0.5, 0.75, 1]))
-    return fig
-
-
-def model_column(title: str, run: ModelRun, timings: list[float], totals: list[float], colour: str, n_layers: int) -> None:
-    pred = run.predictions[0]
+def model_column(role: str, run: ModelRun, timings: list[float], totals: list[float], n_layers: int) -> None:
+    pred, title = run.predictions[0], role.capitalize()
     st.subheader(title)
     st.caption(f"{run.model} · {n_layers} layer{'s' if n_layers != 1 else ''}")
     st.metric("Label", pred.label, help="argmax of the class probabilities")
-    st.plotly_chart(probability_chart(run, 0, colour), config={"displayModeBar": False}, key=f"probs-{title}")
+    st.plotly_chart(probability_chart(run, 0, ROLE_COLOURS[role]), config=CONFIG, key=f"probs-{title}")
     c1, c2 = st.columns(2)
-    c1.metric("Model latency (p50)", f"{statistics.median(timings):.1f} ms", help=f"forward pass only, median of {REPEATS} runs; range {min(timings):.1f}–{max(timings):.1f} ms")
+    c1.metric("Model latency (p50)", f"{statistics.median(timings):.1f} ms",
+              help=f"forward pass only, median of {REPEATS} runs; range {min(timings):.1f}–{max(timings):.1f} ms")
     c2.metric("With tokenizer (p50)", f"{statistics.median(totals):.1f} ms", help="tokenization + forward pass")
     st.caption(f"{pred.tokens} tokens" + (" · **truncated** to the model's limit" if pred.truncated else ""))
 
@@ -69,27 +60,34 @@ def main() -> None:
         return
     loaded = resources.pair(pair_spec, sidebar.current()[1])
     if any(p.truncated for r in (first.teacher, first.student) for p in r.predictions):
-        st.warning(f"The input is longer than the models' limit and was truncated to {min(limits.max_tokens, loaded.teacher.max_length)} tokens.")
+        st.warning(f"The input is longer than the models' limit and was truncated to "
+                   f"{min(limits.max_tokens, loaded.teacher.max_length)} tokens.")
     ratios = [r.speedup for r in runs]
     verdict, speed = st.columns(2)
-    verdict.markdown("### :material/check_circle: Teacher and student **agree**" if first.agree[0] else "### :material/warning: Teacher and student **disagree**")
+    verdict.markdown(
+        "### :material/check_circle: Teacher and student **agree**"
+        if first.agree[0]
+        else "### :material/warning: Teacher and student **disagree**"
+    )
     speed.metric(
         "Student speed-up on this input (model only)", f"{statistics.median(ratios):.2f}×",
         help=f"teacher ms / student ms, median of {REPEATS} paired runs (range {min(ratios):.2f}–{max(ratios):.2f}×). "
         "One short input is noisy: the Benchmarks page has swept, percentile figures.",
     )
     left, right = st.columns(2)
-    with left:
-        model_column("Teacher", first.teacher, [r.teacher.model_ms for r in runs], [r.teacher.total_ms for r in runs], "#4C72B0", loaded.teacher.n_layers)
-    with right:
-        model_column("Student", first.student, [r.student.model_ms for r in runs], [r.student.total_ms for r in runs], "#DD8452", loaded.student.n_layers)
+    for column, role in zip((left, right), ROLES):
+        with column:
+            model_column(role, getattr(first, role), [getattr(r, role).model_ms for r in runs],
+                         [getattr(r, role).total_ms for r in runs], getattr(loaded, role).n_layers)
     threads = torch.get_num_threads()
     st.caption(
-        f"Measured now on {sidebar.current()[1]} ({platform.processor() or platform.machine()}, {threads} threads), fp32, batch 1, "
+        f"Measured now on {sidebar.current()[1]} ({platform.processor() or platform.machine()}, {threads} threads), "
+        f"fp32, batch 1, "
         f"{REPEATS} timed runs after one warm-up. Label mapping: {loaded.label_note}."
     )
     if pair_spec.architecture_only:
-        st.warning("Architecture-only pair: random weights, so labels and probabilities mean nothing; the timings are real.")
+        st.warning("Architecture-only pair: random weights, so labels and probabilities mean nothing; the timings are "
+                   "real.")
 
 
 main()

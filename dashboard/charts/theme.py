@@ -1,0 +1,19 @@
+"""Every colour and series style of the dashboard, so a role or a variant looks the same on every page."""
+
+ROLE_COLOURS = {"teacher": "#4C72B0", "student": "#DD8452"}
+ROLE_SCALES = {"teacher": "Blues", "student": "Oranges"}  # heatmaps: the role's hue, light to dark
+VARIANT_COLOURS = {"fp32": "#4C72B0", "bf16": "#55A868", "fp16": "#8172B2", "int8-dynamic": "#C44E52"}
+VARIANT_DASH = {"fp32": "solid", "bf16": "dash", "fp16": "dashdot", "int8-dynamic": "dot"}
+VARIANT_SYMBOL = {"fp32": "circle", "bf16": "diamond", "fp16": "square", "int8-dynamic": "triangle-up"}
+KL_COLOUR, KD_COLOUR = "#8172B3", "#55A868"  # the distillation-loss curves
+MARK_COLOUR = "red"  # a marker laid over a heatmap (best-matching head)
+INK = "#333"  # outlines and error bars
+CEILING = "#444"  # a limit line (the FLOPs ceiling)
+GUIDE = "#999"  # a reference line (perfect calibration)
+BASELINE = "#bbb"  # the 1.0 line
+CONFIG = {"displayModeBar": False}  # Plotly's toolbar adds nothing to these small figures
+
+
+def rgba(hex_colour: str, alpha: float) -> str:
+    r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"

@@ -1,0 +1,63 @@
+"""The Benchmarks page's run panel: what this machine is missing for the pair, a button that measures it in a
+background process (harness/runner.py, through `python -m benchmarks run`), and that run's progress."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from benchmarks.core.device import detect_hardware
+from benchmarks.core.pairs import PairSpec
+from benchmarks.harness import background as runs
+from benchmarks.harness import runner
+from benchmarks.harness.results import BenchmarkResult
+from dashboard import resources
+
+
+def run_panel(pair: PairSpec, device: str, results: list[BenchmarkResult], version: tuple[int, str]) -> None:
+    """What is missing for this machine, a button that measures it in the background, and its progress."""
+    state_dir, path = resources.settings().state_dir, str(resources.settings().cache_path)
+    progress_path, log_path = state_dir / "benchmark-progress.json", state_dir / "benchmark-run.log"
+    request = runner.RunRequest(pair, device, db=resources.settings().cache_path)
+    variants, missing = runner.missing(request, results)
+    was_active = runs.is_active(runs.read_progress(progress_path))
+
+    # Polls a small JSON file and the cache version: fast while a run is going, slowly otherwise, so
+    # results measured by any session (or the CLI) show up here without a click.
+    @st.fragment(run_every=2.0 if was_active else 15.0)
+    def panel() -> None:
+        progress = runs.read_progress(progress_path)
+        active = runs.is_active(progress)
+        if active != was_active or resources.benchmark_store(path).version() != version:
+            st.rerun()
+        with st.container(border=True):
+            if active:
+                st.progress(min(1.0, progress.fraction), text=f"Measuring {progress.position} of {progress.total}: "
+                            f"{progress.current} · {progress.minutes():.1f} min so far")
+                st.caption("The run is a separate process (`" + progress.command + "`): this page and other sessions "
+                           "stay usable, and each model's results appear here as soon as it is finished.")
+                if st.button("Stop the run", key="bench_stop"):
+                    runs.stop(progress)
+                    st.rerun()
+                return
+            if progress is not None and progress.state == "failed":
+                st.warning(f"The last benchmark run did not finish: {progress.message}")
+            elif progress is not None and progress.state == "running":
+                st.warning(f"The last benchmark run stopped unexpectedly (see {log_path}); finished models are kept.")
+            label = detect_hardware().label(device)
+            if not missing:
+                st.success(f"All {2 * len(variants)} teacher/student × precision results for this pair are cached "
+                           f"for {label}.")
+                return
+            names = ", ".join(f"{role} {variant}" for role, variant in missing)
+            st.markdown(f"**{label}** has no full-grid results yet for: {names}.")
+            st.caption("Each model is measured in a fresh process (teacher and student taking turns), ≥ 10 iterations "
+                       "per grid cell; on a 2-core CPU a BERT-base-size model takes several minutes. Results of other "
+                       "machines are unaffected.")
+            if st.button(f"Measure the {len(missing)} missing", type="primary", key="bench_start"):
+                runs.start_background(request.cli_args(), progress_path, log_path)
+                time.sleep(0.5)  # let it write its first progress line
+                st.rerun()
+
+    panel()

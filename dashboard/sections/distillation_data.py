@@ -1,0 +1,197 @@
+"""Sections 2-4 of the Distillation page, over a labelled data set: agreement and disagreements, calibration,
+and the exports (CSV tables, the HTML summary for a model-selection review)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from benchmarks.analysis import report, scoring
+from benchmarks.analysis.metrics import Proportion
+from benchmarks.core.data import DataUnavailable, LabelledTexts, read_labelled_file
+from benchmarks.core.models import LoadedPair
+from benchmarks.core.pairs import PairSpec
+from benchmarks.core.settings import Settings
+from dashboard import resources
+from dashboard.charts.distillation import chart_config, reliability_chart
+
+N_BINS = 10
+
+
+def choose_dataset(limits: Settings) -> LabelledTexts | None:
+    upload = st.file_uploader(
+        f"Your own labelled file instead of SST-2 dev: TSV or CSV with a header, a sentence/text column and a label "
+        f"column (0 = negative, 1 = positive), up to {limits.max_upload_mb} MB",
+        type=["tsv", "csv", "txt"], max_upload_size=limits.max_upload_mb, key="kd_upload",
+    )
+    if upload is not None:
+        # The widget's limit is enforced in the browser; check again here for clients that skip it.
+        if upload.size > limits.max_upload_mb * 2**20:
+            st.error(f"{upload.name} is {upload.size / 2**20:.1f} MB; the limit is {limits.max_upload_mb} MB "
+                     f"(KD_MAX_UPLOAD_MB).")
+            return None
+        try:
+            return read_labelled_file(upload.getvalue(), upload.name, source=f"uploaded file {upload.name}")
+        except ValueError as exc:
+            st.error(str(exc))
+            return None
+    try:
+        return resources.sst2_dev()
+    except DataUnavailable as exc:
+        st.warning(f"{exc} Until then, upload a labelled file above.")
+        return None
+
+
+def dataset_scores(loaded: LoadedPair, data: LabelledTexts, limits: Settings) -> scoring.DatasetScores | None:
+    cache_dir = limits.state_dir / "scores"
+    memo = "kd_scores_" + scoring.cache_key(loaded, data)
+    # Kept in the session too: no file read per rerun, and no rescoring where the state folder is read-only.
+    scores = st.session_state.get(memo) or scoring.cached_scores(loaded, data, cache_dir)
+    if scores is None:
+        if not st.session_state.get(memo + "_asked"):
+            if not st.button(f"Score the {len(data):,} sentences with both models", type="primary", key="kd_score"):
+                st.caption("Runs once per pair and data set; the result is stored on disk and shared with every "
+                           "visitor.")
+                return None
+            st.session_state[memo + "_asked"] = True  # a rerun mid-way (a slider moved) resumes the scoring
+        bar = st.progress(0.0, text="Scoring…")
+        scores = scoring.score_pair(loaded, data, cache_dir, progress=lambda f, msg: bar.progress(f, text=msg))
+        bar.empty()
+    st.session_state[memo] = scores
+    return scores
+
+
+def _ci(p: Proportion) -> str:
+    return f"{p.value:.1%} [{p.low:.1%} – {p.high:.1%}]"
+
+
+def agreement_section(scores: scoring.DatasetScores, data: LabelledTexts) -> None:
+    agree, acc_t, acc_s = scores.agreement(), scores.accuracy("teacher"), scores.accuracy("student")
+    a, b, c = st.columns(3)
+    a.metric("Agreement", f"{agree.rate.value:.1%}", help="share of sentences where both give the same label")
+    b.metric("Teacher accuracy", f"{acc_t.value:.1%}")
+    c.metric("Student accuracy", f"{acc_s.value:.1%}")
+    st.caption(
+        f"95 % Wilson intervals — agreement {_ci(agree.rate)}, teacher {_ci(acc_t)}, student {_ci(acc_s)}. "
+        + report.accuracy_verdict(acc_t, acc_s)
+    )
+    table = pd.DataFrame(
+        [[agree.both_right, agree.teacher_only], [agree.student_only, agree.both_wrong]],
+        index=["teacher right", "teacher wrong"], columns=["student right", "student wrong"],
+    )
+    left, right = st.columns([1, 2])
+    with left:
+        st.markdown("**Who is right** (sentences)")
+        st.dataframe(table, key="kd_two_by_two")
+        st.download_button(
+            "2 × 2 table (CSV)", table.to_csv().encode(), "agreement-2x2.csv", "text/csv", key="kd_csv_2x2"
+        )
+    with right:
+        disagreement_table(scores, data)
+
+
+def _pick_sentence(options: dict[str, str]) -> None:
+    choice = st.session_state.get("kd_pick")
+    if choice in options:
+        st.session_state["kd_sentence"] = options[choice]  # a callback runs before the text box is drawn
+
+
+def disagreement_table(scores: scoring.DatasetScores, data: LabelledTexts) -> None:
+    rows = scoring.disagreements(scores, data.texts)
+    st.markdown(f"**Where they disagree** ({len(rows):,} sentences, the most confidently wrong first)")
+    if not rows:
+        st.caption("No disagreements on this data set.")
+        return
+    frame = pd.DataFrame([r.row() for r in rows])
+    query = st.text_input("Search the sentences", key="kd_search", placeholder="a word or phrase")
+    shown = frame[frame["sentence"].str.contains(query, case=False, regex=False)] if query.strip() else frame
+    conf = dict(min_value=0.5, max_value=1.0, format="%.2f")
+    st.dataframe(
+        shown, hide_index=True, height=280, key="kd_disagreements",
+        column_config={
+            "sentence": st.column_config.TextColumn(width="medium", help="hover a cell for the whole sentence"),
+            "teacher conf.": st.column_config.ProgressColumn(**conf),
+            "student conf.": st.column_config.ProgressColumn(**conf),
+            "row": st.column_config.NumberColumn(help="line in the data set (1 = first sentence)"),
+        },
+    )
+    st.download_button(
+        f"These {len(shown):,} rows (CSV)",
+        shown.to_csv(index=False).encode(),
+        "disagreements.csv",
+        "text/csv",
+        key="kd_csv_dis",
+    )
+    options = {f"#{r.index + 1}: {r.text[:90]}": r.text for r in rows[:50]}
+    st.selectbox(
+        "Look closer: load one into the soft-target view above", list(options), index=None, key="kd_pick",
+        placeholder="one of the 50 most confident mistakes", on_change=_pick_sentence, args=(options,),
+    )
+
+
+def calibration_section(scores: scoring.DatasetScores) -> None:
+    st.header("3 · Calibration")
+    teacher, student = scores.calibration(N_BINS)
+    a, b = st.columns(2)
+    a.metric("Teacher ECE", f"{teacher.ece:.3f}", help="expected calibration error: bin-size-weighted mean |accuracy − "
+                                                       "confidence|")
+    b.metric("Student ECE", f"{student.ece:.3f}")
+    st.markdown(
+        "A model is **calibrated** when, of the sentences it labels with 80 % confidence, 80 % are right. Points below "
+        "the diagonal mean over-confidence. Distillation passes the teacher's *softened* beliefs on, so a student "
+        "often "
+        f"inherits — or improves on — its calibration. {N_BINS} equal-width bins over [0, 1]; a two-class model is at "
+        "least 50 % confident, so only the upper half can fill. Bins with few sentences are noisy: the counts are "
+        "below."
+    )
+    st.plotly_chart(
+        reliability_chart(teacher, student), config=chart_config("reliability-diagram"), key="kd_reliability"
+    )
+    bins = pd.DataFrame(scoring.calibration_rows(teacher, student))
+    filled = bins[(bins["teacher n"] > 0) | (bins["student n"] > 0)]
+    with st.expander("Bins as a table"):
+        st.dataframe(filled.round(3), hide_index=True, key="kd_bins")
+    st.download_button(
+        "Calibration bins (CSV)",
+        bins.to_csv(index=False).encode(),
+        "calibration-bins.csv",
+        "text/csv",
+        key="kd_csv_bins",
+    )
+
+
+def export_section(pair_spec: PairSpec, loaded: LoadedPair, data: LabelledTexts, scores: scoring.DatasetScores) -> None:
+    st.header("4 · Share and export")
+    st.markdown(
+        "The address bar holds the pair, the sentence and T: copy it to share this view. Every chart's toolbar has a "
+        "camera button that saves it as PNG; each table has a CSV button."
+    )
+    summary = report.summary_html(
+        pair_spec.title, data.source, report.ModelFacts.of(loaded.teacher), report.ModelFacts.of(loaded.student), scores
+    )
+    st.download_button(
+        "Summary for a model-selection review (HTML)", summary.encode(), "teacher-vs-student-summary.html", "text/html",
+        type="primary", key="kd_summary",
+    )
+    st.caption("Accuracy with intervals, measured speed, size and agreement in one self-contained file.")
+
+
+def dataset_sections(pair_spec: PairSpec, loaded: LoadedPair, limits: Settings) -> None:
+    st.header("2 · Agreement over a data set")
+    if pair_spec.architecture_only:
+        st.info(
+            "This pair has random weights: its accuracy, agreement and calibration would be the noise of an untrained "
+            "network, not a property of distillation. Pick the pocket pair (or real checkpoints) for sections 2–4."
+        )
+        return
+    data = choose_dataset(limits)
+    if data is None:
+        return
+    st.caption(f"Data set: {data.source}, {len(data):,} sentences.")
+    scores = dataset_scores(loaded, data, limits)
+    if scores is None:
+        return
+    agreement_section(scores, data)
+    calibration_section(scores)
+    export_section(pair_spec, loaded, data, scores)
+    st.caption(f"Scores measured on {scores.run.describe()}; cached on disk for this pair and data set.")
