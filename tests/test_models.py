@@ -1,5 +1,6 @@
 import json
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -7,6 +8,7 @@ import torch
 from benchmarks import hub
 from benchmarks.models import (
     BUILTIN_PAIRS,
+    PICKLE_NOTE,
     ModelLoadError,
     ModelSpec,
     canonical_labels,
@@ -80,15 +82,37 @@ def test_folder_policy(allow_tmp_models, tmp_path, monkeypatch):
         check_local_folder("/etc")
 
 
-def test_pickle_only_and_remote_code_are_refused(allow_tmp_models, tmp_path, monkeypatch):
+class _RunsCode:
+    """Unpickling this creates a file: what a malicious checkpoint could do instead."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return open, (str(self.marker), "w")
+
+
+def test_pickle_weights_load_only_through_weights_only_and_remote_code_is_refused(allow_tmp_models, tmp_path, monkeypatch):
     teacher_dir, _ = allow_tmp_models
+    reference = load_model(ModelSpec("local", str(teacher_dir), "teacher"))
+    assert reference.weights_note == ""
     monkeypatch.setenv("KD_MODEL_ROOTS", str(tmp_path))
-    pickled = tmp_path / "pickled"
-    pickled.mkdir()
-    (pickled / "config.json").write_text((teacher_dir / "config.json").read_text())
-    torch.save({}, pickled / "pytorch_model.bin")
-    with pytest.raises(ModelLoadError, match="pickle"):
-        load_model(ModelSpec("local", str(pickled), "teacher"))
+    pickled, evil = tmp_path / "pickled", tmp_path / "evil"
+    for folder in (pickled, evil):
+        folder.mkdir()
+        for f in teacher_dir.iterdir():
+            if f.suffix != ".safetensors":
+                (folder / f.name).write_bytes(f.read_bytes())
+    torch.save(reference.model.state_dict(), pickled / "pytorch_model.bin")
+    loaded = load_model(ModelSpec("local", str(pickled), "teacher"))
+    assert loaded.weights_note == PICKLE_NOTE
+    assert torch.equal(loaded.model.classifier.weight, reference.model.classifier.weight)
+
+    marker = tmp_path / "code-ran"
+    torch.save({"classifier.weight": _RunsCode(marker)}, evil / "pytorch_model.bin")
+    with pytest.raises(ModelLoadError, match="weights_only loader refused") as err:
+        load_model(ModelSpec("local", str(evil), "teacher"))
+    assert not marker.exists() and "\n" not in str(err.value)
 
     remote = tmp_path / "remote"
     remote.mkdir()
