@@ -208,7 +208,13 @@ def _hub_folder_or_id(repo_id: str) -> tuple[str, bool]:
         return repo_id, False
     cached = try_to_load_from_cache(repo_id, "config.json")
     if isinstance(cached, str):
-        return str(Path(cached).parent), True
+        if _weight_files(Path(cached).parent):
+            return str(Path(cached).parent), True
+        # transformers caches a conversion PR's safetensors under that PR's revision, which a folder load cannot see.
+        raise ModelLoadError(
+            f"The Hugging Face Hub is unreachable and the local cache has no weights from {repo_id}'s main branch "
+            "(weights from a safetensors conversion pull request load only online): use the pocket pair or a local folder."
+        )
     raise ModelLoadError(
         f"The Hugging Face Hub is unreachable and {repo_id} is not in the local cache: "
         "use the pocket pair or a local folder."
@@ -288,6 +294,8 @@ def load_model(
             if local or folder.is_dir():
                 _refuse_remote_code(json.loads((folder / "config.json").read_text()), str(folder))
                 fingerprint, size = _weights_fingerprint(folder)
+                if spec.source == "hub" and local:  # a cache snapshot is named after its commit: the same key as online
+                    fingerprint = folder.name
                 source = str(folder)
             else:
                 revision = resolve_revision(spec.ref)  # one commit for config, tokenizer and weights

@@ -8,6 +8,7 @@ import json
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
 from urllib.parse import unquote, urlsplit
 
 CONVERSION_PR_TITLE = "Adding `safetensors` variant of this model"  # what transformers' auto_conversion looks for
@@ -46,7 +47,7 @@ class FakeHub:
     repos: dict[str, FakeRepo]
     requests: list[str] = field(default_factory=list)  # "METHOD path", in order, for assertions
 
-    def __enter__(self) -> FakeHub:
+    def __enter__(self) -> Self:
         hub = self
 
         class Handler(BaseHTTPRequestHandler):

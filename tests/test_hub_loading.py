@@ -22,7 +22,7 @@ from tests.fake_hub import FakeHub, FakeRepo, PullRequest, Revision, sha
 
 # The load runs in a child process: huggingface_hub reads HF_ENDPOINT and HF_HUB_OFFLINE at import.
 CHILD = """
-import json, sys
+import json, os, sys, urllib.error, urllib.request
 import transformers.safetensors_conversion as conversion
 
 def conversion_service_down(*args, **kwargs):  # the Space at a hard-coded hf.space URL is never contacted
@@ -31,15 +31,24 @@ def conversion_service_down(*args, **kwargs):  # the Space at a hard-coded hf.sp
 conversion.spawn_conversion = conversion_service_down
 from benchmarks.models import ModelLoadError, ModelSpec, load_model
 
-results = {}
-for repo_id in sys.argv[1:]:
-    try:
-        loaded = load_model(ModelSpec("hub", repo_id, "teacher"))
-        results[repo_id] = {"note": loaded.weights_note, "fingerprint": loaded.fingerprint,
-                            "classifier": loaded.model.classifier.weight.sum().item()}
-    except ModelLoadError as exc:
-        results[repo_id] = {"error": str(exc)}
-print(json.dumps(results))
+def load_all():
+    results = {}
+    for repo_id in sys.argv[2:]:
+        try:
+            loaded = load_model(ModelSpec("hub", repo_id, "teacher"))
+            results[repo_id] = {"note": loaded.weights_note, "fingerprint": loaded.fingerprint,
+                                "classifier": loaded.model.classifier.weight.sum().item()}
+        except ModelLoadError as exc:
+            results[repo_id] = {"error": str(exc)}
+    return results
+
+online = load_all()
+try:
+    urllib.request.urlopen(sys.argv[1] + "/now-offline")
+except urllib.error.HTTPError:  # the fake Hub answers 404: the request is only a mark in its log
+    pass
+os.environ["HF_HUB_OFFLINE"] = "1"  # from here on the dashboard must use only the local cache
+print(json.dumps({"online": online, "offline": load_all()}))
 """
 
 
@@ -84,25 +93,33 @@ def test_hub_pair_loads_through_a_fake_hub(tmp_path):
         env = {k: v for k, v in os.environ.items() if k not in ("TRANSFORMERS_OFFLINE", "DISABLE_SAFETENSORS_CONVERSION", "HF_TOKEN")}
         env.update(HF_ENDPOINT=hub.url, HF_HUB_OFFLINE="0", HF_HOME=str(tmp_path / "hf"), HF_HUB_DISABLE_TELEMETRY="1",
                    KD_STATE_DIR=str(tmp_path / "state"), PYTHONPATH=str(REPO_ROOT))
-        child = subprocess.run([sys.executable, "-c", CHILD, *repos], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        child = subprocess.run([sys.executable, "-c", CHILD, hub.url, *repos], check=False, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert child.returncode == 0, child.stderr[-3000:]
     got = json.loads(child.stdout.strip().splitlines()[-1])
+    online, offline = got["online"], got["offline"]
     served = " ".join(hub.requests)
 
     # Safetensors on main: read directly, at main's commit.
-    assert got["fake/safetensors-on-main"] == {"note": "", "fingerprint": sha("a"), "classifier": classifier}
+    assert online["fake/safetensors-on-main"] == {"note": "", "fingerprint": sha("a"), "classifier": classifier}
     # Only the bot's PR has safetensors: transformers takes them from refs/pr/1, not main's pickle.
-    assert got["fake/safetensors-in-pr"]["note"] == "" and got["fake/safetensors-in-pr"]["classifier"] == classifier
+    assert online["fake/safetensors-in-pr"] == {"note": "", "fingerprint": sha("b"), "classifier": classifier}
     assert "GET /fake/safetensors-in-pr/resolve/refs%2Fpr%2F1/model.safetensors" in served
     assert "/fake/safetensors-in-pr/resolve/main/pytorch_model.bin" not in served
     # Only a .bin: read with weights_only, and the page is told so.
-    assert got["fake/bin-only"] == {"note": PICKLE_NOTE, "fingerprint": sha("c"), "classifier": classifier}
-    # A PR by anyone but the conversion bot is never used.
-    assert got["fake/bin-and-foreign-pr"]["note"] == PICKLE_NOTE and got["fake/bin-and-foreign-pr"]["classifier"] == classifier
-    assert "/fake/bin-and-foreign-pr/resolve/refs%2Fpr%2F1/" not in served
+    assert online["fake/bin-only"] == {"note": PICKLE_NOTE, "fingerprint": sha("c"), "classifier": classifier}
     # Neither: one sentence naming what is missing.
-    error = got["fake/neither"]["error"]
+    error = online["fake/neither"]["error"]
     assert "pytorch_model.bin" in error and "\n" not in error and "Traceback" not in error
-    assert "its own code" in got["fake/remote-code"]["error"]
+    # A PR by anyone but the conversion bot is never used; remote code stays refused.
+    assert online["fake/bin-and-foreign-pr"]["note"] == PICKLE_NOTE and online["fake/bin-and-foreign-pr"]["classifier"] == classifier
+    assert "/fake/bin-and-foreign-pr/resolve/refs%2Fpr%2F1/" not in served
+    assert "its own code" in online["fake/remote-code"]["error"]
     # Writes never reach the Hub (the conversion request goes to its own Space, patched out above).
     assert "POST" not in served
+
+    # Offline, from what the online loads cached, without a single request.
+    assert hub.requests[-1] == "GET /now-offline"
+    assert offline["fake/safetensors-on-main"] == online["fake/safetensors-on-main"]
+    assert offline["fake/bin-only"] == online["fake/bin-only"]
+    assert "conversion pull request load only online" in offline["fake/safetensors-in-pr"]["error"]
+    assert "no weights" in offline["fake/neither"]["error"]

@@ -1,6 +1,5 @@
 import json
 import time
-from pathlib import Path
 
 import pytest
 import torch
@@ -17,7 +16,7 @@ from benchmarks.models import (
     load_model,
     load_pair,
 )
-from tests.conftest import needs_pocket
+from tests.conftest import needs_pocket, save_code_running_pickle
 
 
 def test_local_folder_loads_with_labels_mapped(allow_tmp_models):
@@ -82,16 +81,6 @@ def test_folder_policy(allow_tmp_models, tmp_path, monkeypatch):
         check_local_folder("/etc")
 
 
-class _RunsCode:
-    """Unpickling this creates a file: what a malicious checkpoint could do instead."""
-
-    def __init__(self, marker: Path):
-        self.marker = marker
-
-    def __reduce__(self):
-        return open, (str(self.marker), "w")
-
-
 def test_pickle_weights_load_only_through_weights_only_and_remote_code_is_refused(allow_tmp_models, tmp_path, monkeypatch):
     teacher_dir, _ = allow_tmp_models
     reference = load_model(ModelSpec("local", str(teacher_dir), "teacher"))
@@ -109,7 +98,7 @@ def test_pickle_weights_load_only_through_weights_only_and_remote_code_is_refuse
     assert torch.equal(loaded.model.classifier.weight, reference.model.classifier.weight)
 
     marker = tmp_path / "code-ran"
-    torch.save({"classifier.weight": _RunsCode(marker)}, evil / "pytorch_model.bin")
+    save_code_running_pickle(evil / "pytorch_model.bin", marker)
     with pytest.raises(ModelLoadError, match="weights_only loader refused") as err:
         load_model(ModelSpec("local", str(evil), "teacher"))
     assert not marker.exists() and "\n" not in str(err.value)
