@@ -74,6 +74,21 @@ def make_tiny_pair(root: Path) -> tuple[Path, Path]:
     return paths[0], paths[1]
 
 
+class _CreatesFile:
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):  # unpickling calls open(marker, "w"): harmless here, arbitrary code in a real attack
+        return open, (str(self.marker), "w")
+
+
+def save_code_running_pickle(path: Path, marker: Path) -> None:
+    """A pytorch_model.bin that creates `marker` if it is ever unpickled with code execution allowed."""
+    import torch
+
+    torch.save({"classifier.weight": _CreatesFile(marker)}, path)
+
+
 @pytest.fixture(scope="session")
 def tiny_pair_dirs(tmp_path_factory) -> tuple[Path, Path]:
     return make_tiny_pair(tmp_path_factory.mktemp("tiny"))

@@ -1,7 +1,12 @@
 """AppTest of the entry script and the Playground page (headless, no browser)."""
 
+import os
+
+import torch
+from safetensors.torch import load_file
 from streamlit.testing.v1 import AppTest
 
+from benchmarks.core.models import PICKLE_NOTE
 from tests.conftest import REPO, needs_pocket
 
 APP = str(REPO / "dashboard" / "app.py")
@@ -53,3 +58,20 @@ def test_pocket_pair_is_the_default_and_gets_clear_sentences_right():
     at.selectbox(key="example").select_index(1).run()
     assert not at.exception
     assert [m.value for m in at.metric if m.label == "Label"] == ["POSITIVE", "POSITIVE"]
+
+
+def test_pickle_weights_are_named_under_the_prediction(allow_tmp_models, tmp_path, monkeypatch):
+    teacher_dir, student_dir = allow_tmp_models
+    pickled = tmp_path / "teacher-bin"
+    pickled.mkdir()
+    for f in teacher_dir.iterdir():
+        if f.suffix != ".safetensors":
+            (pickled / f.name).write_bytes(f.read_bytes())
+    torch.save(load_file(teacher_dir / "model.safetensors"), pickled / "pytorch_model.bin")
+    monkeypatch.setenv("KD_MODEL_ROOTS", os.pathsep.join([str(teacher_dir.parent), str(tmp_path)]))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update(pair="custom", teacher=str(pickled), student=str(student_dir))
+    at.run()
+    at.text_area[0].input("a good movie").run()
+    assert not at.exception
+    assert [t.value for t in at.text] == [f"Teacher: {PICKLE_NOTE}"]

@@ -16,14 +16,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-import torch
 from streamlit.testing.v1 import AppTest
 
 from benchmarks.core.inference import predict
 from benchmarks.core.models import ModelLoadError, load_model
 from benchmarks.core.pairs import ModelSpec
 from benchmarks.core.settings import DATA_DIR, Settings, writable
-from tests.conftest import REPO
+from tests.conftest import REPO, save_code_running_pickle
 
 APP = str(REPO / "dashboard" / "app.py")
 TEXT = "text-(type your own)"  # the Playground's free-text box (key built from the example choice)
@@ -66,20 +65,20 @@ def _echoes(at: AppTest) -> list[str]:
 
 @pytest.fixture(scope="session")
 def zoo(tmp_path_factory, tiny_pair_dirs) -> dict[str, Path]:
-    """Model folders the app must refuse: pickle-only weights, and a config that asks for remote code."""
+    """Model folders the app must refuse: pickle weights that would run code, and a config that asks for remote code."""
     root = tmp_path_factory.mktemp("zoo")
     teacher = tiny_pair_dirs[0]
     pickle_only = root / "pickle-only"
     shutil.copytree(teacher, pickle_only)
     for f in pickle_only.glob("*.safetensors"):
         f.unlink()
-    torch.save({}, pickle_only / "pytorch_model.bin")
+    marker = root / "remote-code-ran"
+    save_code_running_pickle(pickle_only / "pytorch_model.bin", marker)
     remote = root / "remote-code"
     shutil.copytree(teacher, remote)
     config = json.loads((remote / "config.json").read_text())
     config["auto_map"] = {"AutoModelForSequenceClassification": "modeling_evil.Evil"}
     (remote / "config.json").write_text(json.dumps(config))
-    marker = root / "remote-code-ran"
     (remote / "modeling_evil.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
     return {"root": root, "pickle_only": pickle_only, "remote": remote, "marker": marker}
 
@@ -138,7 +137,7 @@ BAD_MODEL = [
     ("folder-outside-the-allowed-roots", "/etc", "outside the allowed model folders"),
     ("dot-dot-path", "{tiny}/../{tiny_name}/teacher", "'..' are not accepted"),
     ("folder-without-a-model", "{tiny}", "no config.json"),
-    ("pickle-only-weights", "{pickle_only}", "only pickle weights"),
+    ("pickle-weights-that-run-code", "{pickle_only}", "weights_only loader refused"),
     ("asks-for-remote-code", "{remote}", "remote code is never run"),
 ]
 

@@ -5,9 +5,16 @@ import pytest
 import torch
 
 from benchmarks.core import hub
-from benchmarks.core.models import ModelLoadError, canonical_labels, check_local_folder, load_model, load_pair
+from benchmarks.core.models import (
+    PICKLE_NOTE,
+    ModelLoadError,
+    canonical_labels,
+    check_local_folder,
+    load_model,
+    load_pair,
+)
 from benchmarks.core.pairs import BUILTIN_PAIRS, ModelSpec, custom_pair
-from tests.conftest import needs_pocket
+from tests.conftest import needs_pocket, save_code_running_pickle
 
 
 def test_local_folder_loads_with_labels_mapped(allow_tmp_models):
@@ -74,15 +81,29 @@ def test_folder_policy(allow_tmp_models, tmp_path, monkeypatch):
         check_local_folder("/etc")
 
 
-def test_pickle_only_and_remote_code_are_refused(allow_tmp_models, tmp_path, monkeypatch):
+def test_pickle_weights_load_only_through_weights_only_and_remote_code_is_refused(
+    allow_tmp_models, tmp_path, monkeypatch
+):
     teacher_dir, _ = allow_tmp_models
+    reference = load_model(ModelSpec("local", str(teacher_dir), "teacher"))
+    assert reference.weights_note == ""
     monkeypatch.setenv("KD_MODEL_ROOTS", str(tmp_path))
-    pickled = tmp_path / "pickled"
-    pickled.mkdir()
-    (pickled / "config.json").write_text((teacher_dir / "config.json").read_text())
-    torch.save({}, pickled / "pytorch_model.bin")
-    with pytest.raises(ModelLoadError, match="pickle"):
-        load_model(ModelSpec("local", str(pickled), "teacher"))
+    pickled, evil = tmp_path / "pickled", tmp_path / "evil"
+    for folder in (pickled, evil):
+        folder.mkdir()
+        for f in teacher_dir.iterdir():
+            if f.suffix != ".safetensors":
+                (folder / f.name).write_bytes(f.read_bytes())
+    torch.save(reference.model.state_dict(), pickled / "pytorch_model.bin")
+    loaded = load_model(ModelSpec("local", str(pickled), "teacher"))
+    assert loaded.weights_note == PICKLE_NOTE
+    assert torch.equal(loaded.model.classifier.weight, reference.model.classifier.weight)
+
+    marker = tmp_path / "code-ran"
+    save_code_running_pickle(evil / "pytorch_model.bin", marker)
+    with pytest.raises(ModelLoadError, match="weights_only loader refused") as err:
+        load_model(ModelSpec("local", str(evil), "teacher"))
+    assert not marker.exists() and "\n" not in str(err.value)
 
     remote = tmp_path / "remote"
     remote.mkdir()

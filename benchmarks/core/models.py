@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import pickle
 import re
 import threading
 import time
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Sequence
 
 import torch
+from huggingface_hub import resolve_revision, try_to_load_from_cache
+from huggingface_hub.errors import RevisionResolutionError
 from transformers import (
     AutoConfig,
     AutoModelForSequenceClassification,
@@ -25,6 +28,7 @@ from transformers import (
     PreTrainedModel,
     PreTrainedTokenizerBase,
 )
+from transformers.utils import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME, has_file
 
 from benchmarks.core.hub import hub_reachable
 from benchmarks.core.pairs import ModelSpec, PairSpec
@@ -34,6 +38,10 @@ from benchmarks.core.vocabulary import CANONICAL_LABELS
 log = logging.getLogger(__name__)
 POCKET_DIR = DATA_DIR / "pocket"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9._-]{1,96})?$")
+PICKLE_NOTE = (
+    "No safetensors weights were available, so the pickle weights (pytorch_model.bin) were read with torch's "
+    "weights_only loader, which loads tensors only and runs no code."
+)
 _SYNONYMS = {
     "negative": "NEGATIVE", "neg": "NEGATIVE", "label_0": "NEGATIVE", "0": "NEGATIVE",
     "positive": "POSITIVE", "pos": "POSITIVE", "label_1": "POSITIVE", "1": "POSITIVE",
@@ -56,6 +64,7 @@ class LoadedModel:
     fingerprint: str  # identity of the weights (hash or revision), for the results cache
     size_bytes: int  # on-disk weight size (0 for architecture-only models)
     attn_implementation: str
+    weights_note: str = ""  # one sentence when the weights did not come from safetensors, for the UI
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -104,7 +113,8 @@ def canonical_logits(logits: torch.Tensor, labels: Sequence[str]) -> torch.Tenso
 
 def check_local_folder(path: str | Path, settings: Settings | None = None) -> Path:
     """Resolve a user-given model folder, refusing '..', folders outside the allowed roots, and
-    folders without safetensors weights."""
+    folders without weights. Pickle weights (pytorch_model.bin) are accepted as on the Hub: load_model
+    reads them only through torch's weights_only loader, and only when no safetensors are there."""
     settings = settings or load_settings()
     raw = str(path).strip()
     if not raw:
@@ -117,12 +127,8 @@ def check_local_folder(path: str | Path, settings: Settings | None = None) -> Pa
         raise ModelLoadError(f"{folder} is outside the allowed model folders ({roots}); set KD_MODEL_ROOTS to add one.")
     if not (folder / "config.json").is_file():
         raise ModelLoadError(f"{folder} is not a Hugging Face model folder (no config.json).")
-    if not list(folder.glob("*.safetensors")):
-        pickles = [p.name for p in folder.glob("*.bin")] + [p.name for p in folder.glob("*.pt")]
-        why = (
-            f" It holds only pickle weights ({', '.join(pickles)}), which can run code when loaded." if pickles else ""
-        )
-        raise ModelLoadError(f"{folder} has no .safetensors weights.{why} Convert them to safetensors first.")
+    if not _weight_files(folder):
+        raise ModelLoadError(f"{raw} holds no model weights (model.safetensors or pytorch_model.bin).")
     return folder
 
 
@@ -133,24 +139,63 @@ def _refuse_remote_code(config_dict: dict, where: str) -> None:
 
 
 def _hub_folder_or_id(repo_id: str) -> tuple[str, bool]:
-    """The Hub id itself when online, else its local-cache snapshot; raise fast when neither works."""
+    """The Hub id itself when online, else its local-cache snapshot; raise fast when neither works.
+    Online always goes through the id, cached or not: weights from a conversion PR revision are cached
+    under that revision, not in main's snapshot folder."""
     if not _HUB_ID.match(repo_id):
         raise ModelLoadError(f"'{repo_id[:80]}' is not a valid Hugging Face model id (expected owner/name).")
-    from huggingface_hub import try_to_load_from_cache
-
+    if hub_reachable():
+        return repo_id, False
     cached = try_to_load_from_cache(repo_id, "config.json")
     if isinstance(cached, str):
-        return str(Path(cached).parent), True
-    if not hub_reachable():
+        if _weight_files(Path(cached).parent):
+            return str(Path(cached).parent), True
+        # transformers caches a conversion PR's safetensors under that PR's revision, which a folder load cannot see.
         raise ModelLoadError(
-            f"The Hugging Face Hub is unreachable and {repo_id} is not in the local cache: "
-            "use the pocket pair or a local folder."
+            f"The Hugging Face Hub is unreachable and the local cache has no weights from {repo_id}'s main branch "
+            "(weights from a safetensors conversion pull request load only online): use the pocket pair or a local "
+            "folder."
         )
-    return repo_id, False
+    raise ModelLoadError(
+        f"The Hugging Face Hub is unreachable and {repo_id} is not in the local cache: "
+        "use the pocket pair or a local folder."
+    )
+
+
+def _weight_files(folder: Path) -> list[Path]:
+    """The files from_pretrained would read: safetensors when there are any, else pytorch_model*.bin."""
+    return sorted(folder.glob("*.safetensors")) or sorted(folder.glob("pytorch_model*.bin"))
+
+
+def _from_pretrained(source: str, revision: str | None, attn_implementation: str) -> tuple[PreTrainedModel, str]:
+    """Safetensors first: for a Hub id whose main branch has none, transformers itself looks for the
+    conversion bot's PR revision (refs/pr/N). Only where no safetensors exist at all are pickle weights
+    read, and then only with weights_only=True. Returns the model and its weights note."""
+    kwargs = {
+        "revision": revision,
+        "trust_remote_code": False,
+        "dtype": torch.float32,
+        "attn_implementation": attn_implementation,
+    }
+    try:
+        return AutoModelForSequenceClassification.from_pretrained(source, use_safetensors=True, **kwargs), ""
+    except OSError:
+        # Some other failure with safetensors present must not quietly fall back to pickle weights.
+        if any(has_file(source, name, revision=revision) for name in (SAFE_WEIGHTS_NAME, SAFE_WEIGHTS_INDEX_NAME)):
+            raise
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(
+            source, use_safetensors=False, weights_only=True, **kwargs
+        )
+    except pickle.UnpicklingError as exc:  # torch's own message suggests loading it unsafely: not ours to offer
+        raise OSError(
+            "its pickle weights hold more than plain tensors, so torch's weights_only loader refused them."
+        ) from exc
+    return model, PICKLE_NOTE
 
 
 def _weights_fingerprint(folder: Path) -> tuple[str, int]:
-    files = sorted(folder.glob("*.safetensors"))
+    files = _weight_files(folder)
     digest = hashlib.sha256()
     for f in files:
         with f.open("rb") as fh:
@@ -184,7 +229,7 @@ def load_model(
         if spec.source == "architecture":
             tokenizer = AutoTokenizer.from_pretrained(POCKET_DIR / "teacher")  # same uncased 30,522 vocab
             model, fingerprint = _architecture_model(spec.role, attn_implementation)
-            size = 0
+            size, weights_note = 0, ""
         else:
             if spec.source == "pocket":
                 folder, local = POCKET_DIR / spec.ref, True
@@ -196,32 +241,28 @@ def load_model(
             else:
                 where, local = _hub_folder_or_id(spec.ref)
                 folder = Path(where)
+            revision = None
             if local or folder.is_dir():
                 _refuse_remote_code(json.loads((folder / "config.json").read_text()), str(folder))
                 fingerprint, size = _weights_fingerprint(folder)
+                if spec.source == "hub" and local:  # a cache snapshot is named after its commit: the same key as online
+                    fingerprint = folder.name
                 source = str(folder)
             else:
-                config = AutoConfig.from_pretrained(spec.ref, trust_remote_code=False)
+                revision = resolve_revision(spec.ref)  # one commit for config, tokenizer and weights
+                config = AutoConfig.from_pretrained(spec.ref, revision=revision, trust_remote_code=False)
                 _refuse_remote_code(config.to_dict(), spec.ref)
-                source, fingerprint, size = spec.ref, "hub-latest", 0
-            tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
-            model = AutoModelForSequenceClassification.from_pretrained(
-                source,
-                use_safetensors=True,
-                trust_remote_code=False,
-                dtype=torch.float32,
-                attn_implementation=attn_implementation,
-            )
-            if fingerprint == "hub-latest":
-                fingerprint = getattr(model.config, "_commit_hash", None) or fingerprint
+                source, fingerprint, size = spec.ref, revision.resolved, 0
+            tokenizer = AutoTokenizer.from_pretrained(source, revision=revision, trust_remote_code=False)
+            model, weights_note = _from_pretrained(source, revision, attn_implementation)
     except ModelLoadError:
         raise
-    except (OSError, ValueError, KeyError, RuntimeError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError, KeyError, RuntimeError, json.JSONDecodeError, RevisionResolutionError) as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelLoadError(f"Could not load {spec.display_name}: {first_line[:300]}") from exc
     labels, note = canonical_labels(model.config.id2label)
     model.eval().to(device)
-    # benchmarks/loadtest.py counts these lines to check each model loads once per server process.
+    # benchmarks/loadtest/server.py counts these lines to check each model loads once per server process.
     log.info(
         "loaded %s:%s (%s, %s) in %.2f s",
         spec.source,
@@ -230,7 +271,7 @@ def load_model(
         device,
         time.perf_counter() - started,
     )
-    return LoadedModel(spec, model, tokenizer, labels, note, fingerprint, size, attn_implementation)
+    return LoadedModel(spec, model, tokenizer, labels, note, fingerprint, size, attn_implementation, weights_note)
 
 
 @dataclass(frozen=True)
@@ -242,6 +283,11 @@ class LoadedPair:
     @property
     def label_note(self) -> str:
         return f"teacher: {self.teacher.label_note}; student: {self.student.label_note}"
+
+    @property
+    def weights_notes(self) -> list[str]:
+        """'Teacher: …' / 'Student: …' for each model whose weights were not safetensors."""
+        return [f"{m.spec.role.capitalize()}: {m.weights_note}" for m in (self.teacher, self.student) if m.weights_note]
 
 
 def load_pair(pair: PairSpec, device: str | torch.device = "cpu", attn_implementation: str = "sdpa") -> LoadedPair:

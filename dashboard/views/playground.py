@@ -85,6 +85,8 @@ def main() -> None:
         f"fp32, batch 1, "
         f"{REPEATS} timed runs after one warm-up. Label mapping: {loaded.label_note}."
     )
+    for note in loaded.weights_notes:  # plain text: said once per model whose weights were not safetensors
+        st.text(note)
     if pair_spec.architecture_only:
         st.warning("Architecture-only pair: random weights, so labels and probabilities mean nothing; the timings are "
                    "real.")
