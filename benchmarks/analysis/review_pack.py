@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from benchmarks.analysis.candidates import Flips
 from benchmarks.analysis.decision import Decision, Verdict
 
-TEACHER_COLOUR, STUDENT_COLOUR = "#1f77b4", "#ff7f0e"
+TEACHER_COLOUR, STUDENT_COLOUR = "#4C72B0", "#DD8452"  # as on the dashboard's pages
 PACKAGES = ("torch", "transformers", "scipy", "numpy", "streamlit", "plotly", "matplotlib", "jinja2")
 
 
@@ -94,6 +94,7 @@ def _pct(x: float | None) -> str:
 
 
 def _row(rank: int | None, v: Verdict) -> dict[str, str]:
+    """One ranking-table row, every figure as display text."""
     c, acc, vs, sp = v.candidate, v.candidate.accuracy, v.vs_teacher, v.speedup
     return {
         "rank": str(rank) if rank else "–",
@@ -173,6 +174,11 @@ interval. Latency: model-only forward pass.</p>
 </table>
 </body></html>
 """
+def ranking_rows(decision: Decision) -> list[dict[str, str]]:
+    """Those that fit, best first and numbered, then the excluded with the constraints that excluded them."""
+    return [_row(i, v) for i, v in enumerate(decision.ranked, start=1)] + [_row(None, v) for v in decision.excluded]
+
+
 _COLUMNS = ("rank", "name", "model", "runtime", "latency", "accuracy", "delta", "p", "speedup", "memory", "size", "pareto", "excluded")
 _ENV = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
 
@@ -181,7 +187,7 @@ def review_pack(decision: Decision, flips: list[Flips], prov: Provenance, texts_
     """The whole pack as one HTML string."""
     fig = frontier_figure(decision)
     rec = decision.recommendation
-    rows = [_row(i, v) for i, v in enumerate(decision.ranked, start=1)] + [_row(None, v) for v in decision.excluded]
+    rows = ranking_rows(decision)
     notes = sorted({v.candidate.latency_note for v in decision.verdicts if v.candidate.latency_note})
     return _ENV.from_string(_TEMPLATE).render(
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
