@@ -233,7 +233,7 @@ def _reasons(ranked: Sequence[Verdict], k: Constraints) -> tuple[str, ...]:
         acc = f", {nxt.accuracy.value:.1%} accurate" if nxt.accuracy else ""
         out.append(f"Runner-up: {nxt.name} ({lat}{acc}).")
     if best.vs_teacher is not None:
-        out.append("Accuracy against the teacher (fp32): " + best.vs_teacher.describe())
+        out.append("Accuracy: " + best.vs_teacher.describe("the teacher (fp32)"))
     if best.speedup is not None:
         out.append(f"Speed-up over the teacher (fp32), model only at {k.batch}×{k.seq_len}: {best.speedup.describe()}"
                    + (": within noise." if best.speedup.within_noise else "."))

@@ -70,13 +70,21 @@ class PairedAccuracy:
     def within_noise(self) -> bool:
         return self.p_value >= ALPHA
 
-    def describe(self) -> str:
+    def describe(self, baseline: str = "the baseline") -> str:
         """One sentence: the difference, its interval, the test and the verdict."""
         verdict = ("within noise: the test cannot tell them apart" if self.within_noise
                    else "a real difference at the 5 % level")
-        return (f"{self.difference * 100:+.1f} pp [{self.low * 100:+.1f}, {self.high * 100:+.1f}] against the baseline; "
+        return (f"{self.difference * 100:+.1f} pp [{self.low * 100:+.1f}, {self.high * 100:+.1f}] against {baseline}; "
                 f"exact McNemar p = {self.p_value:.3g} on {self.only_candidate} vs {self.only_baseline} discordant sentences "
                 f"of {self.n:,}: {verdict}.")
+
+
+def paired_from_counts(both_right: int, only_baseline: int, only_candidate: int, both_wrong: int) -> PairedAccuracy:
+    """Paired comparison from the 2 x 2 table of who is right (e.g. metrics.Agreement, teacher as baseline)."""
+    n = both_right + only_baseline + only_candidate + both_wrong
+    low, high = newcombe_paired_interval(both_right, only_candidate, only_baseline, both_wrong)
+    return PairedAccuracy(n, both_right, only_baseline, only_candidate, both_wrong, (only_candidate - only_baseline) / n,
+                          low, high, mcnemar_exact(only_candidate, only_baseline))
 
 
 def paired_accuracy(baseline_correct: Sequence[bool], candidate_correct: Sequence[bool]) -> PairedAccuracy:
@@ -84,10 +92,7 @@ def paired_accuracy(baseline_correct: Sequence[bool], candidate_correct: Sequenc
     base, cand = np.asarray(baseline_correct, dtype=bool), np.asarray(candidate_correct, dtype=bool)
     if base.shape != cand.shape or base.size == 0:
         raise ValueError("need per-sentence results of both models on the same non-empty set")
-    both, only_b, only_c, neither = (int(x.sum()) for x in (base & cand, base & ~cand, ~base & cand, ~base & ~cand))
-    low, high = newcombe_paired_interval(both, only_c, only_b, neither)
-    return PairedAccuracy(int(base.size), both, only_b, only_c, neither, (only_c - only_b) / base.size, low, high,
-                          mcnemar_exact(only_c, only_b))
+    return paired_from_counts(*(int(x.sum()) for x in (base & cand, base & ~cand, ~base & cand, ~base & ~cand)))
 
 
 def flip_rate(reference: Sequence[int], other: Sequence[int]) -> tuple[Proportion, tuple[int, ...]]:
