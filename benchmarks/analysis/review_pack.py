@@ -89,26 +89,30 @@ def _png(fig: Figure) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def _pct(x: float | None) -> str:
-    return "–" if x is None else f"{x:.1%}"
-
-
 def _row(rank: int | None, v: Verdict) -> dict[str, str]:
-    """One ranking-table row, every figure as display text."""
+    """One ranking-table row, keyed by column header, every figure as display text."""
     c, acc, vs, sp = v.candidate, v.candidate.accuracy, v.vs_teacher, v.speedup
     return {
         "rank": str(rank) if rank else "–",
-        "name": c.name, "model": c.model, "runtime": c.runtime,
+        "configuration": c.name,
+        "excluded by": "; ".join(f.text for f in v.failures),
         "latency": "–" if c.latency_ms is None else f"{c.latency_ms:.1f} ms" + (" (bound)" if c.latency_note else ""),
-        "accuracy": "–" if acc is None else f"{acc.value:.1%} [{acc.low:.1%}, {acc.high:.1%}]",
-        "delta": "–" if vs is None else f"{vs.difference * 100:+.1f} pp [{vs.low * 100:+.1f}, {vs.high * 100:+.1f}]",
-        "p": "–" if vs is None else f"{vs.p_value:.3g} ({vs.only_candidate} vs {vs.only_baseline})"
-                                    + (" · within noise" if vs.within_noise else ""),
-        "speedup": "–" if sp is None else sp.describe() + (" · within noise" if sp.within_noise else ""),
-        "memory": f"{c.memory_mb:.0f} MiB", "size": f"{c.size_mb:.1f} MiB",
-        "pareto": "yes" if v.pareto else "",
-        "excluded": "; ".join(f.text for f in v.failures),
+        "accuracy [95 %]": "–" if acc is None else f"{acc.value:.1%} [{acc.low:.1%}, {acc.high:.1%}]",
+        "vs teacher fp32 [paired 95 %]": "–" if vs is None else f"{vs.difference * 100:+.1f} pp [{vs.low * 100:+.1f}, {vs.high * 100:+.1f}]",
+        "McNemar p (discordant)": "–" if vs is None else f"{vs.p_value:.3g} ({vs.only_candidate} vs {vs.only_baseline})"
+                                                         + (" · within noise" if vs.within_noise else ""),
+        "speed-up vs teacher fp32": "–" if sp is None else sp.describe() + (" · within noise" if sp.within_noise else ""),
+        "peak memory": f"{c.memory_mb:.0f} MiB",
+        "weights": f"{c.size_mb:.1f} MiB",
+        "Pareto": "yes" if v.pareto else "",
+        "model": c.model,
+        "runtime": c.runtime,
     }
+
+
+def ranking_rows(decision: Decision) -> list[dict[str, str]]:
+    """Those that fit, best first and numbered, then the excluded with the constraints that excluded them."""
+    return [_row(i, v) for i, v in enumerate(decision.ranked, start=1)] + [_row(None, v) for v in decision.excluded]
 
 
 _TEMPLATE = """<!DOCTYPE html>
@@ -138,10 +142,8 @@ th, td { border: 1px solid #ccc; padding: .3em .6em; text-align: left; vertical-
 
 <h2>Ranking</h2>
 <table>
-<tr><th>rank</th><th>configuration</th><th>model</th><th>runtime</th><th>latency</th><th>accuracy [95 %]</th>
-<th>vs teacher fp32 [paired 95 %]</th><th>McNemar p (discordant)</th><th>speed-up vs teacher fp32</th>
-<th>peak memory</th><th>weights</th><th>Pareto</th><th>excluded by</th></tr>
-{% for r in rows %}<tr>{% for key in columns %}<td>{{ r[key] }}</td>{% endfor %}</tr>
+<tr>{% for h in rows[0] %}<th>{{ h }}</th>{% endfor %}</tr>
+{% for r in rows %}<tr>{% for v in r.values() %}<td>{{ v }}</td>{% endfor %}</tr>
 {% endfor %}</table>
 {% for note in latency_notes %}<p class="note">{{ note }}</p>{% endfor %}
 
@@ -174,12 +176,6 @@ interval. Latency: model-only forward pass.</p>
 </table>
 </body></html>
 """
-def ranking_rows(decision: Decision) -> list[dict[str, str]]:
-    """Those that fit, best first and numbered, then the excluded with the constraints that excluded them."""
-    return [_row(i, v) for i, v in enumerate(decision.ranked, start=1)] + [_row(None, v) for v in decision.excluded]
-
-
-_COLUMNS = ("rank", "name", "model", "runtime", "latency", "accuracy", "delta", "p", "speedup", "memory", "size", "pareto", "excluded")
 _ENV = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
 
 
@@ -193,7 +189,7 @@ def review_pack(decision: Decision, flips: list[Flips], prov: Provenance, texts_
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         constraints=decision.constraints.describe(), prov=prov, software=software_versions(),
         recommendation=f"{rec.candidate.name} ({rec.candidate.model}, {rec.candidate.runtime})" if rec else "",
-        reasons=decision.reasons, relax=decision.relax, rows=rows, columns=_COLUMNS, latency_notes=notes,
+        reasons=decision.reasons, relax=decision.relax, rows=rows, latency_notes=notes,
         svg=Markup(_svg(fig)), png=_png(fig),
         flips=[{"name": f.candidate, "reference": f.reference,
                 "rate": f"{f.rate.value:.1%} [{f.rate.low:.1%}, {f.rate.high:.1%}] ({len(f.indices)} of {f.rate.n})",
