@@ -46,6 +46,7 @@ def candidates(results: Iterable[BenchmarkResult], batch: int, seq_len: int, per
         out.append(Candidate(
             r.config.role, r.config.variant, r.config.name, latency, note, cell.sweep_p50s if cell else (),
             r.memory.run_peak_mb, r.variant_bytes / MIB, preds, labels,
+            f"PyTorch eager ({r.config.settings.attn_implementation.upper()})",
         ))
     return out
 

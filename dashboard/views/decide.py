@@ -45,6 +45,11 @@ def measured(pair: PairSpec) -> list[BenchmarkResult]:
     return latest(s.record for s in stored if isinstance(s.record, BenchmarkResult) and s.record.config.pair == pair.key)
 
 
+def _without_folder(source: str) -> str:
+    """"SST-2 validation (/some/dir/dev.tsv)" -> "SST-2 validation": a folder on some machine is no one's business."""
+    return source.split(" (")[0]
+
+
 def _key(m: Machine) -> str:
     return f"{m.fingerprint}:{m.device_type}"
 
@@ -172,15 +177,14 @@ def main() -> None:
     scored, texts = None, reference_texts(on_machine)
     ref = next((r for r in on_machine if r.accuracy), None)
     data_id = ref.config.eval_set if ref else "–"
-    # The source's folder is dropped: a path on the measuring machine means nothing here.
-    data_label = f"{ref.accuracy.source.split(' (')[0]}, {ref.accuracy.n:,} sentences" if ref and ref.accuracy else "no labelled set"
+    data_label = f"{_without_folder(ref.accuracy.source)}, {ref.accuracy.n:,} sentences" if ref and ref.accuracy else "no labelled set"
     if source == OWN_DATA and not pair.architecture_only:
         own = own_scores(pair, device, sorted({r.config.variant for r in on_machine}))
         if own is None:
             return
         scored, data, data_id = own
         texts, data_label = data.texts, f"your data (hash {data_id}, {len(data):,} sentences)"
-        st.text(f"Accuracy columns computed on: {data.source} · content hash {data_id}")
+        st.text(f"Accuracy columns computed on: {_without_folder(data.source)} · content hash {data_id}")
     cands = candidates(on_machine, k.batch, k.seq_len, k.percentile, scored)
     decision = decide(cands, k)
     recommendation(decision)
