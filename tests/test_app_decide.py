@@ -3,7 +3,6 @@ URL back, a link with hostile values is answered with fixed sentences, and an im
 
 from __future__ import annotations
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import REPO
@@ -22,7 +21,6 @@ def _decide(**params: str) -> AppTest:
     return at.run()
 
 
-@pytest.mark.slow
 @needs_reference
 def test_a_link_reproduces_the_decision_and_the_widgets_write_the_url(state):
     at = _decide(batch="8", seq="128", pct="p95", budget="60", max_drop="1")
@@ -39,6 +37,10 @@ def test_a_link_reproduces_the_decision_and_the_widgets_write_the_url(state):
     assert at.query_params["budget"] == "20" and at.query_params["pct"] == "p95"
     (warning,) = at.warning
     assert "Raise the p95 latency budget from 20 ms to" in warning.value
+    at.selectbox(key="pair_choice").set_value("architecture").run()  # random weights: latency decides, accuracy cannot
+    assert not at.exception and not at.error
+    assert all("no accuracy to compare with the teacher" in why for why in at.dataframe[0].value["excluded by"])
+    assert "drop that constraint or measure it first" in at.warning[0].value
 
 
 @needs_reference

@@ -190,8 +190,8 @@ def relaxations(verdicts: Sequence[Verdict], k: Constraints) -> tuple[str, ...]:
     if single:
         return tuple(f"{_relax_text(f, k).capitalize()}: then {v.candidate.name} fits." for f, v in single.values())
     if not relaxable:
-        return ("No measured configuration can meet these constraints by relaxing them: the missing measurements "
-                "(accuracy or this cell) have to be taken first.",)
+        return ("No relaxing admits a configuration: each lacks a measurement a constraint needs (accuracy, or this "
+                "cell); drop that constraint or measure it first.",)
     closest = min(relaxable, key=lambda v: len(v.failures))
     return ("No single change is enough. " + "; ".join(_relax_text(f, k) for f in closest.failures).capitalize()
             + f": then {closest.candidate.name} fits.",)

@@ -162,7 +162,8 @@ frontier. Red line: the latency budget. The same chart as PNG:</p>
 <p class="note">Accuracy: share of the labelled sentences right, Wilson 95 % interval. Against the teacher: both models
 answered the same sentences, so the comparison is paired — the exact McNemar test (two-sided binomial test on the
 discordant sentences) and Newcombe's square-and-add interval for the difference of paired proportions (method 10,
-1998). "Within noise" is said only where p ≥ 0.05 or a speed-up interval holds 1.0. Speed-up: teacher fp32 time over the
+1998). "Within noise" is said only where p ≥ 0.05 or a speed-up interval holds 1.0 (at the margin the
+interval can exclude 0 while p is just above 0.05: two methods; the verdict follows the test). Speed-up: teacher fp32 time over the
 candidate's at the chosen cell, from each sweep's p50; percentile bootstrap (2,000 resamples) over the paired
 sweep-by-sweep ratios where both took turns in one run, over each side's sweeps otherwise. Few sweeps give a coarse
 interval. Latency: model-only forward pass.</p>

@@ -69,6 +69,8 @@ def constraint_form(options: list[Machine], results: list[BenchmarkResult]) -> C
             st.warning(note)  # fixed sentences: the link's raw values are never echoed
         st.session_state.update(dk_hw=k.machine, dk_batch=k.batch, dk_seq=k.seq_len, dk_pct=k.percentile, dk_rank=k.objective,
                                 **{f"dk_{q}": getattr(k, attr) for q, (_, attr) in NUMBERS.items()})
+    if st.session_state.get("dk_hw") not in keys:  # another pair in the sidebar may have other machines
+        st.session_state["dk_hw"] = keys[0]
     labels = {_key(m): m.label + (" (this machine)" if _key(m) == here else "") for m in options}
     top = st.columns([3, 1, 1, 1, 1])
     machine = top[0].selectbox("Hardware (from the results cache)", keys, format_func=labels.__getitem__, key="dk_hw")
@@ -197,7 +199,8 @@ def main() -> None:
         st.caption(note)
     st.caption("Against the teacher (fp32): exact McNemar test on the discordant sentences and Newcombe's paired 95 % interval "
                "of the difference; speed-up: bootstrap 95 % interval over the sweeps' p50s (paired where the two took turns in "
-               "one run). \"Within noise\" only where p ≥ 0.05 or the interval holds 1.0.")
+               "one run). \"Within noise\" only where p ≥ 0.05 or the interval holds 1.0; at the margin the interval "
+               "can exclude 0 while p is just above 0.05 (two methods): the verdict follows the test.")
     drift_section(precision_flips(cands), {c.name: c for c in cands}, texts)
     prov = Provenance(
         machine_of(on_machine[0]).label, on_machine[0].hardware.fingerprint,
