@@ -58,7 +58,10 @@ def constraint_form(options: list[Machine], results: list[BenchmarkResult]) -> C
     """The constraint widgets, seeded from the URL when the page opens, mirrored back into it on every run."""
     keys = [_key(m) for m in options]
     here = f"{detect_hardware().fingerprint}:cpu"
-    grid = lambda m: [r for r in results if _key(machine_of(r)) == m]  # noqa: E731
+
+    def grid(machine: str) -> list[BenchmarkResult]:
+        return [r for r in results if _key(machine_of(r)) == machine]
+
     if "dk_hw" not in st.session_state:  # a fresh visit or a shared link: the URL wins
         first = here if here in keys else keys[0]
         cells = {(c.batch, c.seq_len) for r in grid(first) for c in r.cells}
