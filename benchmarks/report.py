@@ -7,7 +7,8 @@ import html
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from benchmarks.metrics import Proportion
+from benchmarks.analysis.stats import paired_from_counts
+from benchmarks.metrics import Agreement, Proportion
 from benchmarks.models import LoadedModel
 from benchmarks.scoring import DatasetScores
 
@@ -39,14 +40,11 @@ def _mb(size_bytes: int) -> str:
     return f"{size_bytes / 2**20:,.1f} MB" if size_bytes else "— (no weights file)"
 
 
-def accuracy_verdict(teacher: Proportion, student: Proportion) -> str:
-    """Whether the accuracy gap is larger than sampling noise, judged by the two 95 % intervals."""
-    diff = (teacher.value - student.value) * 100
-    overlap = teacher.low <= student.high and student.low <= teacher.high
-    return (
-        f"The 95 % intervals {'overlap' if overlap else 'do not overlap'}: the teacher's {diff:+.1f} pp lead is "
-        f"{'within' if overlap else 'larger than'} sampling noise at n = {teacher.n:,}."
-    )
+def accuracy_verdict(agree: Agreement) -> str:
+    """Whether the accuracy gap is larger than sampling noise. Both models answered the same sentences, so the
+    test is a paired one (exact McNemar); overlapping intervals of the two accuracies would not tell."""
+    paired = paired_from_counts(agree.both_right, agree.teacher_only, agree.student_only, agree.both_wrong)
+    return f"Student accuracy {paired.describe('the teacher')}"
 
 
 def summary_html(pair_title: str, dataset: str, teacher: ModelFacts, student: ModelFacts, scores: DatasetScores) -> str:
@@ -81,7 +79,7 @@ def summary_html(pair_title: str, dataset: str, teacher: ModelFacts, student: Mo
 (lower is better calibrated).</p>
 
 <h2>Accuracy</h2>
-<p>{accuracy_verdict(acc_t, acc_s)}</p>
+<p>{accuracy_verdict(agree)}</p>
 
 <h2>Speed</h2>
 <p>Student throughput is <b>{speed_s / speed_t:.2f}×</b> the teacher's ({speed_s:,.0f} vs {speed_t:,.0f} sentences/s) when scoring

@@ -12,6 +12,7 @@ import time
 import streamlit as st
 
 from benchmarks import progress as runs
+from benchmarks.analysis.stats import paired_from_counts
 from benchmarks.comparison import (
     Machine, cell_rows, drift, latest, machine_of, machines, missing_variants, pair_agreement, speedups, summary_rows,
     utilisation_rows,
@@ -152,12 +153,13 @@ def headline(results: list[BenchmarkResult], variant: str, batch: int, seq_len: 
                         f"{s.n_params / 1e6:.1f} M vs {t.n_params / 1e6:.1f} M parameters")
     if t.accuracy and s.accuracy:
         gap = (s.accuracy.value - t.accuracy.value) * 100
-        overlap = s.accuracy.high >= t.accuracy.low and t.accuracy.high >= s.accuracy.low
+        agree = pair_agreement(chosen).get(variant)
+        # Same sentences for both: only the paired test (McNemar) may call the gap noise, never overlapping intervals.
+        paired = paired_from_counts(agree.both_right, agree.teacher_only, agree.student_only, agree.both_wrong) if agree else None
         cols[2].metric("Student accuracy vs teacher", f"{gap:+.1f} pp", help=(
             f"teacher {t.accuracy.value:.1%} [{t.accuracy.low:.1%}, {t.accuracy.high:.1%}] vs student {s.accuracy.value:.1%} "
             f"[{s.accuracy.low:.1%}, {s.accuracy.high:.1%}] on {s.accuracy.n} sentences"
-            + ("; the 95 % intervals overlap, so the gap is within noise." if overlap else ".")))
-        agree = pair_agreement(chosen).get(variant)
+            + (f". Student {paired.describe('the teacher')}" if paired else ".")))
         if agree:
             cols[3].metric("Teacher–student agreement", f"{agree.rate.value:.1%}",
                            help=f"same label on {agree.rate.value * agree.rate.n:.0f} of {agree.rate.n} sentences "
@@ -224,12 +226,15 @@ def charts_for(results: list[BenchmarkResult], peaks: list[PeakResult], timing: 
             st.plotly_chart(charts.accuracy_chart(summary, "Accuracy with 95 % Wilson interval"), config=charts.CONFIG)
             n = next(r["eval_n"] for r in summary if r["eval_n"])
             st.caption(f"{n} labelled sentences ({results[0].accuracy.source if results[0].accuracy else 'SST-2 dev'}). "
-                       "Where intervals overlap the difference is not distinguishable from chance.")
+                       "Each interval is one model's alone; whether two models differ on the same sentences is the paired "
+                       "McNemar test below (or on the Decide page), not whether their intervals overlap.")
             agree = pair_agreement(results)
             if agree:
                 st.dataframe([{"variant": v, "agreement": f"{a.rate.value:.1%} [{a.rate.low:.1%}, {a.rate.high:.1%}]",
                                "both right": a.both_right, "teacher only right": a.teacher_only,
-                               "student only right": a.student_only, "both wrong": a.both_wrong} for v, a in agree.items()], hide_index=True)
+                               "student only right": a.student_only, "both wrong": a.both_wrong,
+                               "McNemar p (exact)": f"{paired_from_counts(a.both_right, a.teacher_only, a.student_only, a.both_wrong).p_value:.3g}"}
+                              for v, a in agree.items()], hide_index=True)
         else:
             st.info("These results have no accuracy.")
     with tabs[5]:
