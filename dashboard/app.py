@@ -18,6 +18,7 @@ pages = [
     st.Page(VIEWS / "benchmarks.py", title="Benchmarks", icon=":material/speed:"),
     st.Page(VIEWS / "attention.py", title="Attention", icon=":material/grid_view:"),
     st.Page(VIEWS / "distillation.py", title="Distillation", icon=":material/science:"),
+    st.Page(VIEWS / "decide.py", title="Decide", icon=":material/fact_check:"),
 ]
 navigation = st.navigation(pages)
 

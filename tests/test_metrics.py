@@ -55,8 +55,3 @@ def test_latency_summary():
     assert lat.std == pytest.approx(math.sqrt(2.5))
     with pytest.raises(ValueError):
         Latency.from_values([])
-
-
-def test_intervals_overlap_or_not():
-    assert accuracy_with_ci(90, 100).overlaps(accuracy_with_ci(88, 100))
-    assert not accuracy_with_ci(900, 1000).overlaps(accuracy_with_ci(700, 1000))

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from benchmarks.analysis import report, scoring
-from benchmarks.analysis.metrics import accuracy_with_ci
+from benchmarks.analysis.metrics import Agreement, accuracy_with_ci
 from benchmarks.core.models import load_pair
 from benchmarks.core.pairs import custom_pair
 
@@ -43,7 +43,7 @@ def test_summary_carries_accuracy_speed_size_and_agreement():
     assert "(3 disagreements" in page
     assert "<td>teacher right</td><td>7</td><td>2</td>" in page and "<td>teacher wrong</td><td>1</td><td>0</td>" in page
     assert "CPU: Test CPU" in page and "2 torch threads" in page
-    assert "within sampling noise" in page
+    assert "within noise" in page and "exact McNemar p = 1 on 1 vs 2 discordant sentences" in page
 
 
 def test_user_text_is_escaped_and_the_page_is_self_contained():
@@ -53,11 +53,20 @@ def test_user_text_is_escaped_and_the_page_is_self_contained():
     assert not re.search(r"""(src|href)\s*=|https?://|@import""", page)
 
 
-def test_accuracy_verdict_tells_noise_from_a_real_gap():
-    assert "within sampling noise" in report.accuracy_verdict(accuracy_with_ci(90, 100), accuracy_with_ci(88, 100))
-    assert "larger than sampling noise" in report.accuracy_verdict(
-        accuracy_with_ci(900, 1000), accuracy_with_ci(700, 1000)
-    )
+def _agree(both_right: int, teacher_only: int, student_only: int, both_wrong: int) -> Agreement:
+    n = both_right + teacher_only + student_only + both_wrong
+    return Agreement(accuracy_with_ci(both_right + both_wrong, n), both_right, teacher_only, student_only, both_wrong)
+
+
+def test_accuracy_verdict_is_the_paired_test():
+    # 89.6 % vs 87.2 % on 872 sentences: the 95 % intervals overlap, yet all 21 disagreements go the teacher's way,
+    # which the paired (McNemar) test calls real (p = 2 x 0.5^21); the old overlap rule called it noise.
+    teacher, student = accuracy_with_ci(781, 872), accuracy_with_ci(760, 872)
+    assert teacher.low <= student.high
+    verdict = report.accuracy_verdict(_agree(760, 21, 0, 91))
+    assert "a real difference" in verdict and "p = 9.54e-07" in verdict and "0 vs 21 discordant" in verdict
+    # 90 vs 88 right of 100 with 4 disagreements: noise
+    assert "within noise" in report.accuracy_verdict(_agree(87, 3, 1, 9))
 
 
 def test_model_facts_from_a_loaded_model(allow_tmp_models):

@@ -17,10 +17,6 @@ class Proportion:
     high: float
     n: int
 
-    def overlaps(self, other: "Proportion") -> bool:
-        """Whether the two intervals overlap: then their difference is not told apart from sampling noise."""
-        return self.low <= other.high and other.low <= self.high
-
 
 def accuracy_with_ci(successes: int, n: int, confidence: float = 0.95) -> Proportion:
     """A proportion with its Wilson score interval (well-behaved near 0 and 1, unlike the normal one)."""
@@ -109,13 +105,13 @@ class Latency:
     mean: float
     std: float
     n: int
+    p95: float | None = None  # None in records from before it was kept
 
     @classmethod
     def from_values(cls, values_ms: Sequence[float]) -> "Latency":
         if len(values_ms) == 0:
             raise ValueError("no timings")
         v = np.asarray(values_ms, dtype=float)
-        p50, p90, p99 = np.percentile(v, [50, 90, 99])
-        return cls(
-            float(p50), float(p90), float(p99), float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0, len(v)
-        )
+        p50, p90, p95, p99 = np.percentile(v, [50, 90, 95, 99])
+        std = float(v.std(ddof=1)) if len(v) > 1 else 0.0
+        return cls(float(p50), float(p90), float(p99), float(v.mean()), std, len(v), float(p95))

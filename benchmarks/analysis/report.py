@@ -8,8 +8,9 @@ from datetime import datetime, timezone
 
 import jinja2
 
-from benchmarks.analysis.metrics import Proportion
+from benchmarks.analysis.metrics import Agreement
 from benchmarks.analysis.scoring import DatasetScores
+from benchmarks.analysis.stats import paired
 from benchmarks.core.models import LoadedModel
 
 _STYLE = """
@@ -90,14 +91,10 @@ then wrong).</p>
 """)
 
 
-def accuracy_verdict(teacher: Proportion, student: Proportion) -> str:
-    """Whether the accuracy gap is larger than sampling noise, judged by the two 95 % intervals."""
-    diff = (teacher.value - student.value) * 100
-    overlap = teacher.overlaps(student)
-    return (
-        f"The 95 % intervals {'overlap' if overlap else 'do not overlap'}: the teacher's {diff:+.1f} pp lead is "
-        f"{'within' if overlap else 'larger than'} sampling noise at n = {teacher.n:,}."
-    )
+def accuracy_verdict(agree: Agreement) -> str:
+    """Whether the accuracy gap is larger than sampling noise. Both models answered the same sentences, so the
+    test is a paired one (exact McNemar); overlapping intervals of the two accuracies would not tell."""
+    return f"Student accuracy {paired(agree).describe('the teacher')}"
 
 
 def summary_html(pair_title: str, dataset: str, teacher: ModelFacts, student: ModelFacts, scores: DatasetScores) -> str:
@@ -110,8 +107,17 @@ def summary_html(pair_title: str, dataset: str, teacher: ModelFacts, student: Mo
         {"role": "Student", "facts": student, "accuracy": acc_s, "ece": cal_s.ece, "speed": speed_s},
     ]
     return _TEMPLATE.render(
-        style=_STYLE, pair_title=pair_title, dataset=dataset, n=len(scores.gold), rows=rows,
-        generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), verdict=accuracy_verdict(acc_t, acc_s),
-        speed_t=speed_t, speed_s=speed_s, run=scores.run.describe(), teacher=teacher, student=student,
+        style=_STYLE,
+        pair_title=pair_title,
+        dataset=dataset,
+        n=len(scores.gold),
+        rows=rows,
+        generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        verdict=accuracy_verdict(scores.agreement()),
+        speed_t=speed_t,
+        speed_s=speed_s,
+        run=scores.run.describe(),
+        teacher=teacher,
+        student=student,
         agree=scores.agreement(),
     )

@@ -8,6 +8,7 @@ from statistics import median
 from typing import Iterable, Literal, Sequence
 
 from benchmarks.analysis.metrics import Agreement, agreement
+from benchmarks.analysis.stats import PairedAccuracy, paired
 from benchmarks.core.device import HardwareInfo, SoftwareInfo
 from benchmarks.core.vocabulary import ROLES, VARIANT_INFO
 from benchmarks.harness.results import BenchmarkResult, BenchmarkSettings, CellResult, PeakResult
@@ -148,7 +149,7 @@ def speedups(results: Iterable[BenchmarkResult], timing: Timing = "model") -> li
     """Student over teacher p50 per variant and cell (results from one machine)."""
     out = []
     for variant, roles in _by_role(results).items():
-        if {"teacher", "student"} <= roles.keys():
+        if set(ROLES) <= roles.keys():
             for tc in roles["teacher"].cells:
                 sc = roles["student"].cell(tc.batch, tc.seq_len)
                 if sc is not None:
@@ -234,7 +235,7 @@ def agreement_rows(results: Iterable[BenchmarkResult]) -> list[dict]:
     return [
         {"variant": v, "agreement": f"{a.rate.value:.1%} [{a.rate.low:.1%}, {a.rate.high:.1%}]",
          "both right": a.both_right, "teacher only right": a.teacher_only, "student only right": a.student_only,
-         "both wrong": a.both_wrong}
+         "both wrong": a.both_wrong, "McNemar p (exact)": f"{paired(a).p_value:.3g}"}
         for v, a in pair_agreement(results).items()
     ]
 
@@ -271,7 +272,7 @@ def missing_variants(results: Iterable[BenchmarkResult], pair: str, hardware: Ha
         if r.config.pair == pair and r.hardware == hardware and r.software == software
         and r.config.device == device and r.config.settings == settings
     }
-    return [(role, v) for v in variants for role in ("teacher", "student") if (role, v) not in have]
+    return [(role, v) for v in variants for role in ROLES if (role, v) not in have]
 
 
 @dataclass(frozen=True)
@@ -294,10 +295,10 @@ class Headline:
         return (s.value - t.value) * 100 if t and s else None
 
     @property
-    def gap_within_noise(self) -> bool:
-        """The two 95 % intervals overlap."""
-        t, s = self.teacher.accuracy, self.student.accuracy
-        return bool(t and s) and t.proportion.overlaps(s.proportion)
+    def paired(self) -> PairedAccuracy | None:
+        """The student against the teacher on the same sentences (exact McNemar): only a paired test may call the
+        gap noise, never overlapping intervals."""
+        return paired(self.agreement) if self.agreement else None
 
 
 def headline(results: Iterable[BenchmarkResult], variant: str, batch: int, seq_len: int) -> Headline | None:

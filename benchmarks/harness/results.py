@@ -10,7 +10,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Literal, Union
 
-from benchmarks.analysis.metrics import Latency, Proportion
+from benchmarks.analysis.metrics import Latency
 from benchmarks.core.device import HardwareInfo, SoftwareInfo, device_type
 from benchmarks.core.pairs import ModelSpec
 from benchmarks.core.persist import digest
@@ -182,10 +182,6 @@ class Accuracy:
     @property
     def value(self) -> float:
         return self.correct / self.n
-
-    @property
-    def proportion(self) -> Proportion:
-        return Proportion(self.value, self.low, self.high, self.n)
 
     @property
     def sentences_per_s(self) -> float:

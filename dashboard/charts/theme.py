@@ -11,6 +11,9 @@ INK = "#333"  # outlines and error bars
 CEILING = "#444"  # a limit line (the FLOPs ceiling)
 GUIDE = "#999"  # a reference line (perfect calibration)
 BASELINE = "#bbb"  # the 1.0 line
+FRONTIER = "#555"  # the Pareto frontier
+RING = "#111"  # the outline of the recommended configuration
+BUDGET = "#c00"  # a latency budget line
 CONFIG = {"displayModeBar": False}  # Plotly's toolbar adds nothing to these small figures
 
 

@@ -73,7 +73,7 @@ def agreement_section(scores: scoring.DatasetScores, data: LabelledTexts) -> Non
     c.metric("Student accuracy", f"{acc_s.value:.1%}")
     st.caption(
         f"95 % Wilson intervals — agreement {_ci(agree.rate)}, teacher {_ci(acc_t)}, student {_ci(acc_s)}. "
-        + report.accuracy_verdict(acc_t, acc_s)
+        + report.accuracy_verdict(agree)
     )
     table = pd.DataFrame(
         [[agree.both_right, agree.teacher_only], [agree.student_only, agree.both_wrong]],

@@ -57,7 +57,7 @@ def show_headline(results: list[BenchmarkResult], variant: str, batch: int, seq_
         cols[2].metric("Student accuracy vs teacher", "n/a", help=no_accuracy)
         return
     ta, sa = t.accuracy, s.accuracy
-    noise = "; the 95 % intervals overlap, so the gap is within noise." if h.gap_within_noise else "."
+    noise = f". Student {h.paired.describe('the teacher')}" if h.paired else "."
     cols[2].metric("Student accuracy vs teacher", f"{h.accuracy_gap_pp:+.1f} pp", help=(
         f"teacher {ta.value:.1%} [{ta.low:.1%}, {ta.high:.1%}] vs student {sa.value:.1%} [{sa.low:.1%}, "
         f"{sa.high:.1%}] on {sa.n} sentences{noise}"))
@@ -138,8 +138,9 @@ def accuracy_tab(results: list[BenchmarkResult], summary: list[dict], architectu
         return
     st.plotly_chart(charts.accuracy_chart(summary, "Accuracy with 95 % Wilson interval"), config=CONFIG)
     source = results[0].accuracy.source if results[0].accuracy else "SST-2 dev"
-    st.caption(f"{scored[0]['eval_n']} labelled sentences ({source}). Where intervals overlap the difference is not "
-               "distinguishable from chance.")
+    st.caption(f"{scored[0]['eval_n']} labelled sentences ({source}). Each interval is one model's alone; whether two "
+               "models differ on the same sentences is the paired McNemar test below (or on the Decide page), not "
+               "whether their intervals overlap.")
     if agree := comparison.agreement_rows(results):
         st.dataframe(agree, hide_index=True)
 

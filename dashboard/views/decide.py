@@ -1,0 +1,193 @@
+"""Decide: which configuration to ship on this hardware, under a latency budget and the accuracy we can give up.
+
+Composes the library (benchmarks.analysis: candidates, decision, stats, review_pack); computes nothing itself.
+The constraints live in the URL, so a link reproduces the view.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import streamlit as st
+
+from benchmarks.analysis.decision import (
+    LIMITS,
+    OBJECTIVES,
+    PERCENTILES,
+    Constraints,
+    Decision,
+    decide,
+    from_query,
+    precision_flips,
+    to_query,
+)
+from benchmarks.analysis.review_pack import Provenance, ranking_rows, review_pack
+from benchmarks.core.device import detect_hardware
+from benchmarks.core.pairs import PairSpec
+from benchmarks.harness.candidates import candidates
+from benchmarks.harness.comparison import Machine, latest, machine_of, machines
+from benchmarks.harness.results import BenchmarkResult
+from benchmarks.harness.store import reference_records
+from dashboard import resources, sidebar
+from dashboard.charts.decide import frontier_chart
+from dashboard.sections.decide_data import drift_section, own_scores, reference_texts
+
+URL_KEYS = ("hw", "batch", "seq", "pct", "budget", "min_acc", "max_drop", "max_mem", "max_size", "rank")
+NUMBERS = {"budget": ("Latency budget (ms)", "budget_ms"), "min_acc": ("Minimum accuracy (%)", "min_accuracy"),
+           "max_drop": ("Largest drop against the teacher (pp)", "max_drop_pp"),
+           "max_mem": ("Peak memory cap (MiB)", "max_memory_mb"), "max_size": ("Weights size cap (MiB)", "max_size_mb")}
+OWN_DATA = "A labelled file, scored here"
+
+
+def measured(pair: PairSpec) -> list[BenchmarkResult]:
+    """The pair's latest result per model x variant x machine, from the results cache (the shipped files without
+    one)."""
+    path = str(resources.settings().cache_path)
+    try:
+        stored = resources.benchmark_records(path, resources.benchmark_store(path).version())
+    except (OSError, sqlite3.Error):
+        stored = reference_records()
+    return latest(
+        s.record for s in stored if isinstance(s.record, BenchmarkResult) and s.record.config.pair == pair.key
+    )
+
+
+def _without_folder(source: str) -> str:
+    """"SST-2 validation (/some/dir/dev.tsv)" -> "SST-2 validation": a folder on some machine is no one's business."""
+    return source.split(" (")[0]
+
+
+def _key(m: Machine) -> str:
+    return f"{m.fingerprint}:{m.device_type}"
+
+
+def constraint_form(options: list[Machine], results: list[BenchmarkResult]) -> Constraints:
+    """The constraint widgets, seeded from the URL when the page opens, mirrored back into it on every run."""
+    keys = [_key(m) for m in options]
+    here = f"{detect_hardware().fingerprint}:cpu"
+
+    def grid(machine: str) -> list[BenchmarkResult]:
+        return [r for r in results if _key(machine_of(r)) == machine]
+
+    if "dk_hw" not in st.session_state:  # a fresh visit or a shared link: the URL wins
+        first = here if here in keys else keys[0]
+        cells = {(c.batch, c.seq_len) for r in grid(first) for c in r.cells}
+        batches, lengths = sorted({b for b, _ in cells}), sorted({s for _, s in cells})
+        default = Constraints(1 if 1 in batches else batches[0], 128 if 128 in lengths else lengths[-1], machine=first)
+        k, notes = from_query(
+            {key: st.query_params[key] for key in URL_KEYS if key in st.query_params}, keys, batches, lengths, default
+        )
+        for note in notes:
+            st.warning(note)  # fixed sentences: the link's raw values are never echoed
+        st.session_state.update(
+            dk_hw=k.machine,
+            dk_batch=k.batch,
+            dk_seq=k.seq_len,
+            dk_pct=k.percentile,
+            dk_rank=k.objective,
+            **{f"dk_{q}": getattr(k, attr) for q, (_, attr) in NUMBERS.items()},
+        )
+    if st.session_state.get("dk_hw") not in keys:  # another pair in the sidebar may have other machines
+        st.session_state["dk_hw"] = keys[0]
+    labels = {_key(m): m.label + (" (this machine)" if _key(m) == here else "") for m in options}
+    top = st.columns([3, 1, 1, 1, 1])
+    machine = top[0].selectbox("Hardware (from the results cache)", keys, format_func=labels.__getitem__, key="dk_hw")
+    cells = {(c.batch, c.seq_len) for r in grid(machine) for c in r.cells}
+    batches, lengths = sorted({b for b, _ in cells}), sorted({s for _, s in cells})
+    for key, opts in (("dk_batch", batches), ("dk_seq", lengths)):  # another machine may have another grid
+        if st.session_state.get(key) not in opts:
+            st.session_state[key] = opts[0]
+    batch = top[1].selectbox("Batch size", batches, key="dk_batch")
+    seq_len = top[2].selectbox("Sequence length", lengths, key="dk_seq")
+    percentile = top[3].selectbox("Latency percentile", PERCENTILES, key="dk_pct")
+    objective = top[4].selectbox("Rank by", list(OBJECTIVES), format_func=OBJECTIVES.__getitem__, key="dk_rank")
+    limits = {}
+    for col, (q, (label, attr)) in zip(st.columns(len(NUMBERS)), NUMBERS.items()):
+        low, high = LIMITS[q]
+        limits[attr] = col.number_input(
+            label, min_value=low, max_value=high, value=None, placeholder="no limit", key=f"dk_{q}"
+        )
+    k = Constraints(batch, seq_len, percentile, objective=objective, machine=machine, **limits)
+    for key in URL_KEYS:
+        st.query_params.pop(key, None)
+    st.query_params.update(to_query(k))
+    return k
+
+
+def recommendation(decision: Decision) -> None:
+    rec = decision.recommendation
+    if rec is None:
+        st.warning("Nothing measured meets these constraints. " + " ".join(decision.relax))
+        return
+    st.success(f"Recommendation: **{rec.candidate.name}** ({rec.candidate.runtime})")
+    st.markdown("\n".join(f"- {r}" for r in decision.reasons))
+
+
+def main() -> None:
+    st.title("Decide")
+    st.write("Which model, precision and runtime to ship on this hardware, given a latency budget and the accuracy you "
+             "can "
+             "give up — with the statistics to defend it. Every figure is a measurement from the results cache.")
+    pair, device = sidebar.current()
+    results = measured(pair)
+    if not results:
+        st.info(f"No benchmark results for {pair.title} yet: measure them on the Benchmarks page first.")
+        return
+    k = constraint_form(machines(results), results)
+    on_machine = [r for r in results if _key(machine_of(r)) == k.machine]
+    source = st.radio("Accuracy from", ["The measurements' own scoring", OWN_DATA], horizontal=True, key="dk_data",
+                      disabled=pair.architecture_only, help="Random-weight pairs have no accuracy to compute.")
+    scored, texts = None, reference_texts(on_machine)
+    ref = next((r for r in on_machine if r.accuracy), None)
+    data_id = ref.config.eval_set if ref else "–"
+    data_label = (
+        f"{_without_folder(ref.accuracy.source)}, {ref.accuracy.n:,} sentences"
+        if ref and ref.accuracy
+        else "no labelled set"
+    )
+    if source == OWN_DATA and not pair.architecture_only:
+        own = own_scores(pair, device, sorted({r.config.variant for r in on_machine}))
+        if own is None:
+            return
+        scored, data, data_id = own
+        texts, data_label = data.texts, f"your data (hash {data_id}, {len(data):,} sentences)"
+        st.text(f"Accuracy columns computed on: {_without_folder(data.source)} · content hash {data_id}")
+    cands = candidates(on_machine, k.batch, k.seq_len, k.percentile, scored)
+    decision = decide(cands, k)
+    recommendation(decision)
+    st.plotly_chart(frontier_chart(decision, data_label), key="dk_frontier")
+    st.caption(f"Accuracy on {data_label}; latency model only (forward pass), measured on "
+               f"{machine_of(on_machine[0]).label}. "
+               "Bubble area: weight size; ringed: the recommendation; faded: excluded; dashed: the Pareto frontier.")
+    st.subheader("Ranking")
+    st.dataframe(ranking_rows(decision), hide_index=True, key="dk_ranking")
+    for note in sorted({c.latency_note for c in cands if c.latency_note}):
+        st.caption(note)
+    st.caption("Against the teacher (fp32): exact McNemar test on the discordant sentences and Newcombe's paired 95 % "
+               "interval "
+               "of the difference; speed-up: bootstrap 95 % interval over the sweeps' p50s (paired where the two took "
+               "turns in "
+               "one run). \"Within noise\" only where p ≥ 0.05 or the interval holds 1.0; at the margin the interval "
+               "can exclude 0 while p is just above 0.05 (two methods): the verdict follows the test.")
+    drift_section(precision_flips(cands), {c.name: c for c in cands}, texts)
+    prov = Provenance(
+        machine_of(on_machine[0]).label, on_machine[0].hardware.fingerprint,
+        "; ".join(sorted({r.software.label for r in on_machine})) + f"; {on_machine[0].config.settings.threads} "
+                                                                    f"threads, "
+        f"{on_machine[0].config.settings.attn_implementation} attention; measured "
+        + ", ".join(sorted({r.measured_at[:10] for r in on_machine})),
+        data_label, data_id,
+    )
+    st.download_button(
+        "Review pack (one offline HTML file)",
+        lambda: review_pack(decision, precision_flips(cands), prov),
+        "model-selection-review.html",
+        "text/html",
+        on_click="ignore",
+        type="primary",
+        key="dk_pack",
+    )
+
+
+if __name__ == "__main__":
+    main()

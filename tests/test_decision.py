@@ -1,0 +1,159 @@
+"""Ranking and exclusion under constraints, what to relax when nothing fits, the URL round trip, candidates from
+records (p95 bound), precision drift, and the review pack: self-contained, escaped."""
+
+import re
+from dataclasses import replace
+from html.parser import HTMLParser
+
+import pytest
+
+from benchmarks.analysis.decision import (
+    Candidate,
+    Constraints,
+    decide,
+    from_query,
+    pareto_front,
+    precision_flips,
+    to_query,
+)
+from benchmarks.analysis.review_pack import Provenance, review_pack
+from benchmarks.harness.candidates import P95_BOUND, candidates
+from tests.benchmark_fakes import result
+
+GOLD = (1,) * 100
+
+
+def _cand(role, variant, ms, right, mem=100.0, size=50.0, wrong_first=True):
+    preds = (0,) * (100 - right) + (1,) * right if wrong_first else (1,) * right + (0,) * (100 - right)
+    return Candidate(role, variant, f"{role} model", ms, "", (ms, ms * 1.02, ms * 0.98), mem, size, preds, GOLD)
+
+
+CANDS = [
+    _cand("teacher", "fp32", 100.0, 92, mem=400, size=400),
+    _cand("student", "fp32", 50.0, 90, mem=250, size=250),
+    _cand("student", "int8-dynamic", 30.0, 88, mem=200, size=70),
+    _cand("teacher", "int8-dynamic", 60.0, 91, mem=300, size=110),
+]
+
+
+def test_ranking_and_exclusions_name_the_constraint():
+    d = decide(CANDS, Constraints(8, 128, budget_ms=70, max_drop_pp=4.5))
+    assert [v.candidate.name for v in d.ranked] == [
+        "student · int8-dynamic",
+        "student · fp32",
+        "teacher · int8-dynamic",
+    ]
+    assert d.recommendation.candidate.name == "student · int8-dynamic"
+    (teacher,) = d.excluded
+    assert [f.constraint for f in teacher.failures] == ["budget"] and "100.0 ms > budget 70 ms" in teacher.failures[
+        0
+    ].text
+    assert any("fastest of the 3 that fit" in r for r in d.reasons)
+    assert any("McNemar p" in r and "the teacher (fp32)" in r for r in d.reasons)
+    # a tighter drop excludes the int8 student (4 pp below), and the next fastest wins
+    d = decide(CANDS, Constraints(8, 128, budget_ms=70, max_drop_pp=1.5))
+    assert d.recommendation.candidate.name == "teacher · int8-dynamic"
+    assert any(f.constraint == "max_drop" for v in d.excluded for f in v.failures)
+    # other objectives
+    assert decide(CANDS, Constraints(8, 128, objective="accuracy")).recommendation.candidate.name == "teacher · fp32"
+    assert (
+        decide(CANDS, Constraints(8, 128, objective="size")).recommendation.candidate.name == "student · int8-dynamic"
+    )
+
+
+def test_nothing_fits_says_what_to_relax_and_by_how_much():
+    d = decide(CANDS, Constraints(8, 128, budget_ms=20, min_accuracy=95))
+    assert d.recommendation is None and len(d.excluded) == 4
+    assert d.relax and "No single change" in d.relax[0]  # every candidate fails two constraints
+    d = decide(CANDS, Constraints(8, 128, budget_ms=20))
+    assert d.relax == (
+        "Raise the p50 latency budget from 20 ms to 30 ms (by 10 ms): then student · int8-dynamic fits.",
+    )
+    d = decide(CANDS, Constraints(8, 128, min_accuracy=93, max_size_mb=500))
+    assert "Lower the minimum accuracy from 93 % to 92 %" in d.relax[0] and "teacher · fp32" in d.relax[0]
+    no_acc = [replace(c, predictions=None) for c in CANDS]
+    d = decide(no_acc, Constraints(8, 128, min_accuracy=50))
+    assert "drop that constraint or measure it first" in d.relax[0]  # random weights: no relaxing helps
+
+
+def test_pareto_front():
+    assert pareto_front([(1, 0.8), (2, 0.9), (3, 0.85), (2, 0.8)]) == (True, True, False, False)
+    slow = replace(CANDS[1], variant="bf16", latency_ms=70.0)  # slower than the int8 teacher and less accurate
+    d = decide(CANDS + [slow], Constraints(8, 128))
+    assert [v.candidate.name for v in d.verdicts if not v.pareto] == ["student · bf16"]
+
+
+def test_url_round_trip_and_hostile_values():
+    k = Constraints(8, 64, "p95", budget_ms=12.5, min_accuracy=88, max_drop_pp=1, max_memory_mb=300, max_size_mb=70.5,
+                    objective="size", machine="abc:cpu")
+    default = Constraints(1, 128, machine="abc:cpu")
+    back, notes = from_query(to_query(k), ["abc:cpu"], [1, 8, 32], [16, 64, 128], default)
+    assert back == k and notes == ()
+    hostile = {"hw": "<script>", "batch": "7", "seq": "x", "pct": "p42", "budget": "nan", "min_acc": "1e9",
+               "max_drop": "-5", "max_mem": "inf", "rank": "**bold**"}
+    got, notes = from_query(hostile, ["abc:cpu"], [1, 8, 32], [16, 64, 128], default)
+    assert got == Constraints(8, 128, machine="abc:cpu", min_accuracy=100.0, max_drop_pp=0.0)
+    assert len(notes) == 9 and not any(v in n for n in notes for v in ("<script>", "**bold**", "p42", "1e9"))
+
+
+def test_candidates_from_records_and_p95_bound():
+    results = [result("teacher", sweeps=(1.0, 1.02, 0.99)), result("student", speed=2.0, sweeps=(1.0, 0.98, 1.01))]
+    cands = candidates(results, 8, 64, "p95")
+    assert cands[0].latency_ms == pytest.approx(results[0].cell(8, 64).model.p99) and cands[0].latency_note == P95_BOUND
+    assert candidates(results, 8, 64, "p50")[1].latency_ms == pytest.approx(0.05 * 8 * 64 / 2)
+    assert cands[0].accuracy.value == pytest.approx(780 / 872)
+    sp = next(v.speedup for v in decide(cands, Constraints(8, 64)).verdicts if v.candidate.role == "student")
+    assert sp.paired and sp.ratio == pytest.approx(2.0, rel=0.05) and sp.low > 1.0
+    own = {("teacher", "fp32"): ((1, 0, 1), (1, 1, 1))}
+    mine = candidates(results, 8, 64, "p50", own)
+    assert mine[0].accuracy.value == pytest.approx(2 / 3) and mine[1].accuracy is None  # not scored: no accuracy
+
+
+def test_precision_flips():
+    base = _cand("student", "fp32", 50.0, 90)
+    low = replace(base, variant="int8-dynamic", predictions=(1,) * 100)
+    (f,) = precision_flips([base, low, _cand("teacher", "fp32", 100.0, 92)])
+    assert f.candidate == "student · int8-dynamic" and f.reference == "student · fp32" and f.indices == tuple(range(10))
+
+
+class _Refs(HTMLParser):
+    """Every attribute value a browser could fetch from."""
+
+    def __init__(self):
+        super().__init__()
+        self.refs = []
+
+    def handle_starttag(self, tag, attrs):
+        self.refs += [
+            v or "" for k, v in attrs if k in ("src", "href", "xlink:href", "srcset", "action", "poster", "data")
+        ]
+
+
+def external_urls(page: str) -> list[str]:
+    """What a browser would fetch from elsewhere: src/href not data: or #fragment, CSS url() and @import.
+    XML namespace names (xmlns) are identifiers, never fetched, so they do not count."""
+    parser = _Refs()
+    parser.feed(page)
+    bad = [r for r in parser.refs if not r.startswith(("data:", "#"))]
+    bad += [u for u in re.findall(r"url\(\s*['\"]?([^'\")]+)", page) if not u.startswith(("data:", "#"))]
+    return bad + re.findall(r"@import", page)
+
+
+def test_review_pack_is_self_contained_and_escapes_names():
+    evil = '<script>alert("x")</script>'
+    cands = [replace(c, model=evil) for c in CANDS]
+    d = decide(cands, Constraints(8, 128, budget_ms=70))
+    page = review_pack(
+        d, precision_flips(cands), Provenance(f"CPU {evil}", "abc", "torch 2.13", f"file {evil}.tsv", "feed")
+    )
+    assert "<script" not in page.lower() and "&lt;script&gt;" in page
+    assert external_urls(page) == []
+    assert "<svg" in page and 'src="data:image/png;base64,' in page
+    assert (
+        "student · int8-dynamic" in page
+        and "McNemar" in page
+        and "fingerprint abc" in page
+        and "content hash feed" in page
+    )
+    nothing = review_pack(decide(CANDS, Constraints(8, 128, budget_ms=1)), [], Provenance("CPU", "abc", "t", "d", "h"))
+    assert "Nothing measured meets these constraints" in nothing and "Raise the p50 latency budget" in nothing
