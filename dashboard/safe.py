@@ -1,0 +1,24 @@
+"""Showing visitor-controlled text (URL parameters, model ids, file names, sentences, labels) on a page.
+
+Streamlit renders Markdown, LaTeX ($…$), colour directives (:red[…]), HTML-looking text and links in every
+message, caption and widget label. `text()` makes such text inert: every ASCII punctuation character is
+backslash-escaped (CommonMark allows that for all of them), so no link, image, directive, formula or tag
+can form. Bare URLs and e-mail addresses are linked later, from the parsed text where escapes are gone, so
+an invisible word joiner (U+2060) also goes after each ':' and '@' and inside 'www.'.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+
+_PUNCTUATION = re.compile("([" + re.escape(string.punctuation) + "])")
+_LINE_BREAKS = re.compile(r"[\r\n\t\v\f\u2028\u2029]+")
+_AUTOLINK_START = re.compile(r"(:|@|(?i:www)(?=\\\.))")
+_JOINER = "\u2060"
+
+
+def text(value: object) -> str:
+    """`value` as literal text inside Streamlit Markdown, on one line."""
+    flat = _LINE_BREAKS.sub(" ", str(value))
+    return _AUTOLINK_START.sub(r"\1" + _JOINER, _PUNCTUATION.sub(r"\\\1", flat))
