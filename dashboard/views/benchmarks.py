@@ -19,11 +19,12 @@ from benchmarks.comparison import (
 from benchmarks.hardware import detect_hardware, detect_software
 from benchmarks.harness import full_settings
 from benchmarks.models import PairSpec
+from benchmarks.paths import scrub, shown
 from benchmarks.precision import supported_variants
 from benchmarks.results import BenchmarkResult, PeakResult
 from benchmarks.store import StoredRecord, reference_records
 from dashboard import benchmark_charts as charts
-from dashboard import resources, sidebar
+from dashboard import resources, safe, sidebar
 
 TIMINGS = {"model": "Model only (forward pass)", "e2e": "End to end (tokenizer + forward)"}
 ORIGINS = {"measured": "measured here", "reference": "shipped reference (data/reference)"}
@@ -37,7 +38,7 @@ def load_records() -> tuple[list[StoredRecord], str | None, tuple[int, str] | No
         version = store.version()
         return resources.benchmark_records(path, version), store.recovered, version
     except (OSError, sqlite3.Error) as exc:
-        st.warning(f"The results cache {path} cannot be opened ({exc}); showing the shipped reference results, and measuring is off.")
+        st.warning(f"The results cache {safe.text(shown(path))} cannot be opened ({safe.text(scrub(str(exc)))}); showing the shipped reference results, and measuring is off.")
         return reference_records(), None, None
 
 
@@ -72,16 +73,16 @@ def run_panel(pair: PairSpec, device: str, results: list[BenchmarkResult], versi
             if active:
                 minutes = (time.time() - progress.started) / 60
                 st.progress(min(1.0, progress.fraction), text=f"Measuring {min(progress.done + 1, progress.total)} of {progress.total}: {progress.current} · {minutes:.1f} min so far")
-                st.caption("The run is a separate process (`" + progress.command + "`): this page and other sessions stay "
+                st.caption("The run is a separate process (" + safe.text(scrub(progress.command)) + "): this page and other sessions stay "
                            "usable, and each model's results appear here as soon as it is finished.")
                 if st.button("Stop the run", key="bench_stop"):
                     runs.stop(progress)
                     st.rerun()
                 return
             if progress is not None and progress.state == "failed":
-                st.warning(f"The last benchmark run did not finish: {progress.message}")
+                st.warning(f"The last benchmark run did not finish: {safe.text(progress.message)}")
             elif progress is not None and progress.state == "running":
-                st.warning(f"The last benchmark run stopped unexpectedly (see {log_path}); finished models are kept.")
+                st.warning(f"The last benchmark run stopped unexpectedly (see {safe.text(shown(log_path))}); finished models are kept.")
             label = hardware.label(device)
             if not missing:
                 st.success(f"All {2 * len(variants)} teacher/student × precision results for this pair are cached for {label}.")
@@ -269,7 +270,7 @@ def main() -> None:
     if version is not None:
         run_panel(pair, device, mine, version)
     if not mine:
-        st.info(f"No results for {pair.title} yet: measure them with the button above, or run `python -m benchmarks run` "
+        st.info(f"No results for {safe.text(pair.title)} yet: measure them with the button above, or run `python -m benchmarks run` "
                 "and `python -m benchmarks import <file>` for results from another machine.")
         return
 
