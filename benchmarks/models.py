@@ -193,10 +193,23 @@ def _refuse_remote_code(config_dict: dict, where: str) -> None:
         raise ModelLoadError(f"{where} asks to run its own code (auto_map in config.json); remote code is never run here.")
 
 
-def _hub_folder_or_id(repo_id: str) -> tuple[str, bool]:
-    """The Hub id itself when online, else its local-cache snapshot; raise fast when neither works."""
+def _check_hub_id(repo_id: str) -> None:
     if not _HUB_ID.match(repo_id):
         raise ModelLoadError(f"'{repo_id[:80]}' is not a valid Hugging Face model id (expected owner/name).")
+
+
+def check_spec(spec: ModelSpec, settings: Settings | None = None) -> None:
+    """Refuse, in one sentence, a custom model that could never load: an invalid Hub id, a folder that is not
+    allowed. Cheap: nothing is loaded or downloaded."""
+    if spec.source == "local":
+        check_local_folder(spec.ref, settings)
+    elif spec.source == "hub":
+        _check_hub_id(spec.ref)
+
+
+def _hub_folder_or_id(repo_id: str) -> tuple[str, bool]:
+    """The Hub id itself when online, else its local-cache snapshot; raise fast when neither works."""
+    _check_hub_id(repo_id)
     from huggingface_hub import try_to_load_from_cache
 
     cached = try_to_load_from_cache(repo_id, "config.json")

@@ -18,7 +18,7 @@ from benchmarks.comparison import (
 )
 from benchmarks.hardware import detect_hardware, detect_software
 from benchmarks.harness import full_settings
-from benchmarks.models import PairSpec
+from benchmarks.models import ModelLoadError, PairSpec, check_spec
 from benchmarks.paths import scrub, shown
 from benchmarks.precision import supported_variants
 from benchmarks.results import BenchmarkResult, PeakResult
@@ -49,7 +49,10 @@ def _run_args(pair: PairSpec, device: str) -> list[str]:
     args = ["run", "--device", device, "--db", str(resources.settings().cache_path)]
     if pair.key in ("pocket", "architecture", "hub"):
         return args + ["--pair", pair.key]
-    return args + ["--teacher", pair.teacher.ref, "--student", pair.student.ref]
+    for spec in (pair.teacher, pair.student):
+        check_spec(spec, resources.settings())  # one sentence now, not a failed run later
+    # "--teacher=VALUE": a path that looks like a flag (--force, -h) stays a value.
+    return args + [f"--teacher={pair.teacher.ref}", f"--student={pair.student.ref}"]
 
 
 def run_panel(pair: PairSpec, device: str, results: list[BenchmarkResult], version: tuple[int, str]) -> None:
@@ -92,8 +95,12 @@ def run_panel(pair: PairSpec, device: str, results: list[BenchmarkResult], versi
             st.caption("Each model is measured in a fresh process (teacher and student taking turns), ≥ 10 iterations per grid cell; on a 2-core CPU a "
                        "BERT-base-size model takes several minutes. Results of other machines are unaffected.")
             if st.button(f"Measure the {len(missing)} missing", type="primary", key="bench_start"):
-                runs.start_background(_run_args(pair, device), progress_path, log_path)
-                time.sleep(0.5)  # let it write its first progress line
+                try:
+                    args = _run_args(pair, device)
+                except ModelLoadError as exc:
+                    st.error(safe.text(exc))
+                    return
+                runs.start_background(args, progress_path, log_path)  # or finds the run another tab started
                 st.rerun()
 
     panel()
