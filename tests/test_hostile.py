@@ -224,3 +224,35 @@ def test_flag_like_or_invalid_model_refs_start_nothing(monkeypatch, tmp_path, te
     assert not at.exception
     assert len(at.error) == 1 and "not a valid Hugging Face model id" in at.error[0].value
     assert not (tmp_path / "state" / "benchmark-progress.json").exists()
+
+
+def test_a_hung_load_is_abandoned_dropped_from_the_cache_and_blocks_no_other_pair(monkeypatch):
+    from benchmarks.models import BUILTIN_PAIRS, ModelLoadError
+    from dashboard import resources
+
+    release = threading.Event()
+    calls: list[str] = []
+
+    def fake_load(pair, device, attn):
+        calls.append(pair.key)
+        if pair.key == "hub":
+            release.wait(30)  # hangs, like a load stuck on a slow disk or network
+        return pair.key
+
+    monkeypatch.setattr(resources, "load_pair", fake_load)
+    monkeypatch.setenv("KD_LOAD_TIMEOUT_S", "1")
+    resources.settings.clear()
+    resources._loading.clear()
+    try:
+        started = time.monotonic()
+        with pytest.raises(ModelLoadError, match=r"longer than 1 s \(KD_LOAD_TIMEOUT_S\)"):
+            resources.pair(BUILTIN_PAIRS["hub"])
+        assert time.monotonic() - started < 5
+        assert resources.pair(BUILTIN_PAIRS["pocket"]) == "pocket"  # not stuck behind the hung load
+        with pytest.raises(ModelLoadError):
+            resources.pair(BUILTIN_PAIRS["hub"])
+        assert calls.count("hub") == 2, "the hung load was kept in the cache instead of being dropped"
+    finally:
+        release.set()
+        resources._loading.clear()
+        resources.settings.clear()
