@@ -14,6 +14,8 @@ import string
 
 import streamlit as st
 
+from benchmarks.paths import scrub
+
 _PUNCTUATION = re.compile("([" + re.escape(string.punctuation) + "])")
 _LINE_BREAKS = re.compile(r"[\r\n\t\v\f\u2028\u2029]+")
 _AUTOLINK_START = re.compile(r"(:|@|(?i:www)(?=\\\.))")
@@ -24,6 +26,12 @@ def text(value: object) -> str:
     """`value` as literal text inside Streamlit Markdown, on one line."""
     flat = _LINE_BREAKS.sub(" ", str(value))
     return _AUTOLINK_START.sub(r"\1" + _JOINER, _PUNCTUATION.sub(r"\\\1", flat))
+
+
+
+def message(error: object) -> str:
+    """An error for the page: absolute paths that library messages quote made relative, then text()."""
+    return text(scrub(str(error)))
 
 
 # Streamlit sends widget text as protobuf UTF-8; a lone UTF-16 surrogate (half an emoji, pasted or typed)

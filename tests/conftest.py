@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,11 @@ needs_pocket = pytest.mark.skipif(
 needs_sst2 = pytest.mark.skipif(
     not (SST2 / "dev.tsv").is_file(), reason=f"SST-2 not found at {SST2} (set SST2_DIR to the folder with dev.tsv)"
 )
+
+
+def plain(shown: str) -> str:
+    """Rendered text as a visitor reads it: without dashboard.safe.text()'s escapes and word joiners."""
+    return re.sub(r"\\(.)", r"\1", shown).replace("\u2060", "")
 
 
 def make_tiny_pair(root: Path) -> tuple[Path, Path]:

@@ -19,7 +19,7 @@ from benchmarks.csv_export import to_csv
 from benchmarks.data import read_labelled_file
 from benchmarks.settings import REPO_ROOT, Settings
 from dashboard import safe
-from tests.conftest import REPO
+from tests.conftest import REPO, plain
 
 APP = str(REPO / "dashboard" / "app.py")
 PAGES = ["views/playground.py", "views/benchmarks.py", "views/attention.py", "views/distillation.py"]
@@ -48,11 +48,6 @@ def _rendered(at: AppTest) -> list[str]:
     return texts
 
 
-def _plain(shown: str) -> str:
-    """What a visitor reads: the text without safe.text()'s escapes and word joiners."""
-    return re.sub(r"\\(.)", r"\1", shown).replace("\u2060", "")
-
-
 def _assert_inert(at: AppTest, where: str) -> list[str]:
     assert not at.exception, f"{where}: {[e.value for e in at.exception]}"
     texts = _rendered(at)
@@ -65,7 +60,7 @@ def _assert_inert(at: AppTest, where: str) -> list[str]:
 def test_safe_text_leaves_no_live_markup(payload):
     shown = safe.text(payload)
     assert not UNSAFE.search(shown) and "EVIL" in shown
-    assert _plain(shown) == payload  # nothing lost but the markup
+    assert plain(shown) == payload  # nothing lost but the markup
 
 
 @pytest.mark.parametrize("payload", list(PAYLOADS.values()), ids=list(PAYLOADS))
@@ -149,7 +144,7 @@ def test_upload_over_the_byte_limit_names_both_sizes(allow_tmp_models, monkeypat
         at.file_uploader(key="kd_upload").upload("big.tsv", b"sentence\tlabel\n" + b"x" * 1_000_000 + b"\t1\n", "text/plain").run()
     finally:
         resources.settings.clear()
-    assert [_plain(e.value) for e in at.error] == ["big.tsv is 1,000,018 bytes; the limit is 1,000,000 bytes (1 MB, KD_MAX_UPLOAD_MB)."]
+    assert [plain(e.value) for e in at.error] == ["big.tsv is 1,000,018 bytes; the limit is 1,000,000 bytes (1 MB, KD_MAX_UPLOAD_MB)."]
 
 
 def test_over_long_text_is_refused_with_its_length_and_the_limit(monkeypatch, allow_tmp_models):
@@ -166,7 +161,7 @@ def test_over_long_text_is_refused_with_its_length_and_the_limit(monkeypatch, al
         at.button[0].click().run()
     finally:
         resources.settings.clear()
-    assert any("100 characters; the limit is 50" in _plain(e.value) for e in at.error), [e.value for e in at.error]
+    assert any("100 characters; the limit is 50" in plain(e.value) for e in at.error), [e.value for e in at.error]
 
 
 def test_stored_score_files_are_capped_oldest_first(tmp_path):

@@ -211,7 +211,7 @@ def main() -> None:
         text = clean_text(text, limits.max_chars)
         maps = resources.attention_maps(pair_spec, device, text, int(cap))
     except (InvalidInput, ModelLoadError) as exc:
-        st.error(safe.text(exc))
+        st.error(safe.message(exc))
         return
     if maps.teacher.truncated or maps.student.truncated:
         st.warning(f"The sentence has {maps.teacher.full_length} tokens; the attention views show the first {len(maps.teacher.tokens)} (token cap {int(cap)}, [SEP] kept at the end).")
@@ -234,7 +234,7 @@ def main() -> None:
                 try:
                     render()
                 except (OfflineAssetError, ValueError, ModelLoadError) as exc:
-                    st.error(safe.text(exc))
+                    st.error(safe.message(exc))
 
 
 main()

@@ -19,7 +19,7 @@ from benchmarks.comparison import (
 from benchmarks.hardware import detect_hardware, detect_software
 from benchmarks.harness import full_settings
 from benchmarks.models import ModelLoadError, PairSpec, check_spec
-from benchmarks.paths import scrub, shown
+from benchmarks.paths import shown
 from benchmarks.precision import supported_variants
 from benchmarks.results import BenchmarkResult, PeakResult
 from benchmarks.store import StoredRecord, reference_records
@@ -38,7 +38,7 @@ def load_records() -> tuple[list[StoredRecord], str | None, tuple[int, str] | No
         version = store.version()
         return resources.benchmark_records(path, version), store.recovered, version
     except (OSError, sqlite3.Error) as exc:
-        st.warning(f"The results cache {safe.text(shown(path))} cannot be opened ({safe.text(scrub(str(exc)))}); showing the shipped reference results, and measuring is off.")
+        st.warning(f"The results cache {safe.text(shown(path))} cannot be opened ({safe.message(exc)}); showing the shipped reference results, and measuring is off.")
         return reference_records(), None, None
 
 
@@ -76,7 +76,7 @@ def run_panel(pair: PairSpec, device: str, results: list[BenchmarkResult], versi
             if active:
                 minutes = (time.time() - progress.started) / 60
                 st.progress(min(1.0, progress.fraction), text=f"Measuring {min(progress.done + 1, progress.total)} of {progress.total}: {progress.current} · {minutes:.1f} min so far")
-                st.caption("The run is a separate process (" + safe.text(scrub(progress.command)) + "): this page and other sessions stay "
+                st.caption("The run is a separate process (" + safe.message(progress.command) + "): this page and other sessions stay "
                            "usable, and each model's results appear here as soon as it is finished.")
                 if st.button("Stop the run", key="bench_stop"):
                     runs.stop(progress)
@@ -98,7 +98,7 @@ def run_panel(pair: PairSpec, device: str, results: list[BenchmarkResult], versi
                 try:
                     args = _run_args(pair, device)
                 except ModelLoadError as exc:
-                    st.error(safe.text(exc))
+                    st.error(safe.message(exc))
                     return
                 runs.start_background(args, progress_path, log_path)  # or finds the run another tab started
                 st.rerun()
@@ -270,7 +270,7 @@ def main() -> None:
     pair, device = sidebar.current()
     stored, recovered, version = load_records()
     if recovered:
-        st.warning(recovered)
+        st.warning(safe.message(recovered))
     origin = {s.record.key: s.origin for s in stored}
     peaks = [s.record for s in stored if isinstance(s.record, PeakResult)]
     mine = latest(s.record for s in stored if isinstance(s.record, BenchmarkResult) and s.record.config.pair == pair.key)

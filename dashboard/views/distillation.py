@@ -135,7 +135,7 @@ def soft_targets_section(loaded: LoadedPair, limits: Settings) -> None:
     try:
         text = clean_text(sentence, limits.max_chars)
     except InvalidInput as exc:
-        st.error(safe.text(exc))
+        st.error(safe.message(exc))
         return
     teacher_logits, student_logits = scoring.sentence_logits(loaded, text)
     teacher_label = int(teacher_logits.argmax())
@@ -188,12 +188,12 @@ def choose_dataset(limits: Settings) -> LabelledTexts | None:
         try:
             return read_labelled_file(upload.getvalue(), upload.name, source=f"uploaded file {upload.name}", max_rows=limits.max_upload_rows)
         except ValueError as exc:
-            st.error(safe.text(exc))
+            st.error(safe.message(exc))
             return None
     try:
         return resources.sst2_dev()
     except DataUnavailable as exc:
-        st.warning(f"{safe.text(exc)} Until then, upload a labelled file above.")
+        st.warning(f"{safe.message(exc)} Until then, upload a labelled file above.")
         return None
 
 
@@ -391,7 +391,7 @@ def main() -> None:
     try:
         loaded = resources.pair(pair_spec, device)
     except ModelLoadError as exc:
-        st.error(safe.text(exc))
+        st.error(safe.message(exc))
         return
     soft_targets_section(loaded, limits)
     dataset_sections(pair_spec, loaded, limits)

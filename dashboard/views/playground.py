@@ -71,7 +71,7 @@ def main() -> None:
         with st.spinner("Running both models…"):
             first, runs = timed_runs(text, limits.max_tokens)
     except (InvalidInput, ModelLoadError) as exc:
-        st.error(safe.text(exc))
+        st.error(safe.message(exc))
         return
     loaded = resources.pair(pair_spec, sidebar.current()[1])
     if any(p.truncated for r in (first.teacher, first.student) for p in r.predictions):
