@@ -251,3 +251,20 @@ def test_a_hung_load_is_abandoned_dropped_from_the_cache_and_blocks_no_other_pai
         release.set()
         resources._loading.clear()
         resources.settings.clear()
+
+
+def test_the_cli_answers_a_hostile_folder_in_one_line_without_paths(tiny_pair_dirs, tmp_path, monkeypatch, capsys):
+    import os
+    import shutil
+
+    from benchmarks.cli import main
+
+    root = tmp_path / "models"
+    shutil.copytree(tiny_pair_dirs[0], root / "fifo")
+    (root / "fifo" / "model.safetensors").unlink()
+    os.mkfifo(root / "fifo" / "model.safetensors")
+    monkeypatch.setenv("KD_MODEL_ROOTS", str(root))
+    code = main(["run", "--quick", "--db", str(tmp_path / "r.sqlite"), f"--teacher={root / 'fifo'}", f"--student={tiny_pair_dirs[1]}"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.count("\n") == 0 and "not a regular file" in err
+    assert str(tmp_path) not in err and "Traceback" not in err, err
