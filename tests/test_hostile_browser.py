@@ -94,6 +94,7 @@ def test_a_hostile_upload_and_link_on_the_pocket_pair_stay_text(live_app, chromi
     foreign, problems = _guard(page)
     query = urlencode({"pair": "pocket", "T": HOSTILE["T"], "sentence": HOSTILE["sentence"]})
     page.goto(f"{live_app}/distillation?{query}", wait_until="networkidle")
+    page.locator("input[type=file]").wait_for(state="attached", timeout=120_000)
     page.locator("input[type=file]").set_input_files(
         files=[{"name": "[EVIL](https:evil.example).tsv", "mimeType": "text/tab-separated-values", "buffer": HOSTILE_UPLOAD.encode()}]
     )
@@ -132,6 +133,7 @@ def test_sigterm_stops_the_server_within_10_s_while_it_scores(chromium, tmp_path
         wait_healthy(url, 90)
         page = chromium.new_page()
         page.goto(f"{url}/distillation?pair=pocket", wait_until="networkidle")
+        page.locator("input[type=file]").wait_for(state="attached", timeout=120_000)  # a fresh server loads the pair first
         rows = "".join(f"a fine and long enough movie review number {i}\t{i % 2}\n" for i in range(20_000))
         page.locator("input[type=file]").set_input_files(
             files=[{"name": "many.tsv", "mimeType": "text/plain", "buffer": ("sentence\tlabel\n" + rows).encode()}]
