@@ -9,8 +9,9 @@ from typing import Iterable
 
 from benchmarks.settings import REPO_ROOT
 
-# An absolute POSIX path or a home-relative one, up to whitespace, a quote or closing punctuation.
-_ABSOLUTE = re.compile(r"(?<![\w.~/])[~/][^\s'\"`,;()\[\]{}<>]*[^\s'\"`,;()\[\]{}<>.:]")
+# An absolute POSIX path or a home-relative one, up to whitespace, a quote or closing punctuation; not the
+# "//host/..." of a URL, nor the "/" inside "owner/name" or "1/2".
+_ABSOLUTE = re.compile(r"(?<![\w.~/:])(?:~|/(?!/))[^\s'\"`,;()\[\]{}<>]*[^\s'\"`,;()\[\]{}<>.:]")
 
 
 def shown(path: str | Path, roots: Iterable[Path] = ()) -> str:

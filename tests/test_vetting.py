@@ -100,3 +100,4 @@ def test_paths_are_shown_relative_to_the_project_or_a_model_root(tmp_path):
     assert shown("/somewhere/else/model.safetensors") == "model.safetensors"
     message = f"Error no file named model.safetensors found in directory {REPO_ROOT}/data/x. See /etc/passwd, ~/x/y or owner/name"
     assert scrub(message) == "Error no file named model.safetensors found in directory data/x. See passwd, y or owner/name"
+    assert scrub("'[x](https://evil.example/login)' is not valid") == "'[x](https://evil.example/login)' is not valid"
