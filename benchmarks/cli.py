@@ -369,13 +369,14 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.data import DataUnavailable
     from benchmarks.harness import HarnessError
     from benchmarks.models import ModelLoadError
+    from benchmarks.paths import scrub
     from benchmarks.progress import RunInProgress
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except (DataUnavailable, ModelLoadError, HarnessError, RunInProgress, ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {scrub(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

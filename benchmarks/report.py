@@ -3,9 +3,11 @@ accuracy with intervals, measured speed, size and agreement. Self-contained (no 
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from datetime import datetime, timezone
+
+from jinja2 import Environment
+from markupsafe import Markup
 
 from benchmarks.analysis.stats import paired_from_counts
 from benchmarks.metrics import Agreement, Proportion
@@ -32,10 +34,6 @@ class ModelFacts:
         return cls(loaded.spec.display_name, loaded.n_layers, loaded.n_params, loaded.size_bytes)
 
 
-def _pct(p: Proportion) -> str:
-    return f"{p.value:.1%} <span class='note'>[{p.low:.1%} – {p.high:.1%}]</span>"
-
-
 def _mb(size_bytes: int) -> str:
     return f"{size_bytes / 2**20:,.1f} MB" if size_bytes else "— (no weights file)"
 
@@ -47,57 +45,64 @@ def accuracy_verdict(agree: Agreement) -> str:
     return f"Student accuracy {paired.describe('the teacher')}"
 
 
-def summary_html(pair_title: str, dataset: str, teacher: ModelFacts, student: ModelFacts, scores: DatasetScores) -> str:
-    """The summary page; every piece of user-supplied text (names, paths, file names) is HTML-escaped."""
-    e = html.escape
-    acc_t, acc_s = scores.accuracy("teacher"), scores.accuracy("student")
-    agree = scores.agreement()
-    cal_t, cal_s = scores.calibration()
-    speed_t, speed_s = scores.teacher.sentences_per_second, scores.student.sentences_per_second
-    rows = "".join(
-        f"<tr><td>{role}: {e(f.name)}</td><td>{_pct(acc)}</td><td>{cal.ece:.3f}</td><td>{speed:,.0f}</td>"
-        f"<td>{f.n_params / 1e6:,.1f} M</td><td>{_mb(f.size_bytes)}</td><td>{f.n_layers}</td></tr>"
-        for role, f, acc, cal, speed in (
-            ("Teacher", teacher, acc_t, cal_t, speed_t),
-            ("Student", student, acc_s, cal_s, speed_s),
-        )
-    )
-    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Teacher vs student summary</title><style>{_STYLE}</style></head>
+_TEMPLATE = Environment(autoescape=True).from_string("""<!DOCTYPE html>
+{%- macro pct(p) %}{{ "%.1f%%" % (100 * p.value) }} <span class="note">[{{ "%.1f%%" % (100 * p.low) }} – {{ "%.1f%%" % (100 * p.high) }}]</span>{% endmacro %}
+<html lang="en"><head><meta charset="utf-8"><title>Teacher vs student summary</title><style>{{ style }}</style></head>
 <body>
 <h1>Teacher vs student: model-selection summary</h1>
-<p>{e(pair_title)}<br>Data set: {e(dataset)} ({len(scores.gold):,} labelled sentences)<br>
-<span class="note">Generated {generated}.</span></p>
+<p>{{ pair_title }}<br>Data set: {{ dataset }} ({{ "{:,}".format(n) }} labelled sentences)<br>
+<span class="note">Generated {{ generated }}.</span></p>
 
 <h2>At a glance</h2>
 <table>
 <tr><th>model</th><th>accuracy [95 % CI]</th><th>ECE</th><th>sentences/s</th><th>parameters</th><th>on disk</th><th>layers</th></tr>
-{rows}
+{%- for r in rows %}
+<tr><td>{{ r.role }}: {{ r.facts.name }}</td><td>{{ pct(r.acc) }}</td><td>{{ "%.3f" % r.ece }}</td><td>{{ "{:,.0f}".format(r.speed) }}</td>
+<td>{{ "{:,.1f}".format(r.facts.n_params / 1e6) }} M</td><td>{{ r.size }}</td><td>{{ r.facts.n_layers }}</td></tr>
+{%- endfor %}
 </table>
 <p class="note">Accuracy intervals: Wilson score, 95 %. ECE: expected calibration error over 10 equal-width confidence bins
 (lower is better calibrated).</p>
 
 <h2>Accuracy</h2>
-<p>{accuracy_verdict(agree)}</p>
+<p>{{ verdict }}</p>
 
 <h2>Speed</h2>
-<p>Student throughput is <b>{speed_s / speed_t:.2f}×</b> the teacher's ({speed_s:,.0f} vs {speed_t:,.0f} sentences/s) when scoring
+<p>Student throughput is <b>{{ "%.2f" % (speed_s / speed_t) }}×</b> the teacher's ({{ "{:,.0f}".format(speed_s) }} vs {{ "{:,.0f}".format(speed_t) }} sentences/s) when scoring
 this data set, tokenization included.</p>
-<p class="note">Measured on {e(scores.run.describe())}. One pass over the data set, not repeated: read differences under
+<p class="note">Measured on {{ run }}. One pass over the data set, not repeated: read differences under
 ~10 % as noise. The Benchmarks page has latency percentiles per batch size and sequence length.</p>
 
 <h2>Size</h2>
-<p>The student has <b>{student.n_params / teacher.n_params:.0%}</b> of the teacher's parameters
-({student.n_params / 1e6:,.1f} M vs {teacher.n_params / 1e6:,.1f} M) and {student.n_layers} layers against {teacher.n_layers}.</p>
+<p>The student has <b>{{ "%.0f%%" % (100 * student.n_params / teacher.n_params) }}</b> of the teacher's parameters
+({{ "{:,.1f}".format(student.n_params / 1e6) }} M vs {{ "{:,.1f}".format(teacher.n_params / 1e6) }} M) and {{ student.n_layers }} layers against {{ teacher.n_layers }}.</p>
 
 <h2>Agreement</h2>
-<p>Teacher and student give the same label on <b>{_pct(agree.rate)}</b> of the sentences
-({agree.teacher_only + agree.student_only:,} disagreements: with two classes, one of the pair is then wrong).</p>
+<p>Teacher and student give the same label on <b>{{ pct(agree.rate) }}</b> of the sentences
+({{ "{:,}".format(agree.teacher_only + agree.student_only) }} disagreements: with two classes, one of the pair is then wrong).</p>
 <table>
 <tr><th></th><th>student right</th><th>student wrong</th></tr>
-<tr><td>teacher right</td><td>{agree.both_right:,}</td><td>{agree.teacher_only:,}</td></tr>
-<tr><td>teacher wrong</td><td>{agree.student_only:,}</td><td>{agree.both_wrong:,}</td></tr>
+<tr><td>teacher right</td><td>{{ "{:,}".format(agree.both_right) }}</td><td>{{ "{:,}".format(agree.teacher_only) }}</td></tr>
+<tr><td>teacher wrong</td><td>{{ "{:,}".format(agree.student_only) }}</td><td>{{ "{:,}".format(agree.both_wrong) }}</td></tr>
 </table>
 </body></html>
-"""
+""")
+
+
+def summary_html(pair_title: str, dataset: str, teacher: ModelFacts, student: ModelFacts, scores: DatasetScores) -> str:
+    """The summary page, rendered by Jinja2 with autoescaping: names, paths and file names stay text."""
+    cal_t, cal_s = scores.calibration()
+    rows = [
+        {"role": role, "facts": f, "acc": scores.accuracy(key), "ece": cal.ece, "speed": model.sentences_per_second, "size": _mb(f.size_bytes)}
+        for role, key, f, cal, model in (
+            ("Teacher", "teacher", teacher, cal_t, scores.teacher),
+            ("Student", "student", student, cal_s, scores.student),
+        )
+    ]
+    return _TEMPLATE.render(
+        style=Markup(_STYLE), pair_title=pair_title, dataset=dataset, n=len(scores.gold), rows=rows,
+        generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        verdict=accuracy_verdict(scores.agreement()), run=scores.run.describe(),
+        speed_t=scores.teacher.sentences_per_second, speed_s=scores.student.sentences_per_second,
+        teacher=teacher, student=student, agree=scores.agreement(),
+    ) + "\n"

@@ -19,12 +19,13 @@ from benchmarks.comparison import (
 )
 from benchmarks.hardware import detect_hardware, detect_software
 from benchmarks.harness import full_settings
-from benchmarks.models import PairSpec
+from benchmarks.models import ModelLoadError, PairSpec, check_spec
+from benchmarks.paths import shown
 from benchmarks.precision import supported_variants
 from benchmarks.results import BenchmarkResult, PeakResult
 from benchmarks.store import StoredRecord, reference_records
 from dashboard import benchmark_charts as charts
-from dashboard import resources, sidebar
+from dashboard import resources, safe, sidebar
 
 TIMINGS = {"model": "Model only (forward pass)", "e2e": "End to end (tokenizer + forward)"}
 ORIGINS = {"measured": "measured here", "reference": "shipped reference (data/reference)"}
@@ -38,7 +39,7 @@ def load_records() -> tuple[list[StoredRecord], str | None, tuple[int, str] | No
         version = store.version()
         return resources.benchmark_records(path, version), store.recovered, version
     except (OSError, sqlite3.Error) as exc:
-        st.warning(f"The results cache {path} cannot be opened ({exc}); showing the shipped reference results, and measuring is off.")
+        st.warning(f"The results cache {safe.text(shown(path))} cannot be opened ({safe.message(exc)}); showing the shipped reference results, and measuring is off.")
         return reference_records(), None, None
 
 
@@ -49,7 +50,10 @@ def _run_args(pair: PairSpec, device: str) -> list[str]:
     args = ["run", "--device", device, "--db", str(resources.settings().cache_path)]
     if pair.key in ("pocket", "architecture", "hub"):
         return args + ["--pair", pair.key]
-    return args + ["--teacher", pair.teacher.ref, "--student", pair.student.ref]
+    for spec in (pair.teacher, pair.student):
+        check_spec(spec, resources.settings())  # one sentence now, not a failed run later
+    # "--teacher=VALUE": a path that looks like a flag (--force, -h) stays a value.
+    return args + [f"--teacher={pair.teacher.ref}", f"--student={pair.student.ref}"]
 
 
 def run_panel(pair: PairSpec, device: str, results: list[BenchmarkResult], version: tuple[int, str]) -> None:
@@ -73,16 +77,16 @@ def run_panel(pair: PairSpec, device: str, results: list[BenchmarkResult], versi
             if active:
                 minutes = (time.time() - progress.started) / 60
                 st.progress(min(1.0, progress.fraction), text=f"Measuring {min(progress.done + 1, progress.total)} of {progress.total}: {progress.current} · {minutes:.1f} min so far")
-                st.caption("The run is a separate process (`" + progress.command + "`): this page and other sessions stay "
+                st.caption("The run is a separate process (" + safe.message(progress.command) + "): this page and other sessions stay "
                            "usable, and each model's results appear here as soon as it is finished.")
                 if st.button("Stop the run", key="bench_stop"):
                     runs.stop(progress)
                     st.rerun()
                 return
             if progress is not None and progress.state == "failed":
-                st.warning(f"The last benchmark run did not finish: {progress.message}")
+                st.warning(f"The last benchmark run did not finish: {safe.text(progress.message)}")
             elif progress is not None and progress.state == "running":
-                st.warning(f"The last benchmark run stopped unexpectedly (see {log_path}); finished models are kept.")
+                st.warning(f"The last benchmark run stopped unexpectedly (see {safe.text(shown(log_path))}); finished models are kept.")
             label = hardware.label(device)
             if not missing:
                 st.success(f"All {2 * len(variants)} teacher/student × precision results for this pair are cached for {label}.")
@@ -92,8 +96,12 @@ def run_panel(pair: PairSpec, device: str, results: list[BenchmarkResult], versi
             st.caption("Each model is measured in a fresh process (teacher and student taking turns), ≥ 10 iterations per grid cell; on a 2-core CPU a "
                        "BERT-base-size model takes several minutes. Results of other machines are unaffected.")
             if st.button(f"Measure the {len(missing)} missing", type="primary", key="bench_start"):
-                runs.start_background(_run_args(pair, device), progress_path, log_path)
-                time.sleep(0.5)  # let it write its first progress line
+                try:
+                    args = _run_args(pair, device)
+                except ModelLoadError as exc:
+                    st.error(safe.message(exc))
+                    return
+                runs.start_background(args, progress_path, log_path)  # or finds the run another tab started
                 st.rerun()
 
     panel()
@@ -267,14 +275,14 @@ def main() -> None:
     pair, device = sidebar.current()
     stored, recovered, version = load_records()
     if recovered:
-        st.warning(recovered)
+        st.warning(safe.message(recovered))
     origin = {s.record.key: s.origin for s in stored}
     peaks = [s.record for s in stored if isinstance(s.record, PeakResult)]
     mine = latest(s.record for s in stored if isinstance(s.record, BenchmarkResult) and s.record.config.pair == pair.key)
     if version is not None:
         run_panel(pair, device, mine, version)
     if not mine:
-        st.info(f"No results for {pair.title} yet: measure them with the button above, or run `python -m benchmarks run` "
+        st.info(f"No results for {safe.text(pair.title)} yet: measure them with the button above, or run `python -m benchmarks run` "
                 "and `python -m benchmarks import <file>` for results from another machine.")
         return
 

@@ -12,7 +12,7 @@ import torch
 from benchmarks.inference import InvalidInput, ModelRun, PairRun, clean_text, predict_pair
 from benchmarks.models import ModelLoadError
 from benchmarks.settings import DATA_DIR
-from dashboard import resources, sidebar
+from dashboard import resources, safe, sidebar
 
 REPEATS = 5  # timed repeats per input: one run of a ~10 ms model is mostly noise
 
@@ -37,7 +37,7 @@ def probability_chart(run: ModelRun, index: int, colour: str) -> go.Figure:
 def model_column(title: str, run: ModelRun, timings: list[float], totals: list[float], colour: str, n_layers: int) -> None:
     pred = run.predictions[0]
     st.subheader(title)
-    st.caption(f"{run.model} · {n_layers} layer{'s' if n_layers != 1 else ''}")
+    st.caption(f"{safe.text(run.model)} · {n_layers} layer{'s' if n_layers != 1 else ''}")
     st.metric("Label", pred.label, help="argmax of the class probabilities")
     st.plotly_chart(probability_chart(run, 0, colour), config={"displayModeBar": False}, key=f"probs-{title}")
     c1, c2 = st.columns(2)
@@ -60,7 +60,8 @@ def main() -> None:
     limits = resources.settings()
     choice = st.selectbox("Example sentences", ["(type your own)"] + examples(), key="example")
     default = "" if choice == "(type your own)" else choice
-    text = st.text_area("Text", value=default, height=100, max_chars=limits.max_chars, key=f"text-{choice}")
+    # No max_chars on the box: the browser would drop an over-long paste silently; clean_text() says how long it was.
+    text = st.text_area("Text", value=default, height=100, key=f"text-{choice}")
     if not st.button("Compare", type="primary") and not text:
         st.info("Pick an example or type a sentence, then press **Compare**.")
         return
@@ -70,7 +71,7 @@ def main() -> None:
         with st.spinner("Running both models…"):
             first, runs = timed_runs(text, limits.max_tokens)
     except (InvalidInput, ModelLoadError) as exc:
-        st.error(str(exc))
+        st.error(safe.message(exc))
         return
     loaded = resources.pair(pair_spec, sidebar.current()[1])
     if any(p.truncated for r in (first.teacher, first.student) for p in r.predictions):
@@ -91,7 +92,7 @@ def main() -> None:
     threads = torch.get_num_threads()
     st.caption(
         f"Measured now on {sidebar.current()[1]} ({platform.processor() or platform.machine()}, {threads} threads), fp32, batch 1, "
-        f"{REPEATS} timed runs after one warm-up. Label mapping: {loaded.label_note}."
+        f"{REPEATS} timed runs after one warm-up. Label mapping: {safe.text(loaded.label_note)}."
     )
     for note in loaded.weights_notes:  # plain text: said once per model whose weights were not safetensors
         st.text(note)
