@@ -370,6 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from benchmarks.core.data import DataUnavailable
     from benchmarks.core.models import ModelLoadError
+    from benchmarks.core.paths import scrub
     from benchmarks.harness.background import RunInProgress
     from benchmarks.harness.measure import HarnessError
 
@@ -377,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (DataUnavailable, ModelLoadError, HarnessError, RunInProgress, ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {scrub(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -8,7 +8,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import streamlit as st  # noqa: E402
 
-from dashboard import sidebar  # noqa: E402
+from dashboard import safe, sidebar  # noqa: E402
 
 st.set_page_config(page_title="Teacher vs student: BERT and DistilBERT", page_icon="⚗️", layout="wide")
 
@@ -26,4 +26,5 @@ st.sidebar.title("Teacher vs student")
 sidebar.select_pair()
 sidebar.select_device()
 sidebar.storage_note()
+safe.guard_lone_surrogates()
 navigation.run()

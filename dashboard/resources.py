@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future
+
 import streamlit as st
 
 from benchmarks.analysis.attention import AlignedComparison, PairAttention, compare_aligned, extract_pair
 from benchmarks.analysis.bertviz_offline import View, head_view_html, model_view_html
+from benchmarks.core import deadline
 from benchmarks.core.data import LabelledTexts, load_sst2
-from benchmarks.core.models import LoadedPair, load_pair
+from benchmarks.core.models import LoadedPair, ModelLoadError, load_pair
 from benchmarks.core.pairs import ModelSpec, PairSpec
 from benchmarks.core.settings import Settings, load_settings
 from benchmarks.harness.store import ResultStore, StoredRecord
@@ -27,9 +30,26 @@ def _pair_from(key: tuple[str, ...]) -> PairSpec:
     return PairSpec(pkey, title, ModelSpec(ts, tr, "teacher"), ModelSpec(ss, sr, "student"))  # type: ignore[arg-type]
 
 
-@st.cache_resource(show_spinner="Loading teacher and student…", max_entries=4)
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _loading(key: tuple[str, ...], device: str, attn: str) -> Future[LoadedPair]:
+    # The cache holds the load in progress, not its result: visitors of other pairs never wait behind it,
+    # and a load that fails or hangs is dropped below so the next visitor starts afresh.
+    return deadline.start(load_pair, _pair_from(key), device, attn, name=f"load {key[0][:40]}")
+
+
 def _loaded(key: tuple[str, ...], device: str, attn: str) -> LoadedPair:
-    return load_pair(_pair_from(key), device, attn)
+    timeout = settings().load_timeout_s
+    future = _loading(key, device, attn)
+    try:
+        with st.spinner("Loading teacher and student…"):
+            return future.result(timeout)
+    except TimeoutError:
+        _loading.clear(key, device, attn)
+        raise ModelLoadError(f"Loading the pair took longer than {timeout} s (KD_LOAD_TIMEOUT_S) and was abandoned; "
+                             f"try again later.") from None
+    except BaseException:
+        _loading.clear(key, device, attn)
+        raise
 
 
 def pair(spec: PairSpec, device: str = "cpu") -> LoadedPair:

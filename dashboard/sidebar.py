@@ -7,6 +7,7 @@ import torch
 
 from benchmarks.core.hub import hub_reachable
 from benchmarks.core.pairs import BUILTIN_PAIRS, PairSpec, custom_pair
+from benchmarks.core.paths import shown
 from benchmarks.core.settings import DATA_DIR, writable
 from dashboard import resources
 
@@ -69,7 +70,7 @@ def storage_note() -> None:
         resources.settings().state_dir: "caches: benchmark results, dataset scores",
         DATA_DIR: "bundled models, reference results",
     }
-    blocked = [f"`{path}` ({what})" for path, what in places.items() if not writable(path)]
+    blocked = [f"`{shown(path)}` ({what})" for path, what in places.items() if not writable(path)]
     if blocked:
         st.sidebar.warning("Read-only: cannot write to " + " and ".join(blocked) + ". Pages still work; new results "
                                                                                    "are not saved.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,11 @@ needs_pocket = pytest.mark.skipif(
     not (POCKET / "teacher" / "model.safetensors").is_file(),
     reason="pocket pair weights not built (python -m benchmarks distill)",
 )
+
+
+def plain(shown: str) -> str:
+    """Rendered text as a visitor reads it: without dashboard.safe.text()'s escapes and word joiners."""
+    return re.sub(r"\\(.)", r"\1", shown).replace("\u2060", "")
 
 
 def make_tiny_pair(root: Path) -> tuple[Path, Path]:

@@ -7,7 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.views.distillation import DEFAULT_SENTENCE, T_DEFAULT, read_sentence, read_temperature
-from tests.conftest import REPO, needs_pocket
+from tests.conftest import REPO, needs_pocket, plain
 
 APP = str(REPO / "dashboard" / "app.py")
 PAGE = "views/distillation.py"
@@ -65,7 +65,7 @@ def test_sentence_from_the_link_is_cleaned_or_replaced():
 def test_soft_targets_update_live_and_the_link_round_trips(allow_tmp_models, state):
     at = _page(allow_tmp_models, T="50", sentence="a good movie")
     assert not at.exception
-    assert any("T = 50" in w.value and "using T = 20" in w.value for w in at.warning)
+    assert any("T = 50" in plain(w.value) and "using T = 20" in plain(w.value) for w in at.warning)
     assert at.slider(key="kd_T").value == 20.0 and at.query_params["T"] == "20"
     assert at.text_input(key="kd_sentence").value == "a good movie"
     assert len(at.latex) == 1 and any("T²" in m.value for m in at.markdown)
@@ -101,7 +101,7 @@ def test_empty_sentence_gets_one_sentence_not_a_traceback(allow_tmp_models, stat
 def test_uploaded_file_is_scored_once_then_served_from_the_cache(allow_tmp_models, state):
     at = _page(allow_tmp_models)
     at.file_uploader(key="kd_upload").upload("mine.tsv", GOOD_FILE, "text/tab-separated-values").run()
-    assert any("uploaded file mine.tsv, 6 sentences" in c.value for c in at.caption)
+    assert any("uploaded file mine.tsv, 6 sentences" in plain(c.value) for c in at.caption)
     assert at.button(key="kd_score").label == "Score the 6 sentences with both models"
     at.button(key="kd_score").click().run()
     assert not at.exception
@@ -155,7 +155,7 @@ def test_bad_upload_gets_one_clear_sentence(allow_tmp_models, state, name, conte
     at = _page(allow_tmp_models)
     at.file_uploader(key="kd_upload").upload(name, content, "text/plain").run()
     assert not at.exception
-    assert [e.value for e in at.error if words in e.value] and len(at.error) == 1
+    assert [e.value for e in at.error if words in plain(e.value)] and len(at.error) == 1
     assert not [b for b in at.button if b.key == "kd_score"]
 
 
@@ -165,7 +165,7 @@ def test_upload_over_the_limit_is_refused(allow_tmp_models, state, monkeypatch):
     at.file_uploader(key="kd_upload").upload(
         "big.tsv", b"sentence\tlabel\n" + b"good movie\t1\n" * 90_000, "text/plain"
     ).run()
-    assert not at.exception and any("the limit is 1 MB" in e.value for e in at.error)
+    assert not at.exception and any("the limit is 1,000,000 bytes (1 MB" in plain(e.value) for e in at.error)
 
 
 def test_missing_sst2_says_how_to_point_at_it_and_still_takes_uploads(allow_tmp_models, state, monkeypatch, tmp_path):
@@ -176,7 +176,7 @@ def test_missing_sst2_says_how_to_point_at_it_and_still_takes_uploads(allow_tmp_
     resources.sst2_dev.clear()
     try:
         at = _page(allow_tmp_models)
-        assert not at.exception and any("SST2_DIR" in w.value and "upload" in w.value for w in at.warning)
+        assert not at.exception and any("SST2_DIR" in plain(w.value) and "upload" in w.value for w in at.warning)
         at.file_uploader(key="kd_upload").upload("mine.tsv", GOOD_FILE, "text/plain").run()
         assert at.button(key="kd_score").label == "Score the 6 sentences with both models"
     finally:
@@ -185,7 +185,7 @@ def test_missing_sst2_says_how_to_point_at_it_and_still_takes_uploads(allow_tmp_
 
 def test_sst2_dev_is_the_default_data_set_with_a_progress_bar(allow_tmp_models, state):
     at = _page(allow_tmp_models)
-    assert any("SST-2 validation" in c.value and "872 sentences" in c.value for c in at.caption)
+    assert any("SST-2 validation" in plain(c.value) and "872 sentences" in c.value for c in at.caption)
     at.button(key="kd_score").click().run()
     assert not at.exception and _table(at, "two_by_two").to_numpy().sum() == 872
     assert any("Scores measured on cpu" in c.value and "torch threads" in c.value for c in at.caption)

@@ -22,7 +22,7 @@ from benchmarks.core.inference import predict
 from benchmarks.core.models import ModelLoadError, load_model
 from benchmarks.core.pairs import ModelSpec
 from benchmarks.core.settings import DATA_DIR, Settings, writable
-from tests.conftest import REPO, save_code_running_pickle
+from tests.conftest import REPO, plain, save_code_running_pickle
 
 APP = str(REPO / "dashboard" / "app.py")
 TEXT = "text-(type your own)"  # the Playground's free-text box (key built from the example choice)
@@ -34,7 +34,7 @@ PAGES = ["views/playground.py", "views/benchmarks.py", "views/attention.py", "vi
 BAD_TEXT = [
     ("empty", "", "error", "empty"),
     ("whitespace-only", " \n\t  \u3000 ", "error", "empty"),
-    ("one-megabyte", "good movie " * 95_500, "warning", "truncated"),  # the box keeps KD_MAX_CHARS of it
+    ("one-megabyte", "good movie " * 95_500, "error", "1,050,500 characters; the limit is 20,000"),  # refused, not cut
     ("ten-thousand-tokens", "!" * 10_000, "warning", "truncated"),  # BERT splits every '!' into a token
     ("control-characters-and-NUL", "a good\x00 movie\x07\x1b[31m !\x7f", None, ""),
     ("only-control-characters", "\x00\x01\x1f\x7f", "error", "control characters"),
@@ -120,11 +120,10 @@ def test_bad_text_gets_one_clear_sentence(app, caplog, text, where, words):
     if where is None:
         assert len(_labels(at)) == 2 and not at.error
     else:
-        messages = [e.value for e in getattr(at, where)]
+        messages = [plain(e.value) for e in getattr(at, where)]
         assert any(words in m for m in messages), messages
     assert all(len(m) < 400 for m in _echoes(at))  # one sentence, not a dump of the input
     assert not any(tag in m for m in _echoes(at) for tag in ("<script", "onerror", "javascript:"))  # never echoed
-    assert len(at.text_area(key=TEXT).value) <= at.text_area(key=TEXT).max_chars  # the box enforces KD_MAX_CHARS
     _still_works(at, labels, caplog)
 
 
@@ -134,8 +133,8 @@ BAD_MODEL = [
     ("not-a-hub-id", "<script>alert(1)</script>", "not a valid Hugging Face model id"),
     ("NUL-in-id", "nobody/\x00evil", "not a valid Hugging Face model id"),
     ("longest-id-the-field-takes", "x" * 300, "not a valid Hugging Face model id"),
-    ("folder-outside-the-allowed-roots", "/etc", "outside the allowed model folders"),
-    ("dot-dot-path", "{tiny}/../{tiny_name}/teacher", "'..' are not accepted"),
+    ("folder-outside-the-allowed-roots", "/etc", "not a model folder this server can load"),
+    ("dot-dot-path", "{tiny}/../{tiny_name}/teacher", "not a model folder this server can load"),
     ("folder-without-a-model", "{tiny}", "no config.json"),
     ("pickle-weights-that-run-code", "{pickle_only}", "weights_only loader refused"),
     ("asks-for-remote-code", "{remote}", "remote code is never run"),
@@ -152,7 +151,7 @@ def test_bad_model_field_gets_one_clear_sentence(app, caplog, tiny_pair_dirs, zo
     good = box.value
     box.input(value).run()
     assert not at.exception
-    assert any(words in e.value for e in at.error), [e.value for e in at.error]
+    assert any(words in plain(e.value) for e in at.error), [e.value for e in at.error]
     assert not _labels(at)
     assert not zoo["marker"].exists(), "the model's own code ran"
     caplog.clear()  # a bad student still costs a load of its teacher: pairs are cached whole, not per model
@@ -288,7 +287,7 @@ def test_read_only_state_folder_still_serves_and_says_where(monkeypatch, tmp_pat
     finally:
         monkeypatch.undo()
         resources.settings.clear()
-    assert any(str(blocker / "var") in w and "cannot write" in w for w in warnings), warnings
+    assert any("`var`" in w and "cannot write" in w and str(tmp_path) not in w for w in warnings), warnings
 
 
 _IN_READ_ONLY_MOUNTS = """
@@ -330,4 +329,4 @@ def test_read_only_mounts_of_data_and_state_still_serve(tmp_path, allow_tmp_mode
     )
     assert run.returncode == 0, run.stderr[-3000:]
     warnings = json.loads(run.stdout.strip().splitlines()[-1])
-    assert any(f"`{state}`" in w and f"`{DATA_DIR}`" in w for w in warnings), warnings
+    assert any(f"`{state.name}`" in w and "`data`" in w for w in warnings), warnings  # shown relative, never absolute

@@ -153,9 +153,11 @@ def cached_scores(
     return found
 
 
-def _store(path: Path, scores: DatasetScores) -> None:
+def _store(path: Path, scores: DatasetScores, keep: int | None = None) -> None:
     try:
         write_atomically(path, json.dumps(asdict(scores)))
+        if keep is not None:
+            prune(path.parent, keep)
     except OSError as exc:  # a read-only state folder: the scores still serve this caller, they are just not kept
         log.warning("dataset scores not stored in %s: %s", path.parent, exc)
 
@@ -188,9 +190,11 @@ def score_pair(
     cache_dir: Path,
     progress: Progress | None = None,
     max_length: int = MAX_LENGTH,
+    keep: int | None = None,
 ) -> DatasetScores:
     """Scores of both models on `data`, from the cache when present; else computed (teacher, then student,
-    in the same process and settings) and stored, so nothing is computed twice."""
+    in the same process and settings) and stored, so nothing is computed twice. With `keep`, at most that
+    many score files stay in `cache_dir` (KD_MAX_SCORE_FILES): every distinct upload adds one."""
     if len(data) == 0:
         raise ValueError("the data set is empty")
     found = cached_scores(pair, data, cache_dir, max_length)
@@ -218,8 +222,17 @@ def score_pair(
         datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     )
     scores = DatasetScores(data.fingerprint, tuple(data.labels), teacher, student, run)
-    _store(_cache_file(cache_dir, cache_key(pair, data, max_length)), scores)
+    _store(_cache_file(cache_dir, cache_key(pair, data, max_length)), scores, keep)
     return scores
+
+
+def prune(cache_dir: Path, keep: int) -> int:
+    """Delete all but the `keep` newest score files, oldest first; return how many went."""
+    files = sorted(Path(cache_dir).glob("*.json"), key=lambda f: f.stat().st_mtime)
+    doomed = files[: max(0, len(files) - keep)]
+    for f in doomed:
+        f.unlink(missing_ok=True)
+    return len(doomed)
 
 
 def sentence_logits(pair: LoadedPair, text: str, max_length: int = MAX_LENGTH) -> tuple[torch.Tensor, torch.Tensor]:

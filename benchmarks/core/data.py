@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.core.hub import hub_reachable
+from benchmarks.core.paths import shown
 from benchmarks.core.settings import DATA_DIR
 
 # SST-2 dev (872 sentences) ships with the product (see data/sst2/README.md); the 67k train split does not:
@@ -78,7 +79,7 @@ def load_sst2(split: str = "validation", data_dir: str | Path | None = None) -> 
                 f"{path.name} is not in the SST-2 folder given by --data or SST2_DIR (expected the GLUE SST-2 {split} "
                 f"TSV)."
             )
-        where = "shipped in data/sst2" if folder == SHIPPED_SST2_DIR else path.name
+        where = "shipped in data/sst2" if folder == SHIPPED_SST2_DIR else shown(path)
         return read_labelled_file(path.read_bytes(), path.name, source=f"SST-2 {split} ({where})")
     if not hub_reachable():
         raise DataUnavailable(
@@ -92,32 +93,53 @@ def load_sst2(split: str = "validation", data_dir: str | Path | None = None) -> 
     return LabelledTexts(tuple(ds["sentence"]), tuple(ds["label"]), f"SST-2 {hub_split} (Hub: glue/sst2)")
 
 
-def read_labelled_file(content: bytes, name: str, source: str | None = None) -> LabelledTexts:
-    """Parse a TSV/CSV with a header: a text column (sentence/text/...) and a 0/1 `label` column."""
+def read_labelled_file(
+    content: bytes, name: str, source: str | None = None, max_rows: int | None = None
+) -> LabelledTexts:
+    """Parse a TSV/CSV with a header: a text column (sentence/text/...) and a 0/1 `label` column; at most
+    `max_rows` rows (KD_MAX_UPLOAD_ROWS) and csv.field_size_limit() characters per field."""
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ValueError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start}).") from None
+    lines = text.count("\n") + (not text.endswith("\n"))
+    if max_rows is not None and lines - 1 > max_rows:  # refused before parsing: a 5 MB file can hold a million rows
+        raise ValueError(f"{name} has {lines - 1:,} rows; the limit is {max_rows:,} (KD_MAX_UPLOAD_ROWS).")
     delimiter = "\t" if name.lower().endswith(".tsv") or "\t" in text.split("\n", 1)[0] else ","
     reader = csv.DictReader(
         io.StringIO(text), delimiter=delimiter, quoting=csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
     )
-    fields = [f.strip().lower() for f in (reader.fieldnames or [])]
-    text_col = next((c for c in TEXT_COLUMNS if c in fields), None)
-    if text_col is None or "label" not in fields:
-        raise ValueError(
-            f"{name}: needs a header with a text column ({' / '.join(TEXT_COLUMNS)}) and a 'label' column; "
-            f"found {fields or 'no header'}."
-        )
     texts: list[str] = []
     labels: list[int] = []
-    for line_no, row in enumerate(reader, start=2):
-        row = {(k or "").strip().lower(): v for k, v in row.items()}
-        raw_label = (row.get("label") or "").strip()
-        if raw_label not in ("0", "1"):
-            raise ValueError(f"{name}, line {line_no}: label must be 0 or 1, got {raw_label[:20]!r}.")
-        texts.append((row.get(text_col) or "").strip())
-        labels.append(int(raw_label))
+    try:
+        fields = [f.strip().lower() for f in (reader.fieldnames or [])]
+        text_col = next((c for c in TEXT_COLUMNS if c in fields), None)
+        if text_col is None or "label" not in fields:
+            raise ValueError(
+                f"{name}: needs a header with a text column ({' / '.join(TEXT_COLUMNS)}) and a 'label' column; "
+                f"found {str(fields)[:200] if fields else 'no header'}."
+            )
+        for line_no, row in enumerate(reader, start=2):
+            if max_rows is not None and len(texts) == max_rows:  # quoted line breaks: rows and lines can differ
+                raise ValueError(f"{name} has more than {max_rows:,} rows; the limit is {max_rows:,} "
+                                 f"(KD_MAX_UPLOAD_ROWS).")
+            _add_row(row, text_col, name, line_no, texts, labels)
+    except csv.Error as exc:  # a field over csv.field_size_limit(), a NUL byte
+        line_no = reader.line_num + 1  # the reader has not counted the line it failed on
+        if "field larger" in str(exc):
+            length = len(text.split("\n", line_no)[line_no - 1])
+            raise ValueError(f"{name}, line {line_no}: {length:,} characters; a field holds at most "
+                             f"{csv.field_size_limit():,}.") from None
+        raise ValueError(f"{name}, line {line_no}: {exc}.") from None
     if not texts:
         raise ValueError(f"{name}: no rows after the header.")
     return LabelledTexts(tuple(texts), tuple(labels), source or name)
+
+
+def _add_row(row: dict, text_col: str, name: str, line_no: int, texts: list[str], labels: list[int]) -> None:
+    row = {(k or "").strip().lower(): v for k, v in row.items()}
+    raw_label = (row.get("label") or "").strip()
+    if raw_label not in ("0", "1"):
+        raise ValueError(f"{name}, line {line_no}: label must be 0 or 1, got {raw_label[:20]!r}.")
+    texts.append((row.get(text_col) or "").strip())
+    labels.append(int(raw_label))

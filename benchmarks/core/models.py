@@ -16,7 +16,6 @@ from typing import Sequence
 
 import torch
 from huggingface_hub import resolve_revision, try_to_load_from_cache
-from huggingface_hub.errors import RevisionResolutionError
 from transformers import (
     AutoConfig,
     AutoModelForSequenceClassification,
@@ -32,7 +31,9 @@ from transformers.utils import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME, has_f
 
 from benchmarks.core.hub import hub_reachable
 from benchmarks.core.pairs import ModelSpec, PairSpec
+from benchmarks.core.paths import scrub, shown
 from benchmarks.core.settings import DATA_DIR, Settings, load_settings
+from benchmarks.core.vetting import FolderRefused, check_config_size, resolve_folder, vet_folder
 from benchmarks.core.vocabulary import CANONICAL_LABELS
 
 log = logging.getLogger(__name__)
@@ -112,24 +113,26 @@ def canonical_logits(logits: torch.Tensor, labels: Sequence[str]) -> torch.Tenso
 
 
 def check_local_folder(path: str | Path, settings: Settings | None = None) -> Path:
-    """Resolve a user-given model folder, refusing '..', folders outside the allowed roots, and
-    folders without weights. Pickle weights (pytorch_model.bin) are accepted as on the Hub: load_model
-    reads them only through torch's weights_only loader, and only when no safetensors are there."""
+    """Resolve a user-given model folder: under the allowed roots, with weights, and vetted (benchmarks/vetting.py)
+    before anything loads it. Pickle weights (pytorch_model.bin) are accepted as on the Hub: load_model reads them
+    only through torch's weights_only loader, and only when no safetensors are there."""
     settings = settings or load_settings()
-    raw = str(path).strip()
-    if not raw:
-        raise ModelLoadError("Enter a folder path.")
-    if ".." in Path(raw).parts:
-        raise ModelLoadError(f"Paths containing '..' are not accepted: {raw}")
-    folder = Path(raw).expanduser().resolve()
-    if not any(folder == root or root in folder.parents for root in settings.model_roots):
-        roots = ", ".join(str(r) for r in settings.model_roots)
-        raise ModelLoadError(f"{folder} is outside the allowed model folders ({roots}); set KD_MODEL_ROOTS to add one.")
-    if not (folder / "config.json").is_file():
-        raise ModelLoadError(f"{folder} is not a Hugging Face model folder (no config.json).")
-    if not _weight_files(folder):
-        raise ModelLoadError(f"{raw} holds no model weights (model.safetensors or pytorch_model.bin).")
+    roots = settings.model_roots
+    try:
+        folder = resolve_folder(str(path), roots)
+        if not (folder / "config.json").is_file():
+            raise FolderRefused(f"{shown(folder, roots)} is not a Hugging Face model folder (no config.json).")
+        if not _weight_files(folder):
+            raise FolderRefused(f"{shown(folder, roots)} holds no model weights (model.safetensors or "
+                                f"pytorch_model.bin).")
+        _vet(folder, roots, settings)
+    except FolderRefused as exc:
+        raise ModelLoadError(str(exc)) from None
     return folder
+
+
+def _vet(folder: Path, roots: tuple[Path, ...], settings: Settings) -> dict:
+    return vet_folder(folder, roots, settings.max_model_mb * 1_000_000, settings.max_params_m * 1_000_000)
 
 
 def _refuse_remote_code(config_dict: dict, where: str) -> None:
@@ -138,12 +141,25 @@ def _refuse_remote_code(config_dict: dict, where: str) -> None:
                              f"here.")
 
 
+def _check_hub_id(repo_id: str) -> None:
+    if not _HUB_ID.match(repo_id):
+        raise ModelLoadError(f"'{repo_id[:80]}' is not a valid Hugging Face model id (expected owner/name).")
+
+
+def check_spec(spec: ModelSpec, settings: Settings | None = None) -> None:
+    """Refuse, in one sentence, a custom model that could never load: an invalid Hub id, a folder that is not
+    allowed. Cheap: nothing is loaded or downloaded."""
+    if spec.source == "local":
+        check_local_folder(spec.ref, settings)
+    elif spec.source == "hub":
+        _check_hub_id(spec.ref)
+
+
 def _hub_folder_or_id(repo_id: str) -> tuple[str, bool]:
     """The Hub id itself when online, else its local-cache snapshot; raise fast when neither works.
     Online always goes through the id, cached or not: weights from a conversion PR revision are cached
     under that revision, not in main's snapshot folder."""
-    if not _HUB_ID.match(repo_id):
-        raise ModelLoadError(f"'{repo_id[:80]}' is not a valid Hugging Face model id (expected owner/name).")
+    _check_hub_id(repo_id)
     if hub_reachable():
         return repo_id, False
     cached = try_to_load_from_cache(repo_id, "config.json")
@@ -231,36 +247,50 @@ def load_model(
             model, fingerprint = _architecture_model(spec.role, attn_implementation)
             size, weights_note = 0, ""
         else:
-            if spec.source == "pocket":
-                folder, local = POCKET_DIR / spec.ref, True
+            if spec.source == "local":
+                folder = check_local_folder(spec.ref, settings)  # vetted there
+                _refuse_remote_code(
+                    json.loads((folder / "config.json").read_text()), shown(folder, settings.model_roots)
+                )
+            elif spec.source == "pocket":
+                folder = POCKET_DIR / spec.ref
                 if not (folder / "config.json").is_file():
-                    raise ModelLoadError(f"The pocket {spec.ref} is missing from {folder}: run `python -m benchmarks "
-                                         f"distill`.")
-            elif spec.source == "local":
-                folder, local = check_local_folder(spec.ref, settings), True
+                    raise ModelLoadError(f"The pocket {spec.ref} is missing from {shown(folder)}: run `python -m "
+                                         f"benchmarks distill`.")
+                _refuse_remote_code(_vet(folder, (POCKET_DIR,), settings), shown(folder))
             else:
-                where, local = _hub_folder_or_id(spec.ref)
+                where, cached = _hub_folder_or_id(spec.ref)
                 folder = Path(where)
+                if cached:  # a snapshot's files are links into its repository's blobs/: that folder is the root
+                    _refuse_remote_code(_vet(folder, (folder.parent.parent,), settings), spec.ref)
             revision = None
-            if local or folder.is_dir():
-                _refuse_remote_code(json.loads((folder / "config.json").read_text()), str(folder))
+            if spec.source != "hub" or folder.is_dir():
                 fingerprint, size = _weights_fingerprint(folder)
-                if spec.source == "hub" and local:  # a cache snapshot is named after its commit: the same key as online
+                # a cache snapshot is named after its commit: the same key as online
+                if spec.source == "hub" and cached:
                     fingerprint = folder.name
                 source = str(folder)
             else:
                 revision = resolve_revision(spec.ref)  # one commit for config, tokenizer and weights
-                config = AutoConfig.from_pretrained(spec.ref, revision=revision, trust_remote_code=False)
-                _refuse_remote_code(config.to_dict(), spec.ref)
+                config = AutoConfig.from_pretrained(spec.ref, revision=revision, trust_remote_code=False).to_dict()
+                _refuse_remote_code(config, spec.ref)
+                check_config_size(config, spec.ref, settings.max_params_m * 1_000_000)
                 source, fingerprint, size = spec.ref, revision.resolved, 0
             tokenizer = AutoTokenizer.from_pretrained(source, revision=revision, trust_remote_code=False)
             model, weights_note = _from_pretrained(source, revision, attn_implementation)
     except ModelLoadError:
         raise
-    except (OSError, ValueError, KeyError, RuntimeError, json.JSONDecodeError, RevisionResolutionError) as exc:
+    except FolderRefused as exc:
+        raise ModelLoadError(str(exc)) from None
+    except Exception as exc:  # whatever a damaged folder makes transformers or safetensors raise: one sentence
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelLoadError(f"Could not load {spec.display_name}: {first_line[:300]}") from exc
-    labels, note = canonical_labels(model.config.id2label)
+        raise ModelLoadError(
+            f"Could not load {spec.display_name}: {scrub(first_line, settings.model_roots)[:300]}"
+        ) from exc
+    try:
+        labels, note = canonical_labels(model.config.id2label)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ModelLoadError(f"Could not read the labels of {spec.display_name} (id2label in config.json).") from exc
     model.eval().to(device)
     # benchmarks/loadtest/server.py counts these lines to check each model loads once per server process.
     log.info(

@@ -38,7 +38,12 @@ class Settings:
     max_chars: int = 20_000
     max_tokens: int = 512
     attention_max_tokens: int = 64
-    max_upload_mb: int = 5
+    max_upload_mb: int = 5  # megabytes of 1,000,000 bytes, as the browser counts them (.streamlit/config.toml agrees)
+    max_upload_rows: int = 20_000
+    max_score_files: int = 50  # stored data-set scores; the oldest go first
+    max_model_mb: int = 2_000  # a model folder's files together (BERT-large's safetensors are 1,340 MB)
+    max_params_m: int = 400  # estimated from config.json before loading (BERT-large: 335 M)
+    load_timeout_s: int = 300
     allowed_sources: tuple[str, ...] = SOURCES
     model_roots: tuple[Path, ...] = field(default_factory=lambda: (DATA_DIR.resolve(),))
     state_dir: Path = field(default_factory=lambda: (REPO_ROOT / "var").resolve())
@@ -61,6 +66,11 @@ def load_settings() -> Settings:
         max_tokens=_int("KD_MAX_TOKENS", Settings.max_tokens, low=8),
         attention_max_tokens=_int("KD_ATTENTION_MAX_TOKENS", Settings.attention_max_tokens, low=4),
         max_upload_mb=_int("KD_MAX_UPLOAD_MB", Settings.max_upload_mb),
+        max_upload_rows=_int("KD_MAX_UPLOAD_ROWS", Settings.max_upload_rows),
+        max_score_files=_int("KD_MAX_SCORE_FILES", Settings.max_score_files),
+        max_model_mb=_int("KD_MAX_MODEL_MB", Settings.max_model_mb),
+        max_params_m=_int("KD_MAX_PARAMS_M", Settings.max_params_m),
+        load_timeout_s=_int("KD_LOAD_TIMEOUT_S", Settings.load_timeout_s),
         allowed_sources=tuple(s.strip() for s in sources.split(",") if s.strip()) if sources else SOURCES,
         model_roots=_paths("KD_MODEL_ROOTS", (DATA_DIR.resolve(),)),
         state_dir=Path(os.environ.get("KD_STATE_DIR", REPO_ROOT / "var")).expanduser().resolve(),

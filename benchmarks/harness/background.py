@@ -134,17 +134,37 @@ def run_lock(path: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def start_background(args: Sequence[str], progress_path: Path, log_path: Path) -> int:
+def start_background(args: Sequence[str], progress_path: Path, log_path: Path) -> tuple[RunProgress, bool]:
     """Start `python -m benchmarks <args> --progress <progress_path>` detached from the caller, in its own
-    process group (so stop() ends it and its workers together); returns its pid."""
+    process group (so stop() ends it and its workers together), unless a run is already going.
+
+    Checking for a run, starting one and writing its first progress record happen under one lock, so two
+    tabs pressing the button at once start one run, and both then read the same record. Returns that
+    record and whether this call started the run."""
+    import fcntl
+
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "benchmarks", *args, "--progress", str(progress_path)]
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
-    # Reap it when it ends, so a finished run is not left behind as a zombie of the dashboard process.
-    threading.Thread(target=proc.wait, daemon=True).start()
-    return proc.pid
+    with open(progress_path.with_name(progress_path.name + ".lock"), "a+") as guard:
+        fcntl.flock(guard, fcntl.LOCK_EX)  # held for a fork and a small write only; released on close
+        running = read_progress(progress_path)
+        if is_active(running):
+            return running, False  # type: ignore[return-value]
+        command = [sys.executable, "-m", "benchmarks", *args, "--progress", str(progress_path)]
+        with log_path.open("w") as log:
+            proc = subprocess.Popen(
+                command,
+                cwd=REPO_ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        # Reap it when it ends, so a finished run is not left behind as a zombie of the dashboard process.
+        threading.Thread(target=proc.wait, daemon=True).start()
+        now = time.time()
+        started = RunProgress(proc.pid, " ".join(["python -m benchmarks", *args]), now, now, 0.0, 0, 0, "starting")
+        write_progress(progress_path, started)
+        return started, True
 
 
 def stop(progress: RunProgress) -> None:

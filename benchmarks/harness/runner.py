@@ -46,7 +46,8 @@ class RunRequest:
         if BUILTIN_PAIRS.get(self.pair.key) == self.pair:
             args += ["--pair", self.pair.key]
         else:
-            args += ["--teacher", self.pair.teacher.ref, "--student", self.pair.student.ref]
+            # "--teacher=VALUE": a path that looks like a flag (--force, -h) stays a value.
+            args += [f"--teacher={self.pair.teacher.ref}", f"--student={self.pair.student.ref}"]
         if self.variants:
             args += ["--variants", ",".join(self.variants)]
         if self.quick:
@@ -56,7 +57,7 @@ class RunRequest:
         if self.budget != RunRequest.budget:
             args += ["--budget", str(self.budget)]
         if self.data:
-            args += ["--data", self.data]
+            args.append(f"--data={self.data}")
         if self.force:
             args.append("--force")
         return args

@@ -3,16 +3,16 @@ background process (harness/runner.py, through `python -m benchmarks run`), and 
 
 from __future__ import annotations
 
-import time
-
 import streamlit as st
 
 from benchmarks.core.device import detect_hardware
-from benchmarks.core.pairs import PairSpec
+from benchmarks.core.models import ModelLoadError, check_spec
+from benchmarks.core.pairs import BUILTIN_PAIRS, PairSpec
+from benchmarks.core.paths import shown
 from benchmarks.harness import background as runs
 from benchmarks.harness import runner
 from benchmarks.harness.results import BenchmarkResult
-from dashboard import resources
+from dashboard import resources, safe
 
 
 def run_panel(pair: PairSpec, device: str, results: list[BenchmarkResult], version: tuple[int, str]) -> None:
@@ -35,16 +35,18 @@ def run_panel(pair: PairSpec, device: str, results: list[BenchmarkResult], versi
             if active:
                 st.progress(min(1.0, progress.fraction), text=f"Measuring {progress.position} of {progress.total}: "
                             f"{progress.current} · {progress.minutes():.1f} min so far")
-                st.caption("The run is a separate process (`" + progress.command + "`): this page and other sessions "
-                           "stay usable, and each model's results appear here as soon as it is finished.")
+                st.caption("The run is a separate process (" + safe.message(progress.command) + "): this page and "
+                                                                                                "other "
+                           "sessions stay usable, and each model's results appear here as soon as it is finished.")
                 if st.button("Stop the run", key="bench_stop"):
                     runs.stop(progress)
                     st.rerun()
                 return
             if progress is not None and progress.state == "failed":
-                st.warning(f"The last benchmark run did not finish: {progress.message}")
+                st.warning(f"The last benchmark run did not finish: {safe.text(progress.message)}")
             elif progress is not None and progress.state == "running":
-                st.warning(f"The last benchmark run stopped unexpectedly (see {log_path}); finished models are kept.")
+                st.warning(f"The last benchmark run stopped unexpectedly (see {safe.text(shown(log_path))}); finished "
+                           f"models are kept.")
             label = detect_hardware().label(device)
             if not missing:
                 st.success(f"All {2 * len(variants)} teacher/student × precision results for this pair are cached "
@@ -56,8 +58,14 @@ def run_panel(pair: PairSpec, device: str, results: list[BenchmarkResult], versi
                        "per grid cell; on a 2-core CPU a BERT-base-size model takes several minutes. Results of other "
                        "machines are unaffected.")
             if st.button(f"Measure the {len(missing)} missing", type="primary", key="bench_start"):
-                runs.start_background(request.cli_args(), progress_path, log_path)
-                time.sleep(0.5)  # let it write its first progress line
+                try:
+                    if BUILTIN_PAIRS.get(pair.key) != pair:
+                        for spec in (pair.teacher, pair.student):
+                            check_spec(spec, resources.settings())  # one sentence now, not a failed run later
+                except ModelLoadError as exc:
+                    st.error(safe.message(exc))
+                    return
+                runs.start_background(request.cli_args(), progress_path, log_path)  # or finds another tab's run
                 st.rerun()
 
     panel()

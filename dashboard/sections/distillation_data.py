@@ -8,11 +8,12 @@ import streamlit as st
 
 from benchmarks.analysis import report, scoring
 from benchmarks.analysis.metrics import Proportion
+from benchmarks.core.csv_export import to_csv
 from benchmarks.core.data import DataUnavailable, LabelledTexts, read_labelled_file
 from benchmarks.core.models import LoadedPair
 from benchmarks.core.pairs import PairSpec
 from benchmarks.core.settings import Settings
-from dashboard import resources
+from dashboard import resources, safe
 from dashboard.charts.distillation import chart_config, reliability_chart
 
 N_BINS = 10
@@ -21,24 +22,27 @@ N_BINS = 10
 def choose_dataset(limits: Settings) -> LabelledTexts | None:
     upload = st.file_uploader(
         f"Your own labelled file instead of SST-2 dev: TSV or CSV with a header, a sentence/text column and a label "
-        f"column (0 = negative, 1 = positive), up to {limits.max_upload_mb} MB",
+        f"column (0 = negative, 1 = positive), up to {limits.max_upload_mb} MB and {limits.max_upload_rows:,} rows",
         type=["tsv", "csv", "txt"], max_upload_size=limits.max_upload_mb, key="kd_upload",
     )
     if upload is not None:
-        # The widget's limit is enforced in the browser; check again here for clients that skip it.
-        if upload.size > limits.max_upload_mb * 2**20:
-            st.error(f"{upload.name} is {upload.size / 2**20:.1f} MB; the limit is {limits.max_upload_mb} MB "
-                     f"(KD_MAX_UPLOAD_MB).")
+        # The browser enforces the widget's limit in MB of 1,000,000 bytes (1,048,576 on Windows); the server
+        # accepts server.maxUploadSize MiB. Checking the same bytes here makes one limit hold for every client.
+        limit = limits.max_upload_mb * 1_000_000
+        if upload.size > limit:
+            st.error(safe.text(f"{upload.name} is {upload.size:,} bytes; the limit is {limit:,} bytes "
+                               f"({limits.max_upload_mb} MB, KD_MAX_UPLOAD_MB)."))
             return None
         try:
-            return read_labelled_file(upload.getvalue(), upload.name, source=f"uploaded file {upload.name}")
+            return read_labelled_file(upload.getvalue(), upload.name, source=f"uploaded file {upload.name}",
+                                      max_rows=limits.max_upload_rows)
         except ValueError as exc:
-            st.error(str(exc))
+            st.error(safe.message(exc))
             return None
     try:
         return resources.sst2_dev()
     except DataUnavailable as exc:
-        st.warning(f"{exc} Until then, upload a labelled file above.")
+        st.warning(f"{safe.message(exc)} Until then, upload a labelled file above.")
         return None
 
 
@@ -55,7 +59,8 @@ def dataset_scores(loaded: LoadedPair, data: LabelledTexts, limits: Settings) ->
                 return None
             st.session_state[memo + "_asked"] = True  # a rerun mid-way (a slider moved) resumes the scoring
         bar = st.progress(0.0, text="Scoring…")
-        scores = scoring.score_pair(loaded, data, cache_dir, progress=lambda f, msg: bar.progress(f, text=msg))
+        scores = scoring.score_pair(loaded, data, cache_dir, progress=lambda f, msg: bar.progress(f, text=msg),
+                                    keep=limits.max_score_files)
         bar.empty()
     st.session_state[memo] = scores
     return scores
@@ -83,9 +88,7 @@ def agreement_section(scores: scoring.DatasetScores, data: LabelledTexts) -> Non
     with left:
         st.markdown("**Who is right** (sentences)")
         st.dataframe(table, key="kd_two_by_two")
-        st.download_button(
-            "2 × 2 table (CSV)", table.to_csv().encode(), "agreement-2x2.csv", "text/csv", key="kd_csv_2x2"
-        )
+        st.download_button("2 × 2 table (CSV)", to_csv(table), "agreement-2x2.csv", "text/csv", key="kd_csv_2x2")
     with right:
         disagreement_table(scores, data)
 
@@ -117,7 +120,7 @@ def disagreement_table(scores: scoring.DatasetScores, data: LabelledTexts) -> No
     )
     st.download_button(
         f"These {len(shown):,} rows (CSV)",
-        shown.to_csv(index=False).encode(),
+        to_csv(shown, index=False),
         "disagreements.csv",
         "text/csv",
         key="kd_csv_dis",
@@ -151,13 +154,8 @@ def calibration_section(scores: scoring.DatasetScores) -> None:
     filled = bins[(bins["teacher n"] > 0) | (bins["student n"] > 0)]
     with st.expander("Bins as a table"):
         st.dataframe(filled.round(3), hide_index=True, key="kd_bins")
-    st.download_button(
-        "Calibration bins (CSV)",
-        bins.to_csv(index=False).encode(),
-        "calibration-bins.csv",
-        "text/csv",
-        key="kd_csv_bins",
-    )
+    st.download_button("Calibration bins (CSV)", to_csv(bins, index=False), "calibration-bins.csv", "text/csv",
+                       key="kd_csv_bins")
 
 
 def export_section(pair_spec: PairSpec, loaded: LoadedPair, data: LabelledTexts, scores: scoring.DatasetScores) -> None:
@@ -187,7 +185,7 @@ def dataset_sections(pair_spec: PairSpec, loaded: LoadedPair, limits: Settings) 
     data = choose_dataset(limits)
     if data is None:
         return
-    st.caption(f"Data set: {data.source}, {len(data):,} sentences.")
+    st.caption(f"Data set: {safe.text(data.source)}, {len(data):,} sentences.")
     scores = dataset_scores(loaded, data, limits)
     if scores is None:
         return

@@ -15,7 +15,7 @@ from benchmarks.core.inference import InvalidInput, clean_text
 from benchmarks.core.models import ModelLoadError
 from benchmarks.core.pairs import PairSpec
 from benchmarks.core.vocabulary import ROLES
-from dashboard import resources, sidebar
+from dashboard import resources, safe, sidebar
 from dashboard.charts.attention import aligned_figure, attention_heatmap, grid_heatmap
 from dashboard.charts.theme import CONFIG, ROLE_SCALES
 
@@ -77,7 +77,7 @@ def heatmap_tab(maps: PairAttention) -> None:
     for column, role in zip(st.columns(2), ROLES):
         chosen = getattr(maps, role)
         with column:
-            st.markdown(f"**{title(role, chosen)}**")
+            st.markdown(f"**{safe.text(title(role, chosen))}**")
             c1, c2 = st.columns(2)
             layer = c1.selectbox("Layer", range(chosen.n_layers), key=f"heat_layer_{role}_{chosen.n_layers}")
             head = c2.selectbox("Head", range(chosen.n_heads), key=f"heat_head_{role}_{chosen.n_heads}")
@@ -99,7 +99,7 @@ def summary_tab(maps: PairAttention) -> None:
                              f"log₂({n}) = {math.log2(n):.2f} bits); colour scales are shared.")
     for column, role in zip(st.columns(2), ROLES):
         with column:
-            st.markdown(f"**{title(role, getattr(maps, role))}**")
+            st.markdown(f"**{safe.text(title(role, getattr(maps, role)))}**")
             fig = grid_heatmap(values[role], ROLE_SCALES[role], zmax, ".2f")
             st.plotly_chart(fig, config=CONFIG, key=f"grid_{role}")
 
@@ -148,7 +148,8 @@ def main() -> None:
     choice = st.selectbox("Example sentences", examples, index=1, key="attention_example")
     default = "" if choice == "(type your own)" else choice
     left, right = st.columns([4, 1])
-    text = left.text_area("Text", value=default, height=80, max_chars=limits.max_chars, key=f"attention_text-{choice}")
+    # length checked by clean_text
+    text = left.text_area("Text", value=default, height=80, key=f"attention_text-{choice}")
     cap = right.number_input(
         "Token cap", min_value=4, max_value=limits.attention_max_tokens, value=limits.attention_max_tokens, step=4,
         help=f"Attention views cost grows with tokens²; the server allows at most {limits.attention_max_tokens} "
@@ -162,7 +163,7 @@ def main() -> None:
         text = clean_text(text, limits.max_chars)
         maps = resources.attention_maps(pair_spec, device, text, int(cap))
     except (InvalidInput, ModelLoadError) as exc:
-        st.error(str(exc))
+        st.error(safe.message(exc))
         return
     if maps.teacher.truncated or maps.student.truncated:
         st.warning(f"The sentence has {maps.teacher.full_length} tokens; the attention views show the first "
@@ -174,7 +175,7 @@ def main() -> None:
     if pair_spec.architecture_only:
         st.warning("Architecture-only pair: random weights, so the attention patterns are meaningless (close to "
                    "uniform). Use it to check that 12 × 12 heads render in time.")
-    st.caption(f"{len(maps.teacher.tokens)} tokens (special tokens included) · {pair_spec.title} · {device}")
+    st.caption(f"{len(maps.teacher.tokens)} tokens (special tokens included) · {safe.text(pair_spec.title)} · {device}")
     tabs = st.tabs(TABS, key="attention_tab", on_change="rerun")
     views = (
         lambda: head_view_tab(pair_spec, device, text, int(cap), maps),
@@ -189,7 +190,7 @@ def main() -> None:
                 try:
                     render()
                 except (OfflineAssetError, ValueError, ModelLoadError) as exc:
-                    st.error(str(exc))
+                    st.error(safe.message(exc))
 
 
 main()

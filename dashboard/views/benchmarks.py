@@ -11,10 +11,11 @@ import sqlite3
 import streamlit as st
 
 from benchmarks.core.device import detect_hardware
+from benchmarks.core.paths import shown
 from benchmarks.harness import comparison
 from benchmarks.harness.results import BenchmarkResult, PeakResult
 from benchmarks.harness.store import StoredRecord, reference_records
-from dashboard import resources, sidebar
+from dashboard import resources, safe, sidebar
 from dashboard.charts import benchmarks as charts
 from dashboard.charts.theme import CONFIG
 from dashboard.sections.benchmark_run import run_panel
@@ -31,8 +32,8 @@ def load_records() -> tuple[list[StoredRecord], str | None, tuple[int, str] | No
         version = store.version()
         return resources.benchmark_records(path, version), store.recovered, version
     except (OSError, sqlite3.Error) as exc:
-        st.warning(f"The results cache {path} cannot be opened ({exc}); showing the shipped reference results, "
-                   "and measuring is off.")
+        st.warning(f"The results cache {safe.text(shown(path))} cannot be opened ({safe.message(exc)}); showing the "
+                   "shipped reference results, and measuring is off.")
         return reference_records(), None, None
 
 
@@ -166,7 +167,7 @@ def main() -> None:
     pair, device = sidebar.current()
     stored, recovered, version = load_records()
     if recovered:
-        st.warning(recovered)
+        st.warning(safe.message(recovered))
     origin = {s.record.key: s.origin for s in stored}
     peaks = [s.record for s in stored if isinstance(s.record, PeakResult)]
     mine = comparison.latest(r for r in (s.record for s in stored)
@@ -174,7 +175,8 @@ def main() -> None:
     if version is not None:
         run_panel(pair, device, mine, version)
     if not mine:
-        st.info(f"No results for {pair.title} yet: measure them with the button above, or run `python -m benchmarks "
+        st.info(f"No results for {safe.text(pair.title)} yet: measure them with the button above, or run `python -m "
+                f"benchmarks "
                 "run` and `python -m benchmarks import <file>` for results from another machine.")
         return
     options, here = comparison.machines(mine), comparison.Machine.of(detect_hardware(), device)

@@ -13,7 +13,7 @@ from benchmarks.core.models import LoadedPair, ModelLoadError
 from benchmarks.core.settings import Settings
 from benchmarks.core.vocabulary import CANONICAL_LABELS
 from benchmarks.distill.recipe import TrainConfig
-from dashboard import resources, sidebar
+from dashboard import resources, safe, sidebar
 from dashboard.charts.distillation import chart_config, distributions_chart, temperature_chart
 from dashboard.sections.distillation_data import dataset_sections
 
@@ -63,7 +63,7 @@ def state_from_link(limits: Settings) -> None:
         st.session_state["kd_sentence"], warning = read_sentence(st.query_params.get("sentence"), limits.max_chars)
         warnings.append(warning)
     for warning in filter(None, warnings):
-        st.warning(warning)
+        st.warning(safe.text(warning))
 
 
 def _loss(x: float) -> str:
@@ -82,13 +82,14 @@ def soft_targets_section(loaded: LoadedPair, limits: Settings) -> None:
         "small probabilities weigh more in the loss."
     )
     left, right = st.columns([3, 1])
-    sentence = left.text_input("Sentence", key="kd_sentence", max_chars=limits.max_chars)
+    # length checked by clean_text, with the limit in its message
+    sentence = left.text_input("Sentence", key="kd_sentence")
     temperature = right.slider("Temperature T", T_MIN, T_MAX, step=T_STEP, format="%.1f", key="kd_T")
     st.query_params["sentence"], st.query_params["T"] = sentence, f"{temperature:g}"
     try:
         text = clean_text(sentence, limits.max_chars)
     except InvalidInput as exc:
-        st.error(str(exc))
+        st.error(safe.message(exc))
         return
     teacher_logits, student_logits = scoring.sentence_logits(loaded, text)
     teacher_label = int(teacher_logits.argmax())
@@ -141,7 +142,7 @@ def main() -> None:
     try:
         loaded = resources.pair(pair_spec, device)
     except ModelLoadError as exc:
-        st.error(str(exc))
+        st.error(safe.message(exc))
         return
     soft_targets_section(loaded, limits)
     dataset_sections(pair_spec, loaded, limits)

@@ -12,7 +12,7 @@ from benchmarks.core.data import sample_sentences
 from benchmarks.core.inference import InvalidInput, ModelRun, PairRun, clean_text, predict_pair
 from benchmarks.core.models import ModelLoadError
 from benchmarks.core.vocabulary import ROLES
-from dashboard import resources, sidebar
+from dashboard import resources, safe, sidebar
 from dashboard.charts.playground import probability_chart
 from dashboard.charts.theme import CONFIG, ROLE_COLOURS
 
@@ -22,7 +22,7 @@ REPEATS = 5  # timed repeats per input: one run of a ~10 ms model is mostly nois
 def model_column(role: str, run: ModelRun, timings: list[float], totals: list[float], n_layers: int) -> None:
     pred, title = run.predictions[0], role.capitalize()
     st.subheader(title)
-    st.caption(f"{run.model} · {n_layers} layer{'s' if n_layers != 1 else ''}")
+    st.caption(f"{safe.text(run.model)} · {n_layers} layer{'s' if n_layers != 1 else ''}")
     st.metric("Label", pred.label, help="argmax of the class probabilities")
     st.plotly_chart(probability_chart(run, 0, ROLE_COLOURS[role]), config=CONFIG, key=f"probs-{title}")
     c1, c2 = st.columns(2)
@@ -46,7 +46,8 @@ def main() -> None:
     limits = resources.settings()
     choice = st.selectbox("Example sentences", ["(type your own)"] + sample_sentences(), key="example")
     default = "" if choice == "(type your own)" else choice
-    text = st.text_area("Text", value=default, height=100, max_chars=limits.max_chars, key=f"text-{choice}")
+    # No max_chars on the box: the browser would drop an over-long paste silently; clean_text() says how long it was.
+    text = st.text_area("Text", value=default, height=100, key=f"text-{choice}")
     if not st.button("Compare", type="primary") and not text:
         st.info("Pick an example or type a sentence, then press **Compare**.")
         return
@@ -56,7 +57,7 @@ def main() -> None:
         with st.spinner("Running both models…"):
             first, runs = timed_runs(text, limits.max_tokens)
     except (InvalidInput, ModelLoadError) as exc:
-        st.error(str(exc))
+        st.error(safe.message(exc))
         return
     loaded = resources.pair(pair_spec, sidebar.current()[1])
     if any(p.truncated for r in (first.teacher, first.student) for p in r.predictions):
@@ -83,7 +84,7 @@ def main() -> None:
     st.caption(
         f"Measured now on {sidebar.current()[1]} ({platform.processor() or platform.machine()}, {threads} threads), "
         f"fp32, batch 1, "
-        f"{REPEATS} timed runs after one warm-up. Label mapping: {loaded.label_note}."
+        f"{REPEATS} timed runs after one warm-up. Label mapping: {safe.text(loaded.label_note)}."
     )
     for note in loaded.weights_notes:  # plain text: said once per model whose weights were not safetensors
         st.text(note)
