@@ -89,7 +89,7 @@ class LoadedModel:
 
     @property
     def device(self) -> torch.device:
-        return next(self.model.parameters()).device
+        return self.model.device  # transformers models and runtimes.RuntimeModel both carry it
 
 
 def canonical_labels(id2label: dict[int, str]) -> tuple[tuple[str, ...], str]:

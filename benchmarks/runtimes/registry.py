@@ -1,0 +1,104 @@
+"""Which runtimes exist, which precisions each runs on which device, whether its library is installed, and one
+`prepare` that turns a loaded model into a ready RuntimeModel. Optional libraries are imported only here, lazily."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from benchmarks.runtimes.base import Prepared, RuntimeUnavailable, artefact_folder
+
+
+@dataclass(frozen=True)
+class Runtime:
+    name: str
+    label: str
+    package: str  # the distribution whose version keys results and artefacts
+    module: str  # what to import
+    precisions: tuple[str, ...]  # precision variants it can run (the device narrows them further)
+    torch_precision: bool  # True: the caller converts the torch model to the variant first (eager, compile)
+
+
+RUNTIME_INFO = {
+    "eager": Runtime("eager", "PyTorch eager", "torch", "torch", ("fp32", "bf16", "fp16", "int8-dynamic"), True),
+    "compile": Runtime("compile", "torch.compile (inductor)", "torch", "torch", ("fp32", "bf16", "fp16"), True),
+    "onnxruntime": Runtime("onnxruntime", "ONNX Runtime", "onnxruntime", "onnxruntime", ("fp32", "int8-dynamic"),
+                           False),
+    "openvino": Runtime("openvino", "OpenVINO", "openvino", "openvino", ("fp32", "bf16"), False),
+}
+RUNTIMES = tuple(RUNTIME_INFO)
+EXTRA_HINT = "pip install '.[runtimes]'"
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def library_version(runtime: str) -> str:
+    """The installed version of the runtime's library; "" when it is not installed."""
+    try:
+        return importlib.metadata.version(RUNTIME_INFO[runtime].package)
+    except importlib.metadata.PackageNotFoundError:
+        return ""
+
+
+def unavailable_reason(runtime: str, variant: str, device: str) -> str | None:
+    """Why `runtime` cannot run `variant` on `device` here, in one sentence; None when it can. (Whether the
+    device runs the precision natively at all is harness/precision.py's question.)"""
+    info = RUNTIME_INFO.get(runtime)
+    if info is None:
+        return f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}."
+    if not _installed(info.module) or not library_version(runtime):
+        return f"{info.label} is not installed ({EXTRA_HINT})."
+    if variant not in info.precisions:
+        return f"{info.label} does not run {variant} here (it runs {', '.join(info.precisions)})."
+    gpu = torch.device(device).type == "cuda"
+    if runtime == "openvino" and gpu:
+        return "OpenVINO does not run on NVIDIA GPUs."
+    if runtime == "onnxruntime" and variant == "int8-dynamic" and gpu:
+        return "ONNX Runtime's dynamic int8 runs on CPUs only."
+    if runtime == "compile" and variant == "fp16" and not gpu:
+        return "fp16 is measured on GPUs only."
+    return None
+
+
+def prepare(runtime: str, model: torch.nn.Module, variant: str, dtype: str, *, device: torch.device, threads: int,
+            shapes: Sequence[tuple[int, int]], cache_root: Path, identity: dict) -> Prepared:
+    """`model` ready to run in `runtime` and `variant` (already converted when the runtime has torch_precision).
+    `identity` names the model and software for the artefact cache (fingerprint, torch version...). Failures
+    become RuntimeUnavailable with one sentence."""
+    reason = unavailable_reason(runtime, variant, str(device))
+    if reason:
+        raise RuntimeUnavailable(reason)
+    torch.set_num_threads(threads)
+    folder = artefact_folder(cache_root, runtime, {**identity, "variant": variant, runtime: library_version(runtime)})
+    try:
+        if runtime == "eager":
+            from benchmarks.runtimes import eager
+
+            return eager.prepare(model, dtype, device)
+        if runtime == "compile":
+            from benchmarks.runtimes import compiled
+
+            return compiled.prepare(model, dtype, device, shapes)
+        if runtime == "onnxruntime":
+            from benchmarks.runtimes import onnxrt
+
+            return onnxrt.prepare(model, variant, device, threads, folder)
+        from benchmarks.runtimes import openvino_rt
+
+        return openvino_rt.prepare(model, variant, threads, folder)
+    except RuntimeUnavailable:
+        raise
+    except Exception as exc:  # noqa: BLE001 - exporters and runtimes raise anything; one sentence is what we keep
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        raise RuntimeUnavailable(f"{RUNTIME_INFO[runtime].label} could not prepare the model ({variant}): "
+                                 f"{first}") from exc
