@@ -9,7 +9,7 @@ from pathlib import Path
 
 from benchmarks.core.pairs import BUILTIN_PAIRS
 from benchmarks.core.settings import DATA_DIR
-from benchmarks.core.vocabulary import ROLES, VARIANTS
+from benchmarks.core.vocabulary import DEFAULT_RUNTIME, ROLES, RUNTIMES, VARIANTS
 
 EXAMPLES = """\
 examples:
@@ -113,13 +113,16 @@ def _run(args: argparse.Namespace) -> int:
     )
     try:
         request = RunRequest(_chosen_pair(args), args.device, _variant_names(args.variants), args.quick, args.threads,
-                             args.budget, args.data, args.force, Path(args.db) if args.db else None)
+                             args.budget, args.data, args.force, Path(args.db) if args.db else None,
+                             _variant_names(args.runtimes) or (DEFAULT_RUNTIME,))
         report = run_pair(request, _open_store(args), lambda p: progress.update(p.fraction, p.done, p.total, p.current))
     except BaseException as exc:
         progress.fail(exc)
         raise
     for item in report.items:
-        print(f"{item.status:>8}  {item.config.name} · {item.config.variant}: {_brief(item.result)}")
+        print(f"{item.status:>8}  {item.config.name} · {item.config.setup}: {_brief(item.result)}")
+    for reason in report.skipped:
+        print(f"not measured: {reason}")
     big = max(report.settings.batch_sizes), max(report.settings.seq_lens)
     for s in speedups(report.results):
         if (s.batch, s.seq_len) == big:
@@ -146,7 +149,7 @@ def _list(args: argparse.Namespace) -> int:
     for machine in sorted({machine_of(r) for r in results}, key=lambda m: m.label):
         print(f"\n{machine.label}")
         for r in (r for r in results if machine_of(r) == machine):
-            print(f"  {r.config.pair:<13} {r.config.name} · {r.config.variant:<13} {_brief(r)} · {origin[r.key]} · "
+            print(f"  {r.config.pair:<13} {r.config.name} · {r.config.setup:<13} {_brief(r)} · {origin[r.key]} · "
                   f"{r.measured_at}")
     return 0
 
@@ -211,7 +214,7 @@ def _vs_pipeline(args: argparse.Namespace) -> int:
         fastest = fastest_scoring(results, role)
         if fastest is None:
             continue
-        fp32 = next((r for r in results if r.config.role == role and r.config.variant == "fp32"), None)
+        fp32 = next((r for r in results if r.config.role == role and r.config.setup == "fp32"), None)
         torch.set_num_threads(fastest.config.settings.threads)
         for line in comparison_lines(role, pipeline_score(load_model(spec, "cpu"), data), fastest, fp32):
             print(line)
@@ -276,6 +279,8 @@ def _add_benchmark_commands(sub) -> None:
     r.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, or cuda[:N] (default auto)")
     r.add_argument("--variants", help=f"comma-separated, from {', '.join(VARIANTS)} (default: all this device runs "
                                       f"natively)")
+    r.add_argument("--runtimes", help=f"comma-separated, from {', '.join(RUNTIMES)} (default: eager). Each runs "
+                                      "the precisions it supports here; one not installed or failing is reported")
     r.add_argument("--force", action="store_true", help="measure again even when the cache has the result")
     r.add_argument(
         "--quick",

@@ -39,7 +39,7 @@ def test_a_request_survives_the_trip_through_the_cli_flags(request_, tmp_path, m
 
     def run_pair(request, store, on_progress):
         seen.append(request)
-        return runner.RunReport(fake.SETTINGS, [])
+        return runner.RunReport(fake.SETTINGS, [], [])
 
     monkeypatch.setattr(runner, "run_pair", run_pair)
     assert cli.main(request_.cli_args()) == 0

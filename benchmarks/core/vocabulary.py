@@ -1,4 +1,4 @@
-"""The project's words, each defined once: model roles, model sources, label names and precision variants.
+"""The project's words, each defined once: model roles, model sources, label names, precision variants and runtimes.
 
 Plain data with no heavy imports, so records, settings, the CLI and the pages can all share it.
 """
@@ -34,3 +34,18 @@ VARIANT_INFO = {
     ),
 }
 VARIANTS = tuple(VARIANT_INFO)
+
+# How a model is run (benchmarks/runtimes/); "eager" is how every result was measured before runtimes existed.
+RUNTIME_LABELS = {
+    "eager": "PyTorch eager",
+    "compile": "torch.compile (inductor)",
+    "onnxruntime": "ONNX Runtime",
+    "openvino": "OpenVINO",
+}
+RUNTIMES = tuple(RUNTIME_LABELS)
+DEFAULT_RUNTIME = "eager"
+
+
+def setup_name(runtime: str, variant: str) -> str:
+    """A runtime and precision as one name: eager setups keep the bare variant name they always had."""
+    return variant if runtime == DEFAULT_RUNTIME else f"{runtime} {variant}"

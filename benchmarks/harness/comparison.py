@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from statistics import median
 from typing import Iterable, Literal, Sequence
 
-from benchmarks.analysis.metrics import Agreement, agreement
-from benchmarks.analysis.stats import PairedAccuracy, paired
+from benchmarks.analysis.metrics import Agreement, Proportion, agreement
+from benchmarks.analysis.stats import PairedAccuracy, flip_rate, paired
 from benchmarks.core.device import HardwareInfo, SoftwareInfo
-from benchmarks.core.vocabulary import ROLES, VARIANT_INFO
+from benchmarks.core.vocabulary import DEFAULT_RUNTIME, ROLES, RUNTIMES, VARIANT_INFO, setup_name
 from benchmarks.harness.results import BenchmarkResult, BenchmarkSettings, CellResult, PeakResult
 
 Timing = Literal["model", "e2e"]
@@ -39,18 +39,20 @@ def machines(results: Iterable[BenchmarkResult]) -> list[Machine]:
 
 
 def latest(results: Iterable[BenchmarkResult]) -> list[BenchmarkResult]:
-    """One result per (pair, role, variant, machine): the largest grid, then the newest."""
+    """One result per (pair, role, runtime, variant, machine): the largest grid, then the newest."""
     best: dict[tuple, BenchmarkResult] = {}
     for r in results:
-        slot = (r.config.pair, r.config.role, r.config.variant, machine_of(r))
+        slot = (r.config.pair, r.config.role, r.config.setup, machine_of(r))
         if slot not in best or (len(r.cells), r.measured_at) > (len(best[slot].cells), best[slot].measured_at):
             best[slot] = r
     order = {v: i for i, v in enumerate(VARIANT_INFO)}
-    return sorted(best.values(), key=lambda r: (order[r.config.variant], r.config.role != "teacher"))
+    runtime_order = {rt: i for i, rt in enumerate(RUNTIMES)}
+    return sorted(best.values(), key=lambda r: (runtime_order[r.config.runtime], order[r.config.variant],
+                                                r.config.role != "teacher"))
 
 
 def series_name(r: BenchmarkResult) -> str:
-    return f"{r.config.role} · {r.config.variant}"
+    return f"{r.config.role} · {r.config.setup}"
 
 
 def cell_rows(results: Iterable[BenchmarkResult], timing: Timing = "model") -> list[dict]:
@@ -61,7 +63,8 @@ def cell_rows(results: Iterable[BenchmarkResult], timing: Timing = "model") -> l
             lat = c.timing(timing)
             rows.append({
                 "series": series_name(r), "role": r.config.role, "model": r.config.name, "variant": r.config.variant,
-                "batch": c.batch, "seq_len": c.seq_len, "p50_ms": lat.p50, "p90_ms": lat.p90, "p99_ms": lat.p99,
+                "runtime": r.config.runtime, "setup": r.config.setup, "batch": c.batch, "seq_len": c.seq_len,
+                "p50_ms": lat.p50, "p90_ms": lat.p90, "p99_ms": lat.p99,
                 "std_ms": lat.std, "iterations": lat.n, "sentences_per_s": c.sentences_per_s(timing),
                 "tokens_per_s": c.tokens_per_s(timing), "gflops": c.achieved_gflops, "sweep_spread": sweep_spread(c),
             })
@@ -87,7 +90,11 @@ def summary_rows(results: Iterable[BenchmarkResult], cell: tuple[int, int] | Non
                 "role": r.config.role,
                 "model": r.config.name,
                 "variant": r.config.variant,
+                "runtime": r.config.runtime,
+                "setup": r.config.setup,
                 "dtype": r.dtype,
+                "export_s": r.export_s,
+                "artefact_mb": r.artefact_bytes / MIB,
                 "params_m": r.n_params / 1e6,
                 "variant_mb": r.variant_bytes / MIB,
                 "disk_mb": r.disk_bytes / MIB,
@@ -141,7 +148,7 @@ class Speedup:
 def _by_role(results: Iterable[BenchmarkResult]) -> dict[str, dict[str, BenchmarkResult]]:
     out: dict[str, dict[str, BenchmarkResult]] = {}
     for r in results:
-        out.setdefault(r.config.variant, {})[r.config.role] = r
+        out.setdefault(r.config.setup, {})[r.config.role] = r
     return out
 
 
@@ -253,7 +260,8 @@ def utilisation_rows(
         own = next((p for p in mine if p.dtype == VARIANT_INFO[r.config.variant].peak_dtype), None)
         best = max(mine, key=lambda p: p.gflops)
         rows.append({
-            "series": series_name(r), "model": r.config.name, "variant": r.config.variant, "cell": f"{batch}×{seq_len}",
+            "series": series_name(r), "model": r.config.name, "variant": r.config.variant, "runtime": r.config.runtime,
+            "setup": r.config.setup, "cell": f"{batch}×{seq_len}",
             "achieved_gflops": cell.achieved_gflops,
             "dtype_peak_gflops": own.gflops if own else None,
             "of_dtype_peak": cell.achieved_gflops / own.gflops if own else None,
@@ -264,15 +272,17 @@ def utilisation_rows(
 
 
 def missing_variants(results: Iterable[BenchmarkResult], pair: str, hardware: HardwareInfo, software: SoftwareInfo,
-                     device: str, variants: Sequence[str], settings: BenchmarkSettings) -> list[tuple[str, str]]:
-    """(role, variant) of `pair` with no result for this machine, software and settings. The run itself
+                     device: str, variants: Sequence[str], settings: BenchmarkSettings,
+                     runtimes: Sequence[str] = (DEFAULT_RUNTIME,)) -> list[tuple[str, str]]:
+    """(role, setup) of `pair` with no result for this machine, software and settings. The run itself
     checks the full key (model weights included); this is the page's cheap preview of it."""
     have = {
-        (r.config.role, r.config.variant) for r in results
+        (r.config.role, r.config.setup) for r in results
         if r.config.pair == pair and r.hardware == hardware and r.software == software
         and r.config.device == device and r.config.settings == settings
     }
-    return [(role, v) for v in variants for role in ROLES if (role, v) not in have]
+    setups = [setup_name(rt, v) for rt in runtimes for v in variants]
+    return [(role, s) for s in setups for role in ROLES if (role, s) not in have]
 
 
 @dataclass(frozen=True)
@@ -302,10 +312,26 @@ class Headline:
 
 
 def headline(results: Iterable[BenchmarkResult], variant: str, batch: int, seq_len: int) -> Headline | None:
-    """The headline of `variant` at batch x seq_len; None unless both models of the variant are there."""
-    chosen = [r for r in results if r.config.variant == variant]
+    """The headline of `variant` (a setup: runtime and precision) at batch x seq_len; None unless both models of it
+    are there."""
+    chosen = [r for r in results if r.config.setup == variant]
     roles = {r.config.role: r for r in chosen}
     if set(roles) != set(ROLES):
         return None
     speedup = next((x for x in speedups(chosen) if (x.batch, x.seq_len) == (batch, seq_len)), None)
     return Headline(roles["teacher"], roles["student"], speedup, pair_agreement(chosen).get(variant))
+
+
+def flips_vs_eager_fp32(results: Iterable[BenchmarkResult]) -> dict[str, Proportion]:
+    """Per result key: the share of sentences whose predicted label differs from the same model's eager fp32
+    prediction (Wilson interval), where both scored the same sentences. Eager fp32 itself is left out."""
+    results = list(results)
+    reference = {(r.config.pair, r.config.role, machine_of(r)): r for r in results
+                 if r.config.setup == "fp32" and r.accuracy is not None}
+    out = {}
+    for r in results:
+        ref = reference.get((r.config.pair, r.config.role, machine_of(r)))
+        if r.config.setup == "fp32" or ref is None or r.accuracy is None or r.accuracy.labels != ref.accuracy.labels:
+            continue
+        out[r.key] = flip_rate([int(c) for c in ref.accuracy.predictions], [int(c) for c in r.accuracy.predictions])[0]
+    return out

@@ -11,6 +11,7 @@ import itertools
 import math
 import statistics
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Sequence
@@ -22,6 +23,7 @@ from benchmarks.core.data import LabelledTexts, sample_sentences
 from benchmarks.core.device import detect_hardware, detect_software, synchronize
 from benchmarks.core.inference import dataset_logits
 from benchmarks.core.models import canonical_logits, load_model
+from benchmarks.core.settings import load_settings
 from benchmarks.core.vocabulary import VARIANT_INFO
 from benchmarks.harness.precision import apply_variant
 from benchmarks.harness.results import (
@@ -32,6 +34,8 @@ from benchmarks.harness.results import (
     CellResult,
     MemoryUse,
 )
+from benchmarks.runtimes.base import Prepared, RuntimeUnavailable
+from benchmarks.runtimes.registry import RUNTIME_INFO, prepare
 
 EVAL_MAX_LENGTH = 128
 
@@ -113,9 +117,9 @@ def repeat(
     return samples
 
 
-def _cell_step(model, tokenizer, texts: list[str], seq_len: int, device: torch.device):
-    """One timed iteration: tokenizer -> device -> forward. Model-only and end-to-end come from the
-    same iteration, kept apart."""
+def _cell_step(forward, tokenizer, texts: list[str], seq_len: int, device: torch.device):
+    """One timed iteration: tokenizer -> device -> forward(input_ids, attention_mask). Model-only and end-to-end
+    come from the same iteration, kept apart."""
 
     def step() -> tuple[float, float, float]:
         t0 = time.perf_counter()
@@ -123,7 +127,7 @@ def _cell_step(model, tokenizer, texts: list[str], seq_len: int, device: torch.d
         inputs = {k: enc[k].to(device) for k in ("input_ids", "attention_mask")}
         synchronize(device)
         t1 = time.perf_counter()
-        model(**inputs)
+        forward(inputs["input_ids"], inputs["attention_mask"])
         synchronize(device)  # CUDA runs asynchronously: wait before reading the clock
         t2 = time.perf_counter()
         return (t2 - t1) * 1e3, (t2 - t0) * 1e3, float(inputs["attention_mask"].sum())
@@ -212,6 +216,22 @@ def score(model, tokenizer, labels: tuple[str, ...], data: LabelledTexts, settin
                     "".join(map(str, predicted)), "".join(map(str, data.labels)))
 
 
+def _runtime(config: BenchmarkConfig, loaded, shapes: list[tuple[int, int]]) -> Prepared:
+    """The loaded fp32 model in the config's precision and runtime; HarnessError (one sentence) when it cannot be.
+    Artefacts are cached under the state folder, named by the model, precision and software versions."""
+    torch_precision = RUNTIME_INFO[config.runtime].torch_precision
+    model = apply_variant(loaded.model, config.variant) if torch_precision else loaded.model
+    software = detect_software()
+    identity = {"fingerprint": config.fingerprint, "torch": software.torch, "transformers": software.transformers,
+                "attn": config.settings.attn_implementation, "device": config.device}
+    try:
+        return prepare(config.runtime, model, config.variant, VARIANT_INFO[config.variant].label,
+                       device=torch.device(config.device), threads=config.settings.threads, shapes=shapes,
+                       cache_root=load_settings().state_dir / "artefacts", identity=identity)
+    except RuntimeUnavailable as exc:
+        raise HarnessError(f"{config.name} in {config.setup}: {exc}") from None
+
+
 def measure(config: BenchmarkConfig, eval_data: LabelledTexts | None = None,
             on_step: Callable[[int, int], None] | None = None) -> BenchmarkResult:
     """Measure one model variant in this process. Run it in a fresh process (harness/worker.py):
@@ -233,8 +253,11 @@ def measure(config: BenchmarkConfig, eval_data: LabelledTexts | None = None,
                          f"{max(settings.seq_lens)}.")
     n_params = loaded.n_params  # before conversion: quantized Linear weights are no longer parameters
     start = time.perf_counter()
-    model = apply_variant(loaded.model, config.variant)
+    prepared = _runtime(config, loaded, shapes)
+    model = prepared.model
     convert_s = time.perf_counter() - start
+    variant_bytes = prepared.artefact_bytes or serialized_bytes(loaded.model)
+    loaded = replace(loaded, model=model)  # drop the torch model where a runtime holds its own copy
     load_peak_mb = memory.peak_mb()
     memory.reset()  # from here the peak covers the resident weights plus inference activations
 
@@ -242,12 +265,13 @@ def measure(config: BenchmarkConfig, eval_data: LabelledTexts | None = None,
     cells: list[CellResult] = []
     with torch.inference_mode():
         first_shape = shapes[0]
-        first = _cell_step(model, tokenizer, grid_texts(tokenizer, *first_shape, sentences), first_shape[1], device)
+        first_texts = grid_texts(tokenizer, *first_shape, sentences)
+        first = _cell_step(model.forward, tokenizer, first_texts, first_shape[1], device)
         first_call_ms = first()[0]  # the cold call: lazy allocations, kernel selection, caches
         # Sweeping the whole grid several times, rather than each cell once, spreads a burst of
         # outside load (a noisy neighbour, a frequency dip) over every cell instead of skewing a few.
         steps_of = {
-            shape: _cell_step(model, tokenizer, grid_texts(tokenizer, *shape, sentences), shape[1], device)
+            shape: _cell_step(model.forward, tokenizer, grid_texts(tokenizer, *shape, sentences), shape[1], device)
             for shape in shapes
         }
         sweeps: dict[tuple[int, int], list[list[tuple[float, ...]]]] = {shape: [] for shape in shapes}
@@ -272,6 +296,7 @@ def measure(config: BenchmarkConfig, eval_data: LabelledTexts | None = None,
             on_step(steps, steps)
     return BenchmarkResult(
         config, detect_hardware(), detect_software(), datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        VARIANT_INFO[config.variant].label, load_s, convert_s, first_call_ms, first_shape, tuple(cells), usage,
-        n_params, loaded.size_bytes, serialized_bytes(model), accuracy,
+        prepared.dtype, load_s, convert_s, first_call_ms, first_shape, tuple(cells), usage, n_params,
+        loaded.size_bytes, variant_bytes, accuracy, prepared.export_s,
+        prepared.artefact_bytes,
     )

@@ -47,10 +47,10 @@ def pipeline_score(loaded: LoadedModel, data: LabelledTexts) -> PipelineScore:
 
 
 def fastest_scoring(results: list[BenchmarkResult], role: str, tolerance_pp: float = 0.5) -> BenchmarkResult | None:
-    """The stored variant of `role` that scored the dev set fastest while staying within
-    `tolerance_pp` points of fp32's accuracy (a faster but less accurate variant is no win)."""
+    """The stored runtime x precision of `role` that scored the dev set fastest while staying within
+    `tolerance_pp` points of eager fp32's accuracy (a faster but less accurate setup is no win)."""
     scored = [r for r in results if r.config.role == role and r.accuracy is not None]
-    fp32 = next((r.accuracy.value for r in scored if r.config.variant == "fp32"), None)
+    fp32 = next((r.accuracy.value for r in scored if r.config.setup == "fp32"), None)
     if fp32 is not None:
         scored = [r for r in scored if (fp32 - r.accuracy.value) * 100 <= tolerance_pp]
     return min(scored, key=lambda r: r.accuracy.eval_s, default=None)
@@ -64,11 +64,11 @@ def comparison_lines(
     lines = [
         f"{role}: pipeline (fp32, batch 1, defaults) {baseline.seconds:.2f} s, acc {baseline.accuracy:.2%} "
         f"[{ci.low:.2%}, {ci.high:.2%}]",
-        f"{role}: harness {fastest.config.variant} (length-sorted, dynamic padding, batch "
+        f"{role}: harness {fastest.config.setup} (length-sorted, dynamic padding, batch "
         f"{fastest.config.settings.eval_batch_size}) "
         f"{acc.eval_s:.2f} s, acc {acc.value:.2%} -> {baseline.seconds / acc.eval_s:.2f}x faster",
     ]
     if fp32 is not None and fp32.accuracy is not None:
-        lines.append(f"{role}: accuracy change vs fp32: {(acc.value - fp32.accuracy.value) * 100:+.2f} pp")
+        lines.append(f"{role}: accuracy change vs eager fp32: {(acc.value - fp32.accuracy.value) * 100:+.2f} pp")
     return lines
 

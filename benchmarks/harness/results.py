@@ -14,7 +14,7 @@ from benchmarks.analysis.metrics import Latency
 from benchmarks.core.device import HardwareInfo, SoftwareInfo, device_type
 from benchmarks.core.pairs import ModelSpec
 from benchmarks.core.persist import digest
-from benchmarks.core.vocabulary import ROLES, VARIANTS, Role
+from benchmarks.core.vocabulary import DEFAULT_RUNTIME, ROLES, RUNTIMES, VARIANTS, Role, setup_name
 
 SCHEMA_VERSION = 1
 
@@ -65,7 +65,7 @@ LEGACY_SETTINGS = {"rounds": 1, "keep_heap": False}
 
 @dataclass(frozen=True)
 class BenchmarkConfig:
-    """One model in one precision variant on one device, measured with `settings`."""
+    """One model in one precision variant and runtime on one device, measured with `settings`."""
 
     pair: str  # pair key, for grouping on the page
     role: Role
@@ -76,9 +76,12 @@ class BenchmarkConfig:
     device: str  # "cpu" or "cuda:N"
     settings: BenchmarkSettings
     eval_set: str = ""  # fingerprint of the labelled sentences scored for accuracy; "" = no accuracy
+    runtime: str = DEFAULT_RUNTIME  # records from before runtimes existed were all measured eagerly
+    runtime_version: str = ""  # the runtime library's version ("" for eager: torch's is in SoftwareInfo)
 
     def __post_init__(self) -> None:
         _check(self.role in ROLES, f"role must be one of {ROLES}")
+        _check(self.runtime in RUNTIMES, f"unknown runtime {self.runtime!r}; use one of {', '.join(RUNTIMES)}")
         _check(self.variant in VARIANTS, f"unknown variant {self.variant!r}; use one of {', '.join(VARIANTS)}")
         _check(device_type(self.device) in ("cpu", "cuda"), f"unsupported device {self.device!r}")
         _check(bool(self.fingerprint), "a model fingerprint is required for the cache key")
@@ -91,8 +94,16 @@ class BenchmarkConfig:
     def name(self) -> str:
         return self.spec.display_name
 
+    @property
+    def setup(self) -> str:
+        """Runtime and precision as one name, the unit results are grouped by ("fp32", "onnxruntime int8-dynamic")."""
+        return setup_name(self.runtime, self.variant)
+
     def key(self, hardware: HardwareInfo, software: SoftwareInfo) -> str:
-        return digest({"kind": "model", "config": asdict(self), "hw": hardware.fingerprint, "sw": software.fingerprint})
+        config = asdict(self)
+        if self.runtime == DEFAULT_RUNTIME:  # eager keys stay those of records written before runtimes existed
+            del config["runtime"], config["runtime_version"]
+        return digest({"kind": "model", "config": config, "hw": hardware.fingerprint, "sw": software.fingerprint})
 
     @classmethod
     def from_dict(cls, d: dict) -> "BenchmarkConfig":
@@ -200,19 +211,24 @@ class BenchmarkResult:
     measured_at: str  # ISO 8601, UTC
     dtype: str  # what the weights and activations run in, e.g. "float32", "qint8 weights, float32 activations"
     load_s: float  # reading the checkpoint into a ready fp32 model
-    convert_s: float  # turning it into the variant (0 for fp32)
+    convert_s: float  # turning it into the variant and readying its runtime in this process (0 for eager fp32)
     first_call_ms: float  # the very first forward after loading (model only, shape first_call_shape)
     first_call_shape: tuple[int, int]
     cells: tuple[CellResult, ...]
     memory: MemoryUse
     n_params: int  # of the fp32 model
     disk_bytes: int  # checkpoint files as shipped; 0 for architecture-only models
-    variant_bytes: int  # serialized state dict of this variant (what it would take on disk)
+    variant_bytes: int  # serialized state dict of this variant, or the runtime's artefact (what it takes on disk)
     accuracy: Accuracy | None = None
+    # One-off cost of the runtime: exporting (and quantizing) the model, or compiling every grid shape, in seconds,
+    # and the artefact it keeps on disk; 0 for eager and for records from before runtimes existed.
+    export_s: float = 0.0
+    artefact_bytes: int = 0
     kind: Literal["model"] = field(default="model", init=False)
 
     def __post_init__(self) -> None:
         _check(bool(self.cells), "a result needs at least one cell")
+        _check(self.export_s >= 0 and self.artefact_bytes >= 0, "one-off costs cannot be negative")
         shapes = [(c.batch, c.seq_len) for c in self.cells]
         _check(len(set(shapes)) == len(shapes), "duplicate cells")
         _check(self.load_s >= 0 and self.convert_s >= 0 and self.first_call_ms > 0, "times must be positive")

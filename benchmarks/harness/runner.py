@@ -13,7 +13,7 @@ from benchmarks.core.device import HardwareInfo, detect_hardware, detect_softwar
 from benchmarks.core.models import load_model
 from benchmarks.core.pairs import BUILTIN_PAIRS, PairSpec
 from benchmarks.core.settings import load_settings
-from benchmarks.core.vocabulary import ROLES
+from benchmarks.core.vocabulary import DEFAULT_RUNTIME, ROLES, RUNTIMES
 from benchmarks.harness.background import run_lock
 from benchmarks.harness.comparison import missing_variants
 from benchmarks.harness.measure import full_settings, quick_settings
@@ -21,7 +21,7 @@ from benchmarks.harness.peak import peak_dtypes
 from benchmarks.harness.precision import supported_variants, unsupported_reason
 from benchmarks.harness.results import BenchmarkResult, BenchmarkSettings
 from benchmarks.harness.store import ResultStore
-from benchmarks.harness.sweep import SweepItem, SweepProgress, ensure_peaks, plan, run_sweep
+from benchmarks.harness.sweep import SweepItem, SweepProgress, ensure_peaks, plan, run_sweep, runtime_skips
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class RunRequest:
     data: str | None = None  # folder with SST-2 dev.tsv; None = the default
     force: bool = False
     db: Path | None = None  # results cache; None = the configured one
+    runtimes: tuple[str, ...] = (DEFAULT_RUNTIME,)
 
     def cli_args(self) -> list[str]:
         """The same request as arguments of `python -m benchmarks`, for a run in another process."""
@@ -50,6 +51,8 @@ class RunRequest:
             args += [f"--teacher={self.pair.teacher.ref}", f"--student={self.pair.student.ref}"]
         if self.variants:
             args += ["--variants", ",".join(self.variants)]
+        if self.runtimes != (DEFAULT_RUNTIME,):
+            args += ["--runtimes", ",".join(self.runtimes)]
         if self.quick:
             args.append("--quick")
         if self.threads is not None:
@@ -65,6 +68,15 @@ class RunRequest:
     def settings(self) -> BenchmarkSettings:
         return quick_settings(self.threads) if self.quick else full_settings(self.threads, self.budget)
 
+    def checked_runtimes(self) -> tuple[str, ...]:
+        """ValueError (one sentence) for a runtime name that does not exist; installed or not is the run's finding."""
+        for name in self.runtimes:
+            if name not in RUNTIMES:
+                raise ValueError(f"--runtimes {name}: unknown runtime; choose from {', '.join(RUNTIMES)}.")
+        if not self.runtimes:
+            raise ValueError("--runtimes: name at least one runtime.")
+        return self.runtimes
+
     def variants_on(self, device: str, hardware: HardwareInfo) -> tuple[str, ...]:
         """The requested variants, checked against the device; ValueError (one sentence) for one it cannot run."""
         if not self.variants:
@@ -79,7 +91,8 @@ class RunRequest:
 @dataclass(frozen=True)
 class RunReport:
     settings: BenchmarkSettings
-    items: list[SweepItem]  # in plan order: fp32 first, teacher before student
+    items: list[SweepItem]  # in plan order: eager fp32 first, teacher before student
+    skipped: list[str]  # one sentence per runtime x precision not measured: not installed, not run here, or failed
 
     @property
     def results(self) -> list[BenchmarkResult]:
@@ -96,7 +109,7 @@ def missing(request: RunRequest, results: Sequence[BenchmarkResult]) -> tuple[tu
     device, hardware = str(resolve_device(request.device)), detect_hardware()
     variants = request.variants_on(device, hardware)
     return variants, missing_variants(results, request.pair.key, hardware, detect_software(), device, variants,
-                                      request.settings())
+                                      request.settings(), request.checked_runtimes())
 
 
 def run_pair(
@@ -110,6 +123,7 @@ def run_pair(
     device = str(resolve_device(request.device))
     hardware, software = detect_hardware(), detect_software()
     variants = request.variants_on(device, hardware)
+    runtimes = request.checked_runtimes()
     settings = request.settings()
     store = store or open_store(request.db)
     seeded = store.seed()
@@ -117,9 +131,12 @@ def run_pair(
     with run_lock(store.path.with_name("benchmark-run.lock")):
         data = None if pair.architecture_only else load_sst2("validation", request.data)
         fingerprints = {role: load_model(getattr(pair, role), device).fingerprint for role in ROLES}
-        configs = plan(pair, fingerprints, device, variants, settings, data)
+        configs = plan(pair, fingerprints, device, variants, settings, data, runtimes)
+        skipped = runtime_skips(runtimes, variants, device)
         log(f"{pair.title}\n{hardware.label(device)} · {software.label} · {settings.threads} threads · "
-            f"variants: {', '.join(variants)}")
+            f"variants: {', '.join(variants)} · runtimes: {', '.join(runtimes)}")
+        for reason in skipped:
+            log(f"skipped {reason}")
         if seeded:
             log(f"(added {seeded} shipped reference results to the cache)")
         if not request.quick:
@@ -127,5 +144,11 @@ def run_pair(
                 store, device, peak_dtypes(device, hardware), settings.threads, force=request.force
             ):
                 log(f"matmul peak {peak.dtype}: {peak.gflops:.1f} GFLOP/s (n={peak.size}, best of {peak.n_iters})")
-        items = run_sweep(configs, store, data, force=request.force, on_progress=on_progress)
-    return RunReport(settings, items)
+        failed: list[str] = []
+
+        def failure(reason: str) -> None:
+            failed.append(reason)
+            log(f"failed: {reason}")
+
+        items = run_sweep(configs, store, data, force=request.force, on_progress=on_progress, on_failure=failure)
+    return RunReport(settings, items, skipped + failed)

@@ -11,9 +11,11 @@ from typing import Literal
 from benchmarks.core.data import LabelledTexts
 from benchmarks.core.device import detect_hardware, detect_software
 from benchmarks.core.pairs import PairSpec
-from benchmarks.harness.measure import eval_subset
+from benchmarks.core.vocabulary import DEFAULT_RUNTIME, setup_name
+from benchmarks.harness.measure import HarnessError, eval_subset
 from benchmarks.harness.results import BenchmarkConfig, BenchmarkResult, BenchmarkSettings, PeakResult, peak_key
 from benchmarks.harness.worker import measure_in_turns, measure_peak_in_subprocess
+from benchmarks.runtimes.registry import library_version, unavailable_reason
 
 
 @dataclass(frozen=True)
@@ -32,22 +34,35 @@ class SweepItem:
 
 
 def plan(pair: PairSpec, fingerprints: dict[str, str], device: str, variants: Sequence[str],
-         settings: BenchmarkSettings, eval_data: LabelledTexts | None) -> list[BenchmarkConfig]:
-    """Every (variant, role) of the pair, fp32 first so the headline comparison lands early."""
+         settings: BenchmarkSettings, eval_data: LabelledTexts | None,
+         runtimes: Sequence[str] = (DEFAULT_RUNTIME,)) -> list[BenchmarkConfig]:
+    """Every (runtime, variant, role) of the pair, eager fp32 first so the headline comparison and the reference
+    for agreement land early. Pass only the (runtime, variant) combinations that can run (runtime_skips)."""
     subset = eval_subset(eval_data, settings)
     eval_set = subset.fingerprint if subset is not None else ""
     return [
-        BenchmarkConfig(pair.key, role, spec.source, spec.ref, fingerprints[role], variant, device, settings, eval_set)
+        BenchmarkConfig(pair.key, role, spec.source, spec.ref, fingerprints[role], variant, device, settings, eval_set,
+                        runtime, library_version(runtime) if runtime != DEFAULT_RUNTIME else "")
+        for runtime in runtimes
         for variant in variants
+        if unavailable_reason(runtime, variant, device) is None
         for role, spec in (("teacher", pair.teacher), ("student", pair.student))
     ]
 
 
+def runtime_skips(runtimes: Sequence[str], variants: Sequence[str], device: str) -> list[str]:
+    """One sentence per (runtime, variant) that cannot run here: not installed, or not a precision it runs."""
+    reasons = {(r, v): unavailable_reason(r, v, device) for r in runtimes for v in variants}
+    return [f"{setup_name(r, v)}: {why}" for (r, v), why in reasons.items() if why]
+
+
 def run_sweep(configs: Sequence[BenchmarkConfig], store, eval_data: LabelledTexts | None, force: bool = False,
-              on_progress: Callable[[SweepProgress], None] | None = None) -> list[SweepItem]:
-    """Measure each config not already in `store` (all of them with force), the configs of one variant
+              on_progress: Callable[[SweepProgress], None] | None = None,
+              on_failure: Callable[[str], None] = print) -> list[SweepItem]:
+    """Measure each config not already in `store` (all of them with force), the configs of one runtime and variant
     taking turns, and write each result as soon as it is complete: a run killed half-way keeps every
-    finished model. Items come back in the order of `configs`."""
+    finished model. Items come back in the order of `configs`; a non-eager runtime that fails is left out and its
+    one-sentence reason goes to on_failure."""
     hardware, software = detect_hardware(), detect_software()
     total = len(configs)
     items: dict[int, SweepItem] = {}
@@ -62,22 +77,30 @@ def run_sweep(configs: Sequence[BenchmarkConfig], store, eval_data: LabelledText
             on_progress(SweepProgress(len(items), total, sum(fractions.values()) / total, current))
 
     missing = [i for i in range(total) if i not in items]
-    for variant in dict.fromkeys(configs[i].variant for i in missing):
-        group = [i for i in missing if configs[i].variant == variant]
+    for setup in dict.fromkeys(configs[i].setup for i in missing):
+        group = [i for i in missing if configs[i].setup == setup]
 
         def step(k: int, done: int, steps: int, group: list[int] = group) -> None:
             config = configs[group[k]]
             fractions[group[k]] = done / steps
-            report(f"{config.name} · {config.variant}: step {done}/{steps}")
+            report(f"{config.name} · {config.setup}: step {done}/{steps}")
 
-        report(f"starting {' and '.join(configs[i].name for i in group)} · {variant}")
-        for k, result in measure_in_turns([configs[i] for i in group], eval_data, step):
-            store.put(result)
-            items[group[k]] = SweepItem(configs[group[k]], "measured", result)
-            fractions[group[k]] = 1.0
-            report(f"{configs[group[k]].name} · {variant}")
+        report(f"starting {' and '.join(configs[i].name for i in group)} · {setup}")
+        try:
+            for k, result in measure_in_turns([configs[i] for i in group], eval_data, step):
+                store.put(result)
+                items[group[k]] = SweepItem(configs[group[k]], "measured", result)
+                fractions[group[k]] = 1.0
+                report(f"{configs[group[k]].name} · {setup}")
+        except HarnessError as exc:
+            if configs[group[0]].runtime == DEFAULT_RUNTIME:
+                raise  # eager failing is the harness failing
+            # An optional runtime that cannot export or run this model is a finding, not the end of the run.
+            for i in group:
+                fractions[i] = 1.0
+            on_failure(str(exc))
     report("all measured")
-    return [items[i] for i in range(total)]
+    return [items[i] for i in range(total) if i in items]
 
 
 # --- matmul peaks -------------------------------------------------------------------------------------

@@ -88,7 +88,7 @@ class _Worker:
         rc = self.proc.wait()
         if rc != 0 or not self.out.is_file():
             why = _failure(self.err.read_text(errors="replace"), f"exit code {rc}")
-            raise HarnessError(f"measuring {self.config.name} ({self.config.variant}) failed: {why}")
+            raise HarnessError(f"measuring {self.config.name} ({self.config.setup}) failed: {why}")
         self.result = BenchmarkResult.from_dict(json.loads(self.out.read_text()))
         return True
 
