@@ -82,6 +82,16 @@ def _variant_names(arg: str | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v.strip() for v in arg.split(",") if v.strip())) if arg else ()
 
 
+def _sizes(flag: str, arg: str | None) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(x) for x in _variant_names(arg))
+    except ValueError:
+        raise ValueError(f"{flag} {arg}: give whole numbers separated by commas, e.g. 1,32.") from None
+    if any(x < 1 for x in sizes):
+        raise ValueError(f"{flag} {arg}: sizes must be positive.")
+    return sizes
+
+
 def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt  # SIGTERM (the dashboard's Stop button) ends a run like Ctrl-C: cleanly
 
@@ -114,7 +124,8 @@ def _run(args: argparse.Namespace) -> int:
     try:
         request = RunRequest(_chosen_pair(args), args.device, _variant_names(args.variants), args.quick, args.threads,
                              args.budget, args.data, args.force, Path(args.db) if args.db else None,
-                             _variant_names(args.runtimes) or (DEFAULT_RUNTIME,))
+                             _variant_names(args.runtimes) or (DEFAULT_RUNTIME,), _sizes("--batches", args.batches),
+                             _sizes("--seq-lens", args.seq_lens))
         report = run_pair(request, _open_store(args), lambda p: progress.update(p.fraction, p.done, p.total, p.current))
     except BaseException as exc:
         progress.fail(exc)
@@ -281,6 +292,8 @@ def _add_benchmark_commands(sub) -> None:
                                       f"natively)")
     r.add_argument("--runtimes", help=f"comma-separated, from {', '.join(RUNTIMES)} (default: eager). Each runs "
                                       "the precisions it supports here; one not installed or failing is reported")
+    r.add_argument("--batches", help="comma-separated batch sizes instead of 1,8,32 (not with --quick)")
+    r.add_argument("--seq-lens", help="comma-separated sequence lengths instead of 16,64,128 (not with --quick)")
     r.add_argument("--force", action="store_true", help="measure again even when the cache has the result")
     r.add_argument(
         "--quick",

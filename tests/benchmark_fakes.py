@@ -21,8 +21,9 @@ SETTINGS = BenchmarkSettings(threads=2)
 
 
 def config(role: str = "teacher", variant: str = "fp32", pair: str = "pocket", fingerprint: str = "abc123",
-           device: str = "cpu", settings: BenchmarkSettings = SETTINGS) -> BenchmarkConfig:
-    return BenchmarkConfig(pair, role, "pocket", role, fingerprint, variant, device, settings, "872:feed")  # type: ignore[arg-type]
+           device: str = "cpu", settings: BenchmarkSettings = SETTINGS, runtime: str = "eager") -> BenchmarkConfig:
+    return BenchmarkConfig(pair, role, "pocket", role, fingerprint, variant, device, settings, "872:feed",  # type: ignore[arg-type]
+                           runtime, "" if runtime == "eager" else "1.0")
 
 
 def _latency(ms: float) -> Latency:

@@ -32,7 +32,9 @@ OLD_KEYS = {
     runner.RunRequest(BUILTIN_PAIRS["pocket"], "cpu", ("fp32", "int8-dynamic"), quick=True, threads=1, budget=0.5,
                       data="some/dir", force=True),
     runner.RunRequest(custom_pair("org/teacher", "org/student"), "auto"),
-], ids=["builtin", "every-flag", "custom"])
+    runner.RunRequest(BUILTIN_PAIRS["architecture"], "cpu", runtimes=("eager", "onnxruntime"), batch_sizes=(32,),
+                      seq_lens=(16, 128)),
+], ids=["builtin", "every-flag", "custom", "runtimes-and-grid"])
 def test_a_request_survives_the_trip_through_the_cli_flags(request_, tmp_path, monkeypatch):
     request_ = runner.RunRequest(**{**request_.__dict__, "db": tmp_path / "c.sqlite"})
     seen = []

@@ -5,7 +5,7 @@ variants -> settings -> cache -> data and models -> plan -> peaks -> sweep."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from benchmarks.core.data import load_sst2
@@ -38,6 +38,9 @@ class RunRequest:
     force: bool = False
     db: Path | None = None  # results cache; None = the configured one
     runtimes: tuple[str, ...] = (DEFAULT_RUNTIME,)
+    # A smaller grid than the standard one (full runs only): compiling every shape is the slow part of `compile`
+    batch_sizes: tuple[int, ...] = ()
+    seq_lens: tuple[int, ...] = ()
 
     def cli_args(self) -> list[str]:
         """The same request as arguments of `python -m benchmarks`, for a run in another process."""
@@ -53,6 +56,10 @@ class RunRequest:
             args += ["--variants", ",".join(self.variants)]
         if self.runtimes != (DEFAULT_RUNTIME,):
             args += ["--runtimes", ",".join(self.runtimes)]
+        if self.batch_sizes:
+            args += ["--batches", ",".join(map(str, self.batch_sizes))]
+        if self.seq_lens:
+            args += ["--seq-lens", ",".join(map(str, self.seq_lens))]
         if self.quick:
             args.append("--quick")
         if self.threads is not None:
@@ -66,7 +73,11 @@ class RunRequest:
         return args
 
     def settings(self) -> BenchmarkSettings:
-        return quick_settings(self.threads) if self.quick else full_settings(self.threads, self.budget)
+        if self.quick:
+            return quick_settings(self.threads)
+        standard = full_settings(self.threads, self.budget)
+        return replace(standard, batch_sizes=self.batch_sizes or standard.batch_sizes,
+                       seq_lens=self.seq_lens or standard.seq_lens)
 
     def checked_runtimes(self) -> tuple[str, ...]:
         """ValueError (one sentence) for a runtime name that does not exist; installed or not is the run's finding."""

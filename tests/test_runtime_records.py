@@ -1,0 +1,132 @@
+"""The runtime dimension in records, sweeps and comparisons, without measuring anything: old records read as eager
+under their old keys, keys differ by runtime, agreement with eager fp32, vs-pipeline's pick, a failing runtime
+reported, and the library and the dashboard working with the optional runtimes missing."""
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+
+from benchmarks.harness import sweep
+from benchmarks.harness.comparison import flips_vs_eager_fp32, latest, speedups
+from benchmarks.harness.measure import HarnessError
+from benchmarks.harness.pipeline_baseline import fastest_scoring
+from benchmarks.harness.results import record_from_dict
+from tests import benchmark_fakes as fake
+from tests.conftest import REPO
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "data" / "reference").glob("*.json")), ids=lambda p: p.name)
+def test_records_written_before_runtimes_read_back_as_eager_under_their_old_keys(path):
+    for entry in json.loads(path.read_text())["records"]:
+        raw = entry["record"]
+        if raw["kind"] != "model":
+            continue
+        assert "runtime" not in raw["config"]
+        record = record_from_dict(raw)
+        assert record.config.runtime == "eager" and record.config.setup == record.config.variant
+        assert record.export_s == 0 and record.artefact_bytes == 0
+        assert record_from_dict(json.loads(json.dumps(record.to_dict()))).key == record.key  # written anew: same key
+
+
+def test_cache_keys_differ_by_runtime_and_eager_keys_ignore_the_new_fields():
+    eager, ort = fake.result(), fake.result(runtime="onnxruntime")
+    assert eager.key != ort.key and ort.config.setup == "onnxruntime fp32" and eager.config.setup == "fp32"
+    assert replace(ort, config=replace(ort.config, runtime_version="2.0")).key != ort.key
+    assert replace(eager, config=replace(eager.config, runtime_version="x")).key == eager.key
+
+
+def test_a_record_names_an_existing_runtime():
+    with pytest.raises(ValueError, match="unknown runtime 'tensorflow'"):
+        fake.config(runtime="tensorflow")
+
+
+def test_each_runtime_is_its_own_series_and_flips_are_counted_against_eager_fp32():
+    eager = fake.pair_results()
+    ort = [replace(r, accuracy=replace(r.accuracy, predictions="0" * 8 + r.accuracy.predictions[8:]))
+           for r in fake.pair_results(runtime="onnxruntime", variant="int8-dynamic")]
+    results = latest(eager + ort)
+    assert len(results) == 4 and [r.config.runtime for r in results] == ["eager", "eager", "onnxruntime", "onnxruntime"]
+    assert {s.variant for s in speedups(results)} == {"fp32", "onnxruntime int8-dynamic"}
+    flips = flips_vs_eager_fp32(results)
+    assert set(flips) == {r.key for r in ort}
+    assert flips[ort[0].key].value == pytest.approx(8 / 872) and flips[ort[0].key].low > 0
+
+
+def test_vs_pipeline_picks_the_fastest_runtime_within_half_a_point_of_eager_fp32():
+    def scored(runtime, variant, eval_s, correct):
+        r = fake.result("student", variant, runtime=runtime)
+        acc = replace(r.accuracy, eval_s=eval_s, correct=correct, low=correct / 872 - 0.02, high=correct / 872 + 0.02)
+        return replace(r, accuracy=acc)
+
+    results = [scored("eager", "fp32", 3.0, 770), scored("onnxruntime", "fp32", 1.0, 769),
+               scored("onnxruntime", "int8-dynamic", 0.5, 760), scored("eager", "int8-dynamic", 2.0, 770)]
+    assert fastest_scoring(results, "student").config.setup == "onnxruntime fp32"  # int8 lost 1.1 pp: no win
+
+
+def _fake_measure(fail_runtime):
+    def measure_in_turns(group, data, step):
+        if group[0].runtime == fail_runtime:
+            raise HarnessError(f"measuring teacher ({group[0].setup}) failed: it could not prepare the model")
+        yield from ((i, fake.result(c.role, runtime=c.runtime)) for i, c in enumerate(group))
+
+    return measure_in_turns
+
+
+CONFIGS = [fake.config(role, runtime=rt) for rt in ("eager", "openvino") for role in ("teacher", "student")]
+
+
+def test_a_failing_optional_runtime_is_reported_and_the_run_goes_on(monkeypatch, tmp_path):
+    from benchmarks.harness.store import ResultStore
+
+    monkeypatch.setattr(sweep, "measure_in_turns", _fake_measure("openvino"))
+    failures = []
+    items = sweep.run_sweep(CONFIGS, ResultStore(tmp_path / "r.sqlite"), None, on_failure=failures.append)
+    assert [i.config.runtime for i in items] == ["eager", "eager"]
+    assert failures == ["measuring teacher (openvino fp32) failed: it could not prepare the model"]
+
+
+def test_eager_failing_still_fails_the_run(monkeypatch, tmp_path):
+    from benchmarks.harness.store import ResultStore
+
+    monkeypatch.setattr(sweep, "measure_in_turns", _fake_measure("eager"))
+    with pytest.raises(HarnessError):
+        sweep.run_sweep(CONFIGS, ResultStore(tmp_path / "r.sqlite"), None)
+
+
+def test_the_plan_skips_what_cannot_run_with_one_sentence_each(monkeypatch):
+    from benchmarks.runtimes import registry
+
+    monkeypatch.setattr(registry, "_installed", lambda module: module == "torch")
+    assert sweep.runtime_skips(("eager", "onnxruntime", "compile"), ("fp32", "int8-dynamic"), "cpu") == [
+        "onnxruntime fp32: ONNX Runtime is not installed (pip install '.[runtimes]').",
+        "onnxruntime int8-dynamic: ONNX Runtime is not installed (pip install '.[runtimes]').",
+        "compile int8-dynamic: torch.compile (inductor) does not run int8-dynamic here (it runs fp32, bf16, fp16).",
+    ]
+
+
+BLOCK = (
+    "import sys\n"
+    "class Block:\n"
+    "    def find_spec(self, name, path=None, target=None):\n"
+    "        if name.split('.')[0] in ('onnxruntime', 'openvino', 'onnx', 'onnxscript'):\n"
+    "            raise ImportError('blocked: ' + name)\n"
+    "sys.meta_path.insert(0, Block())\n"
+)
+
+
+@pytest.mark.slow  # a fresh interpreter imports torch and streamlit: ~10 s idle, more on a busy 2-core machine
+def test_library_and_dashboard_work_without_the_optional_runtimes():
+    code = BLOCK + (
+        "import benchmarks, benchmarks.cli, benchmarks.harness.measure\n"
+        "from benchmarks.runtimes.registry import unavailable_reason\n"
+        "assert unavailable_reason('openvino', 'fp32', 'cpu') == \"OpenVINO is not installed (pip install "
+        "'.[runtimes]').\"\n"
+        "assert unavailable_reason('eager', 'fp32', 'cpu') is None\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        "at = AppTest.from_file('dashboard/app.py', default_timeout=120).run()\n"
+        "assert not at.exception, at.exception\n"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, timeout=300)
