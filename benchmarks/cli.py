@@ -140,7 +140,7 @@ def _run(args: argparse.Namespace) -> int:
             sweeps = (
                 f" (median of the sweeps' {' / '.join(f'{r:.2f}' for r in s.sweep_ratios)})" if s.sweep_ratios else ""
             )
-            print(f"student speed-up, {s.variant}, {s.batch}×{s.seq_len}: {s.ratio:.2f}×{sweeps}, FLOPs ceiling "
+            print(f"student speed-up, {s.setup}, {s.batch}×{s.seq_len}: {s.ratio:.2f}×{sweeps}, FLOPs ceiling "
                   f"{s.ceiling:.2f}×")
     progress.finish(f"{len(report.items)} results")
     return 0

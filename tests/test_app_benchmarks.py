@@ -118,3 +118,39 @@ def test_a_run_that_ended_early_is_reported(state, state_name, words):
     assert not at.exception
     assert any(words in w.value for w in at.warning)
     assert at.metric  # the results already stored are still shown
+
+
+@needs_reference
+def test_runtime_filter_narrows_every_tab_and_names_the_runtime(state):
+    from dataclasses import replace
+
+    from benchmarks.harness.comparison import Machine
+    from benchmarks.harness.store import ResultStore
+    from tests import benchmark_fakes as fake
+
+    ort = [replace(r, accuracy=replace(r.accuracy, predictions="0" * 5 + r.accuracy.predictions[5:]), export_s=12.5,
+                   artefact_bytes=3 * 2**20) for r in fake.pair_results(runtime="onnxruntime")]
+    store = ResultStore(state / "results.sqlite")
+    store.seed()
+    store.put_many([*fake.pair_results(), *ort, fake.peak("fp32", 45.0)], "measured")
+    at = _benchmarks("pocket")
+    at.selectbox(key="bench_hw").set_value(Machine.of(fake.HARDWARE, "cpu")).run()
+    key = next(k for k in at.session_state if str(k).startswith("bench_runtimes_"))
+    assert at.multiselect(key=key).value == ["eager", "onnxruntime"]
+    figures = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    names = {trace.get("name") for fig in figures for trace in fig["data"]}
+    assert {"teacher · fp32", "teacher · onnxruntime fp32"} <= names
+    assert any(fig["layout"]["title"]["text"].startswith("Achieved FLOP/s") for fig in figures)
+    frames = [df.value for df in at.dataframe]
+    flips = next(f for f in frames if "flip rate [95 %]" in f.columns)
+    assert list(flips["flipped"]) == ["5 of 872", "5 of 872"]
+    costs = next(f for f in frames if "export / compile, s" in f.columns)
+    assert list(costs["export / compile, s"]) == [12.5, 12.5]
+
+    at.multiselect(key=key).set_value(["onnxruntime"]).run()
+    assert not at.exception
+    assert any("onnxruntime fp32" in m.help for m in at.metric if m.label.startswith("Student speed-up"))
+    names = {t.get("name") for c in at.get("plotly_chart") for t in json.loads(c.proto.spec)["data"]}
+    assert "teacher · fp32" not in names and "teacher · onnxruntime fp32" in names
+    at.multiselect(key=key).set_value([]).run()
+    assert not at.exception and any("one runtime" in w.value for w in at.warning)

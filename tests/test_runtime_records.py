@@ -49,7 +49,7 @@ def test_each_runtime_is_its_own_series_and_flips_are_counted_against_eager_fp32
            for r in fake.pair_results(runtime="onnxruntime", variant="int8-dynamic")]
     results = latest(eager + ort)
     assert len(results) == 4 and [r.config.runtime for r in results] == ["eager", "eager", "onnxruntime", "onnxruntime"]
-    assert {s.variant for s in speedups(results)} == {"fp32", "onnxruntime int8-dynamic"}
+    assert {s.setup for s in speedups(results)} == {"fp32", "onnxruntime int8-dynamic"}
     flips = flips_vs_eager_fp32(results)
     assert set(flips) == {r.key for r in ort}
     assert flips[ort[0].key].value == pytest.approx(8 / 872) and flips[ort[0].key].low > 0

@@ -132,6 +132,11 @@ class Speedup:
     # The ratio within each sweep of the grid (the two models took turns, seconds apart); empty when
     # the records do not keep sweeps. Their range is how far host drift alone moves the ratio.
     sweep_ratios: tuple[float, ...] = ()
+    runtime: str = DEFAULT_RUNTIME
+
+    @property
+    def setup(self) -> str:
+        return setup_name(self.runtime, self.variant)
 
     @property
     def ratio(self) -> float:
@@ -153,17 +158,18 @@ def _by_role(results: Iterable[BenchmarkResult]) -> dict[str, dict[str, Benchmar
 
 
 def speedups(results: Iterable[BenchmarkResult], timing: Timing = "model") -> list[Speedup]:
-    """Student over teacher p50 per variant and cell (results from one machine)."""
+    """Student over teacher p50 per runtime x variant and cell (results from one machine)."""
     out = []
-    for variant, roles in _by_role(results).items():
+    for roles in _by_role(results).values():
         if set(ROLES) <= roles.keys():
+            config = roles["teacher"].config
             for tc in roles["teacher"].cells:
                 sc = roles["student"].cell(tc.batch, tc.seq_len)
                 if sc is not None:
                     paired = timing == "model" and len(tc.sweep_p50s) == len(sc.sweep_p50s)
                     ratios = tuple(t / s for t, s in zip(tc.sweep_p50s, sc.sweep_p50s)) if paired else ()
-                    out.append(Speedup(variant, tc.batch, tc.seq_len, tc.timing(timing).p50, sc.timing(timing).p50,
-                                       tc.flops / sc.flops, ratios))
+                    out.append(Speedup(config.variant, tc.batch, tc.seq_len, tc.timing(timing).p50,
+                                       sc.timing(timing).p50, tc.flops / sc.flops, ratios, config.runtime))
     return out
 
 
@@ -260,9 +266,10 @@ def utilisation_rows(
         own = next((p for p in mine if p.dtype == VARIANT_INFO[r.config.variant].peak_dtype), None)
         best = max(mine, key=lambda p: p.gflops)
         rows.append({
-            "series": series_name(r), "model": r.config.name, "variant": r.config.variant, "runtime": r.config.runtime,
-            "setup": r.config.setup, "cell": f"{batch}×{seq_len}",
+            "series": series_name(r), "role": r.config.role, "model": r.config.name, "variant": r.config.variant,
+            "runtime": r.config.runtime, "setup": r.config.setup, "cell": f"{batch}×{seq_len}",
             "achieved_gflops": cell.achieved_gflops,
+            "peak_dtype": own.dtype if own else None,
             "dtype_peak_gflops": own.gflops if own else None,
             "of_dtype_peak": cell.achieved_gflops / own.gflops if own else None,
             "best_peak": f"{best.dtype} {best.gflops:.0f}",
@@ -335,3 +342,11 @@ def flips_vs_eager_fp32(results: Iterable[BenchmarkResult]) -> dict[str, Proport
             continue
         out[r.key] = flip_rate([int(c) for c in ref.accuracy.predictions], [int(c) for c in r.accuracy.predictions])[0]
     return out
+
+
+def flip_rows(results: Sequence[BenchmarkResult]) -> list[dict]:
+    """One row per result with a flip rate against its eager fp32 run (flips_vs_eager_fp32), for a table."""
+    flips = flips_vs_eager_fp32(results)
+    return [{"model · runtime precision": series_name(r), "flipped": f"{f.value * f.n:.0f} of {f.n}",
+             "flip rate [95 %]": f"{f.value:.2%} [{f.low:.2%}, {f.high:.2%}]"}
+            for r in results if (f := flips.get(r.key)) is not None]

@@ -16,8 +16,9 @@ from dashboard.charts.theme import (
     ROLE_COLOURS,
     VARIANT_COLOURS,
     VARIANT_DASH,
-    VARIANT_SYMBOL,
     rgba,
+    series_pattern,
+    series_symbol,
 )
 
 AXIS_NAMES = {"batch": "batch size (sentences)", "seq_len": "sequence length (tokens)"}
@@ -54,7 +55,7 @@ def latency_chart(rows: Sequence[dict], x: str, title: str) -> go.Figure:
                 name=name,
                 legendgroup=name,
                 line=dict(color=colour, dash=dash),
-                marker=dict(symbol=VARIANT_SYMBOL[pts[0]["variant"]], size=8),
+                marker=dict(symbol=series_symbol(pts[0]["variant"], pts[0]["runtime"]), size=8),
                 customdata=[
                     [r["p90_ms"], r["p99_ms"], r["iterations"], _drift_note(r.get("sweep_spread"))] for r in pts
                 ],
@@ -84,7 +85,8 @@ def throughput_chart(rows: Sequence[dict], title: str) -> go.Figure:
                 y=[r["sentences_per_s"] for r in pts],
                 name=name,
                 marker=dict(
-                    color=ROLE_COLOURS[pts[0]["role"]], pattern_shape="" if pts[0]["variant"] == "fp32" else "/"
+                    color=ROLE_COLOURS[pts[0]["role"]],
+                    pattern_shape=series_pattern(pts[0]["variant"], pts[0]["runtime"]),
                 ),
                 customdata=[[r["tokens_per_s"]] for r in pts],
                 hovertemplate="batch %{x}: %{y:.1f} sentences/s · %{customdata[0]:,.0f} real tokens/s<extra>"
@@ -101,15 +103,16 @@ def speedup_chart(rows: Sequence[Speedup], title: str) -> go.Figure:
     """Student speed-up per cell and variant (median of the sweep-by-sweep p50 ratios), its sweep range as
     whiskers, against the FLOPs ceiling."""
     fig = go.Figure()
-    for variant in dict.fromkeys(s.variant for s in rows):
-        pts = sorted((s for s in rows if s.variant == variant), key=lambda s: (s.seq_len, s.batch))
+    for setup in dict.fromkeys(s.setup for s in rows):
+        pts = sorted((s for s in rows if s.setup == setup), key=lambda s: (s.seq_len, s.batch))
         ranges = [s.sweep_range or (s.ratio, s.ratio) for s in pts]
         fig.add_trace(
             go.Bar(
                 x=[f"{s.batch}×{s.seq_len}" for s in pts],
                 y=[s.ratio for s in pts],
-                name=variant,
-                marker_color=VARIANT_COLOURS[variant],
+                name=setup,
+                marker=dict(color=VARIANT_COLOURS[pts[0].variant], pattern_shape=series_pattern(pts[0].variant,
+                                                                                               pts[0].runtime)),
                 text=[f"{s.ratio:.2f}×" for s in pts],
                 # Rotated at the foot of the bar: three variants share a cell and the whiskers cross the bar tops.
                 textposition="inside",
@@ -127,7 +130,7 @@ def speedup_chart(rows: Sequence[Speedup], title: str) -> go.Figure:
                 ),
                 customdata=[[s.teacher_ms, s.student_ms, _sweeps_note(s)] for s in pts],
                 hovertemplate="%{x}: %{y:.2f}× · p50 teacher %{customdata[0]:.1f} ms, student %{customdata[1]:.1f} ms"
-                "%{customdata[2]}<extra>" + variant + "</extra>",
+                "%{customdata[2]}<extra>" + setup + "</extra>",
             )
         )
     ceiling = max((s.ceiling for s in rows), default=2.0)
@@ -155,7 +158,7 @@ def bar_chart(rows: Sequence[dict], value: str, axis: str, title: str, text_form
     fig = go.Figure(go.Bar(
         x=[r["series"] for r in rows], y=[r[value] for r in rows],
         marker=dict(color=[ROLE_COLOURS[r["role"]] for r in rows],
-                    pattern_shape=["" if r["variant"] == "fp32" else "/" for r in rows]),
+                    pattern_shape=[series_pattern(r["variant"], r["runtime"]) for r in rows]),
         text=[text_format.format(r[value]) for r in rows], textposition="outside",
     ))
     fig.update_yaxes(title=axis, range=[0, max([r[value] for r in rows] + [1e-9]) * 1.2])
@@ -173,7 +176,7 @@ def accuracy_chart(rows: Sequence[dict], title: str) -> go.Figure:
             marker=dict(
                 size=14,
                 color=[ROLE_COLOURS[r["role"]] for r in rows],
-                symbol=[VARIANT_SYMBOL[r["variant"]] for r in rows],
+                symbol=[series_symbol(r["variant"], r["runtime"]) for r in rows],
             ),
             error_y=dict(
                 type="data",
@@ -210,7 +213,7 @@ def tradeoff_chart(rows: Sequence[dict], title: str) -> go.Figure:
                     size=[12 + 48 * (r["variant_mb"] / biggest) ** 0.5],
                     color=ROLE_COLOURS[r["role"]],
                     opacity=0.75,
-                    symbol=VARIANT_SYMBOL[r["variant"]],
+                    symbol=series_symbol(r["variant"], r["runtime"]),
                     line=dict(width=1, color=INK),
                 ),
                 error_y=dict(
@@ -226,6 +229,26 @@ def tradeoff_chart(rows: Sequence[dict], title: str) -> go.Figure:
     fig.update_xaxes(title="latency p50, ms (lower is better)", rangemode="tozero")
     fig.update_yaxes(title="accuracy (higher is better)", tickformat=".0%")
     return _layout(fig, height=420, title=title, showlegend=False)
+
+
+def utilisation_chart(rows: Sequence[dict], title: str) -> go.Figure:
+    """Achieved GFLOP/s per model x runtime x precision, with a dashed line at each measured matmul peak."""
+    fig = go.Figure(go.Bar(
+        x=[r["series"] for r in rows], y=[r["achieved_gflops"] for r in rows],
+        marker=dict(color=[ROLE_COLOURS[r["role"]] for r in rows],
+                    pattern_shape=[series_pattern(r["variant"], r["runtime"]) for r in rows]),
+        text=[f"{r['achieved_gflops']:.0f}" for r in rows], textposition="outside",
+    ))
+    peaks = {r["peak_dtype"]: r["dtype_peak_gflops"] for r in rows if r["peak_dtype"]}
+    for dtype, gflops in peaks.items():
+        fig.add_hline(y=gflops, line_dash="dash", line_color=CEILING)
+        fig.add_annotation(xref="paper", x=1.005, xanchor="left", y=gflops, text=f"{dtype} matmul<br>peak "
+                           f"{gflops:.0f}", showarrow=False, align="left")
+    top = max([r["achieved_gflops"] for r in rows] + list(peaks.values()) + [1e-9]) * 1.2
+    fig.update_yaxes(title="GFLOP/s (int8: GOP/s)", range=[0, top])
+    fig = _layout(fig, height=380, title=title, showlegend=False)
+    fig.update_layout(margin_r=90)
+    return fig
 
 
 # --- captions -------------------------------------------------------------------------------------------

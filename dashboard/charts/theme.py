@@ -5,6 +5,9 @@ ROLE_SCALES = {"teacher": "Blues", "student": "Oranges"}  # heatmaps: the role's
 VARIANT_COLOURS = {"fp32": "#4C72B0", "bf16": "#55A868", "fp16": "#8172B2", "int8-dynamic": "#C44E52"}
 VARIANT_DASH = {"fp32": "solid", "bf16": "dash", "fp16": "dashdot", "int8-dynamic": "dot"}
 VARIANT_SYMBOL = {"fp32": "circle", "bf16": "diamond", "fp16": "square", "int8-dynamic": "triangle-up"}
+# Runtimes other than eager: their own marker and bar pattern, so "onnxruntime fp32" never looks like eager fp32.
+RUNTIME_SYMBOL = {"compile": "star", "onnxruntime": "hexagon", "openvino": "cross"}
+RUNTIME_PATTERN = {"compile": "x", "onnxruntime": ".", "openvino": "+"}
 KL_COLOUR, KD_COLOUR = "#8172B3", "#55A868"  # the distillation-loss curves
 MARK_COLOUR = "red"  # a marker laid over a heatmap (best-matching head)
 INK = "#333"  # outlines and error bars
@@ -20,3 +23,11 @@ CONFIG = {"displayModeBar": False}  # Plotly's toolbar adds nothing to these sma
 def rgba(hex_colour: str, alpha: float) -> str:
     r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
     return f"rgba({r},{g},{b},{alpha})"
+
+
+def series_symbol(variant: str, runtime: str) -> str:
+    return VARIANT_SYMBOL[variant] if runtime == "eager" else RUNTIME_SYMBOL[runtime]
+
+
+def series_pattern(variant: str, runtime: str) -> str:
+    return ("" if variant == "fp32" else "/") if runtime == "eager" else RUNTIME_PATTERN[runtime]

@@ -12,6 +12,7 @@ import streamlit as st
 
 from benchmarks.core.device import detect_hardware
 from benchmarks.core.paths import shown
+from benchmarks.core.vocabulary import RUNTIME_LABELS
 from benchmarks.harness import comparison
 from benchmarks.harness.results import BenchmarkResult, PeakResult
 from benchmarks.harness.store import StoredRecord, reference_records
@@ -19,6 +20,7 @@ from dashboard import resources, safe, sidebar
 from dashboard.charts import benchmarks as charts
 from dashboard.charts.theme import CONFIG
 from dashboard.sections.benchmark_run import run_panel
+from dashboard.sections.benchmark_tabs import accuracy_tab, runtime_costs, utilisation_tab
 
 TIMINGS = {"model": "Model only (forward pass)", "e2e": "End to end (tokenizer + forward)"}
 TABS = ["Latency", "Throughput", "Speed-up", "Memory & size", "Accuracy", "Trade-off", "Utilisation", "All numbers"]
@@ -104,6 +106,7 @@ def charts_for(results: list[BenchmarkResult], peaks: list[PeakResult], timing: 
             charts.bar_chart(summary, "variant_mb", "MiB", "Size of the weights (serialized state dict)"), config=CONFIG
         )
         st.caption(charts.memory_note({r.memory.method for r in results}))
+        runtime_costs(summary)
     with accuracy:
         accuracy_tab(results, summary, architecture_only)
     with tradeoff:
@@ -128,38 +131,6 @@ def speedup_tab(sp: list, kind: str) -> None:
     st.caption(charts.speedup_note(sp))
 
 
-def accuracy_tab(results: list[BenchmarkResult], summary: list[dict], architecture_only: bool) -> None:
-    if architecture_only:
-        st.info("Architecture only: random weights, so there is no accuracy to show. Pick the pocket pair for the "
-                "trade-off.")
-        return
-    scored = [r for r in summary if r["accuracy"] is not None]
-    if not scored:
-        st.info("These results have no accuracy.")
-        return
-    st.plotly_chart(charts.accuracy_chart(summary, "Accuracy with 95 % Wilson interval"), config=CONFIG)
-    source = results[0].accuracy.source if results[0].accuracy else "SST-2 dev"
-    st.caption(f"{scored[0]['eval_n']} labelled sentences ({source}). Each interval is one model's alone; whether two "
-               "models differ on the same sentences is the paired McNemar test below (or on the Decide page), not "
-               "whether their intervals overlap.")
-    if agree := comparison.agreement_rows(results):
-        st.dataframe(agree, hide_index=True)
-
-
-def utilisation_tab(util: list[dict], batch: int, seq_len: int) -> None:
-    if not util:
-        st.info(f"No matmul peak measured for this machine, or no {batch}×{seq_len} cell.")
-        return
-    number = st.column_config.NumberColumn
-    st.dataframe([{**u, "of_dtype_peak": f"{u['of_dtype_peak']:.0%}" if u["of_dtype_peak"] else "–",
-                   "of_best_peak": f"{u['of_best_peak']:.0%}"} for u in util], hide_index=True,
-                 column_config={"achieved_gflops": number("achieved GFLOP/s", format="%.1f"),
-                                "dtype_peak_gflops": number("matmul peak, same dtype", format="%.1f")})
-    st.caption("Achieved rate = analytic encoder FLOPs of the cell / model-only p50 (int8: operations). Peaks: the "
-               "best rate of a large matmul in each dtype on the same machine and threads (int8: a dynamically "
-               "quantized Linear).")
-
-
 def main() -> None:
     st.title("Benchmarks")
     st.write("How much faster and smaller is the student, and what does it cost in accuracy — on this hardware. Every "
@@ -180,24 +151,28 @@ def main() -> None:
                 "run` and `python -m benchmarks import <file>` for results from another machine.")
         return
     options, here = comparison.machines(mine), comparison.Machine.of(detect_hardware(), device)
-    f1, f2, f3 = st.columns([2, 2, 2])
+    f1, f2, f3, f4 = st.columns([2, 2, 2, 2])
     machine = f1.selectbox("Hardware", options, index=options.index(here) if here in options else 0,
                            format_func=lambda m: m.label + (" (this machine)" if m == here else ""), key="bench_hw")
     on_machine = [r for r in mine if comparison.machine_of(r) == machine]
     present = list(dict.fromkeys(r.config.variant for r in on_machine))
     variants = f2.multiselect("Precision variants", present, default=present,
                               key=f"bench_variants_{machine.fingerprint}")
-    timing = f3.radio("Timing", list(TIMINGS), format_func=TIMINGS.__getitem__, key="bench_timing")
-    results = [r for r in on_machine if r.config.variant in variants]
+    engines = list(dict.fromkeys(r.config.runtime for r in on_machine))
+    runtimes = f3.multiselect("Runtimes", engines, default=engines, format_func=RUNTIME_LABELS.__getitem__,
+                              key=f"bench_runtimes_{machine.fingerprint}")
+    timing = f4.radio("Timing", list(TIMINGS), format_func=TIMINGS.__getitem__, key="bench_timing")
+    results = [r for r in on_machine if r.config.variant in variants and r.config.runtime in runtimes]
     if not results:
-        st.warning("Pick at least one precision variant.")
+        st.warning("Pick at least one precision variant and one runtime.")
         return
     batches, lengths = comparison.grid(results)
     c1, c2, _ = st.columns([1, 1, 4])
     batch = c1.selectbox("Batch size", batches, index=len(batches) - 1, key="bench_batch")
     seq_len = c2.selectbox("Sequence length", lengths, index=len(lengths) - 1, key="bench_seq")
     st.caption(charts.provenance(results, origin))
-    show_headline(results, "fp32" if "fp32" in variants else variants[0], batch, seq_len)
+    setups = list(dict.fromkeys(r.config.setup for r in results))
+    show_headline(results, "fp32" if "fp32" in setups else setups[0], batch, seq_len)
     charts_for(results, peaks, timing, batch, seq_len, pair.architecture_only)
 
 

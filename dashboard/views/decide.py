@@ -40,15 +40,17 @@ OWN_DATA = "A labelled file, scored here"
 
 
 def measured(pair: PairSpec) -> list[BenchmarkResult]:
-    """The pair's latest result per model x variant x machine, from the results cache (the shipped files without
-    one)."""
+    """The pair's latest eager result per model x variant x machine, from the results cache (the shipped files
+    without one). Other runtimes are compared on the Benchmarks page; the decision rules here name a variant only."""
     path = str(resources.settings().cache_path)
     try:
         stored = resources.benchmark_records(path, resources.benchmark_store(path).version())
     except (OSError, sqlite3.Error):
         stored = reference_records()
     return latest(
-        s.record for s in stored if isinstance(s.record, BenchmarkResult) and s.record.config.pair == pair.key
+        s.record for s in stored
+        if isinstance(s.record, BenchmarkResult) and s.record.config.pair == pair.key
+        and s.record.config.runtime == "eager"
     )
 
 
