@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from concurrent.futures import Future
+from dataclasses import replace
 
 import streamlit as st
+import torch
 
 from benchmarks.analysis.attention import AlignedComparison, PairAttention, compare_aligned, extract_pair
 from benchmarks.analysis.bertviz_offline import View, head_view_html, model_view_html
 from benchmarks.core import deadline
 from benchmarks.core.data import LabelledTexts, load_sst2
-from benchmarks.core.models import LoadedPair, ModelLoadError, load_pair
+from benchmarks.core.models import LoadedModel, LoadedPair, ModelLoadError, load_pair
 from benchmarks.core.pairs import ModelSpec, PairSpec
 from benchmarks.core.settings import Settings, load_settings
+from benchmarks.harness.runtime_model import with_runtime
 from benchmarks.harness.store import ResultStore, StoredRecord
 
 
@@ -55,6 +58,20 @@ def _loaded(key: tuple[str, ...], device: str, attn: str) -> LoadedPair:
 def pair(spec: PairSpec, device: str = "cpu") -> LoadedPair:
     """The SDPA pair used for predictions; loaded once per process and shared by every session."""
     return _loaded(_spec(spec), device, "sdpa")
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _in_runtime(key: tuple[str, ...], device: str, role: str, runtime: str, variant: str) -> LoadedModel:
+    return with_runtime(getattr(_loaded(key, device, "sdpa"), role), runtime, variant, torch.get_num_threads())
+
+
+def runtime_pair(spec: PairSpec, device: str, choices: dict[str, tuple[str, str]]) -> LoadedPair:
+    """The prediction pair with each model in its chosen (runtime, variant); eager fp32 is the shared pair itself.
+    Prepared once per process (exporting or compiling can take a minute); RuntimeUnavailable is not cached."""
+    base = pair(spec, device)
+    models = {role: _in_runtime(_spec(spec), device, role, *choices[role]) if choices[role] != ("eager", "fp32")
+              else getattr(base, role) for role in ("teacher", "student")}
+    return replace(base, **models)
 
 
 def attention_pair(spec: PairSpec, device: str = "cpu") -> LoadedPair:

@@ -2,6 +2,7 @@
 
 import os
 
+import pytest
 import torch
 from safetensors.torch import load_file
 from streamlit.testing.v1 import AppTest
@@ -75,3 +76,22 @@ def test_pickle_weights_are_named_under_the_prediction(allow_tmp_models, tmp_pat
     at.text_area[0].input("a good movie").run()
     assert not at.exception
     assert [t.value for t in at.text] == [f"Teacher: {PICKLE_NOTE}"]
+
+
+def test_each_model_picks_its_runtime_and_the_answer_names_it(allow_tmp_models, tmp_path, monkeypatch):
+    from benchmarks.runtimes.registry import unavailable_reason
+
+    if unavailable_reason("onnxruntime", "fp32", "cpu"):
+        pytest.skip("onnxruntime is not installed")
+    monkeypatch.setenv("KD_STATE_DIR", str(tmp_path / "state"))  # the exported graph is cached there
+    at = _app_on_tiny_pair(allow_tmp_models).run()
+    assert at.selectbox(key="runtime_teacher").value == ("eager", "fp32")  # the default stays eager fp32
+    at.selectbox(key="runtime_student").set_value(("onnxruntime", "int8-dynamic"))
+    at.text_area[0].input("a good movie").run(timeout=120)
+    assert not at.exception and not at.error
+    captions = [plain(c.value) for c in at.caption]
+    assert any("ran in PyTorch eager · fp32" in c for c in captions)
+    assert any("ran in ONNX Runtime · int8-dynamic" in c for c in captions)
+    assert any("student in ONNX Runtime · int8-dynamic" in c for c in captions)
+    assert len([m for m in at.metric if m.label == "Label"]) == 2
+    assert list((tmp_path / "state" / "artefacts" / "onnxruntime").iterdir())

@@ -23,9 +23,6 @@ from benchmarks.core.data import LabelledTexts, sample_sentences
 from benchmarks.core.device import detect_hardware, detect_software, synchronize
 from benchmarks.core.inference import dataset_logits
 from benchmarks.core.models import canonical_logits, load_model
-from benchmarks.core.settings import load_settings
-from benchmarks.core.vocabulary import VARIANT_INFO
-from benchmarks.harness.precision import apply_variant
 from benchmarks.harness.results import (
     Accuracy,
     BenchmarkConfig,
@@ -34,8 +31,8 @@ from benchmarks.harness.results import (
     CellResult,
     MemoryUse,
 )
+from benchmarks.harness.runtime_model import prepare_model
 from benchmarks.runtimes.base import Prepared, RuntimeUnavailable
-from benchmarks.runtimes.registry import RUNTIME_INFO, prepare
 
 EVAL_MAX_LENGTH = 128
 
@@ -217,17 +214,9 @@ def score(model, tokenizer, labels: tuple[str, ...], data: LabelledTexts, settin
 
 
 def _runtime(config: BenchmarkConfig, loaded, shapes: list[tuple[int, int]]) -> Prepared:
-    """The loaded fp32 model in the config's precision and runtime; HarnessError (one sentence) when it cannot be.
-    Artefacts are cached under the state folder, named by the model, precision and software versions."""
-    torch_precision = RUNTIME_INFO[config.runtime].torch_precision
-    model = apply_variant(loaded.model, config.variant) if torch_precision else loaded.model
-    software = detect_software()
-    identity = {"fingerprint": config.fingerprint, "torch": software.torch, "transformers": software.transformers,
-                "attn": config.settings.attn_implementation, "device": config.device}
+    """The loaded fp32 model in the config's precision and runtime; HarnessError (one sentence) when it cannot be."""
     try:
-        return prepare(config.runtime, model, config.variant, VARIANT_INFO[config.variant].label,
-                       device=torch.device(config.device), threads=config.settings.threads, shapes=shapes,
-                       cache_root=load_settings().state_dir / "artefacts", identity=identity)
+        return prepare_model(loaded, config.runtime, config.variant, config.settings.threads, shapes)
     except RuntimeUnavailable as exc:
         raise HarnessError(f"{config.name} in {config.setup}: {exc}") from None
 

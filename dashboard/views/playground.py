@@ -9,9 +9,12 @@ import streamlit as st
 import torch
 
 from benchmarks.core.data import sample_sentences
+from benchmarks.core.device import detect_hardware
 from benchmarks.core.inference import InvalidInput, ModelRun, PairRun, clean_text, predict_pair
 from benchmarks.core.models import ModelLoadError
-from benchmarks.core.vocabulary import ROLES
+from benchmarks.core.vocabulary import ROLES, RUNTIME_LABELS
+from benchmarks.harness.runtime_model import setups
+from benchmarks.runtimes.base import RuntimeUnavailable
 from dashboard import resources, safe, sidebar
 from dashboard.charts.playground import probability_chart
 from dashboard.charts.theme import CONFIG, ROLE_COLOURS
@@ -19,10 +22,29 @@ from dashboard.charts.theme import CONFIG, ROLE_COLOURS
 REPEATS = 5  # timed repeats per input: one run of a ~10 ms model is mostly noise
 
 
-def model_column(role: str, run: ModelRun, timings: list[float], totals: list[float], n_layers: int) -> None:
+def setup_label(choice: tuple[str, str]) -> str:
+    return f"{RUNTIME_LABELS[choice[0]]} · {choice[1]}"
+
+
+def choose_runtimes(device: str) -> dict[str, tuple[str, str]]:
+    """A runtime and precision per model (default eager fp32), and why the others are not offered here."""
+    offered, reasons = setups(device, detect_hardware())
+    columns = st.columns(2)
+    choices = {role: column.selectbox(f"{role.capitalize()} runs in", offered, format_func=setup_label,
+                                      key=f"runtime_{role}") for column, role in zip(columns, ROLES)}
+    if reasons:
+        with st.expander("Runtimes not offered on this device"):
+            for reason in reasons:
+                st.text(reason)
+    return choices
+
+
+def model_column(role: str, run: ModelRun, timings: list[float], totals: list[float], n_layers: int,
+                 choice: tuple[str, str]) -> None:
     pred, title = run.predictions[0], role.capitalize()
     st.subheader(title)
-    st.caption(f"{safe.text(run.model)} · {n_layers} layer{'s' if n_layers != 1 else ''}")
+    st.caption(f"{safe.text(run.model)} · {n_layers} layer{'s' if n_layers != 1 else ''} · ran in "
+               f"{safe.text(setup_label(choice))}")
     st.metric("Label", pred.label, help="argmax of the class probabilities")
     st.plotly_chart(probability_chart(run, 0, ROLE_COLOURS[role]), config=CONFIG, key=f"probs-{title}")
     c1, c2 = st.columns(2)
@@ -32,9 +54,9 @@ def model_column(role: str, run: ModelRun, timings: list[float], totals: list[fl
     st.caption(f"{pred.tokens} tokens" + (" · **truncated** to the model's limit" if pred.truncated else ""))
 
 
-def timed_runs(text: str, max_tokens: int) -> tuple[PairRun, list[PairRun]]:
+def timed_runs(text: str, max_tokens: int, choices: dict[str, tuple[str, str]]) -> tuple[PairRun, list[PairRun]]:
     pair_spec, device = sidebar.current()
-    loaded = resources.pair(pair_spec, device)
+    loaded = resources.runtime_pair(pair_spec, device, choices)
     predict_pair(loaded, [text], max_tokens)  # warm-up: first calls pay for allocations
     runs = [predict_pair(loaded, [text], max_tokens) for _ in range(REPEATS)]
     return runs[0], runs
@@ -48,15 +70,17 @@ def main() -> None:
     default = "" if choice == "(type your own)" else choice
     # No max_chars on the box: the browser would drop an over-long paste silently; clean_text() says how long it was.
     text = st.text_area("Text", value=default, height=100, key=f"text-{choice}")
+    runtimes = choose_runtimes(sidebar.current()[1])
     if not st.button("Compare", type="primary") and not text:
         st.info("Pick an example or type a sentence, then press **Compare**.")
         return
     try:
         text = clean_text(text, limits.max_chars)
         pair_spec, _ = sidebar.current()
-        with st.spinner("Running both models…"):
-            first, runs = timed_runs(text, limits.max_tokens)
-    except (InvalidInput, ModelLoadError) as exc:
+        with st.spinner("Running both models (a runtime's first use exports or compiles the model: up to a "
+                        "minute or two)…"):
+            first, runs = timed_runs(text, limits.max_tokens, runtimes)
+    except (InvalidInput, ModelLoadError, RuntimeUnavailable) as exc:
         st.error(safe.message(exc))
         return
     loaded = resources.pair(pair_spec, sidebar.current()[1])
@@ -79,11 +103,11 @@ def main() -> None:
     for column, role in zip((left, right), ROLES):
         with column:
             model_column(role, getattr(first, role), [getattr(r, role).model_ms for r in runs],
-                         [getattr(r, role).total_ms for r in runs], getattr(loaded, role).n_layers)
+                         [getattr(r, role).total_ms for r in runs], getattr(loaded, role).n_layers, runtimes[role])
     threads = torch.get_num_threads()
     st.caption(
         f"Measured now on {sidebar.current()[1]} ({platform.processor() or platform.machine()}, {threads} threads), "
-        f"fp32, batch 1, "
+        f"teacher in {setup_label(runtimes['teacher'])}, student in {setup_label(runtimes['student'])}, batch 1, "
         f"{REPEATS} timed runs after one warm-up. Label mapping: {safe.text(loaded.label_note)}."
     )
     for note in loaded.weights_notes:  # plain text: said once per model whose weights were not safetensors

@@ -1,0 +1,54 @@
+"""A loaded model in a chosen runtime and precision: what a measurement times and what the Playground answers with.
+Which runtime x precision setups a device offers, and one sentence for each it does not."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Sequence
+from dataclasses import replace
+
+from benchmarks.core.device import HardwareInfo, detect_software
+from benchmarks.core.models import LoadedModel
+from benchmarks.core.settings import load_settings
+from benchmarks.core.vocabulary import RUNTIMES, VARIANT_INFO, setup_name
+from benchmarks.harness.precision import apply_variant, supported_variants
+from benchmarks.runtimes.base import Prepared
+from benchmarks.runtimes.registry import RUNTIME_INFO, prepare, unavailable_reason
+
+
+def setups(device: str, hardware: HardwareInfo) -> tuple[list[tuple[str, str]], list[str]]:
+    """([(runtime, variant)] this device can run, eager fp32 first; one sentence per runtime x native precision it
+    cannot run here)."""
+    offered, reasons = [], []
+    for runtime in RUNTIMES:
+        for variant in supported_variants(device, hardware):
+            why = unavailable_reason(runtime, variant, device)
+            if why is None:
+                offered.append((runtime, variant))
+            elif variant in RUNTIME_INFO[runtime].precisions:  # "compile does not run int8" is no news to anyone
+                reasons.append(f"{setup_name(runtime, variant)}: {why}")
+    return offered, reasons
+
+
+def prepare_model(loaded: LoadedModel, runtime: str, variant: str, threads: int,
+                  shapes: Sequence[tuple[int, int]] = (), keep_original: bool = False) -> Prepared:
+    """`loaded` in `runtime` and `variant`; artefacts cached under the state folder, named by the weights,
+    precision and software. keep_original: convert a copy (the loaded model is shared, e.g. by the dashboard).
+    RuntimeUnavailable (one sentence) when it cannot be done."""
+    model = loaded.model
+    if RUNTIME_INFO[runtime].torch_precision:
+        model = apply_variant(copy.deepcopy(model) if keep_original and variant != "fp32" else model, variant)
+    software = detect_software()
+    identity = {"fingerprint": loaded.fingerprint, "torch": software.torch, "transformers": software.transformers,
+                "attn": loaded.attn_implementation, "device": str(loaded.device)}
+    return prepare(runtime, model, variant, VARIANT_INFO[variant].label, device=loaded.device, threads=threads,
+                   shapes=shapes, cache_root=load_settings().state_dir / "artefacts", identity=identity)
+
+
+def with_runtime(loaded: LoadedModel, runtime: str, variant: str, threads: int) -> LoadedModel:
+    """A copy of `loaded` that answers through `runtime` in `variant` (the original is left as it was)."""
+    if (runtime, variant) == ("eager", "fp32"):
+        return loaded
+    prepared = prepare_model(loaded, runtime, variant, threads, keep_original=True)
+    return replace(loaded, model=prepared.model, lock=threading.Lock())
