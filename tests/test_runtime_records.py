@@ -130,3 +130,18 @@ def test_library_and_dashboard_work_without_the_optional_runtimes():
         "assert not at.exception, at.exception\n"
     )
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, timeout=300)
+
+
+def test_export_and_import_carry_the_runtime_and_list_shows_it(tmp_path, capsys):
+    from benchmarks import cli
+    from benchmarks.harness.store import ResultStore
+
+    ort = replace(fake.result(runtime="onnxruntime", variant="int8-dynamic"), export_s=3.5, artefact_bytes=1234)
+    ResultStore(tmp_path / "a.sqlite").put_many([fake.result(), ort], "measured")
+    assert cli.main(["export", str(tmp_path / "x.json"), "--db", str(tmp_path / "a.sqlite")]) == 0
+    assert cli.main(["import", str(tmp_path / "x.json"), "--db", str(tmp_path / "b.sqlite")]) == 0
+    back = {r.record.key: r.record for r in ResultStore(tmp_path / "b.sqlite").records("model")}
+    assert back[ort.key] == ort and back[ort.key].config.runtime == "onnxruntime"
+    capsys.readouterr()
+    assert cli.main(["list", "--db", str(tmp_path / "b.sqlite"), "--pair", "pocket"]) == 0
+    assert "teacher · onnxruntime int8-dynamic" in capsys.readouterr().out
