@@ -19,10 +19,11 @@ from benchmarks.csv_export import to_csv
 from benchmarks.data import read_labelled_file
 from benchmarks.settings import REPO_ROOT, Settings
 from dashboard import safe
+from dashboard.views.decide import URL_KEYS as DECIDE_KEYS
 from tests.conftest import REPO, plain
 
 APP = str(REPO / "dashboard" / "app.py")
-PAGES = ["views/playground.py", "views/benchmarks.py", "views/attention.py", "views/distillation.py"]
+PAGES = ["views/playground.py", "views/benchmarks.py", "views/attention.py", "views/distillation.py", "views/decide.py"]
 # Each payload carries the marker EVIL; `UNSAFE` finds any of them left live in text Streamlit renders.
 PAYLOADS = {
     "markdown-link": "[EVIL](https://evil.example/login) click",
@@ -65,9 +66,11 @@ def test_safe_text_leaves_no_live_markup(payload):
 
 @pytest.mark.parametrize("payload", list(PAYLOADS.values()), ids=list(PAYLOADS))
 def test_a_hostile_shared_link_renders_as_text_on_every_page(payload):
-    """Every URL parameter at once: the pair's teacher and student, the Distillation page's T and sentence."""
+    """Every URL parameter at once: the pair's teacher and student, the Distillation page's T and sentence, the
+    Decide page's constraints."""
     at = AppTest.from_file(APP, default_timeout=60)
-    at.query_params.update(pair="custom", teacher=payload, student=payload, T=payload, sentence=payload)
+    at.query_params.update(pair="custom", teacher=payload, student=payload, T=payload, sentence=payload,
+                           **{key: payload for key in DECIDE_KEYS})
     at.run()
     echoed = []
     for page in PAGES:

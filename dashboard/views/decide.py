@@ -24,7 +24,7 @@ from benchmarks.precision import supported_variants
 from benchmarks.results import BenchmarkResult
 from benchmarks.scoring import data_hash
 from benchmarks.store import reference_records
-from dashboard import resources, sidebar
+from dashboard import resources, safe, sidebar
 from dashboard.charts.decide import frontier_chart
 from dashboard.views.distillation import choose_dataset
 
@@ -107,7 +107,7 @@ def own_scores(pair: PairSpec, device: str, variants: list[str]) -> tuple[Scored
     try:
         loaded = resources.pair(pair, device)
     except ModelLoadError as exc:
-        st.error(str(exc))
+        st.error(safe.message(exc))
         return None
     runnable = [v for v in variants if v in supported_variants(device, detect_hardware())]
     cache_dir = limits.state_dir / "scores"
@@ -130,10 +130,10 @@ def own_scores(pair: PairSpec, device: str, variants: list[str]) -> tuple[Scored
 def recommendation(decision: Decision) -> None:
     rec = decision.recommendation
     if rec is None:
-        st.warning("Nothing measured meets these constraints. " + " ".join(decision.relax))
+        st.warning("Nothing measured meets these constraints. " + " ".join(safe.text(r) for r in decision.relax))
         return
-    st.success(f"Recommendation: **{rec.candidate.name}** ({rec.candidate.runtime})")
-    st.markdown("\n".join(f"- {r}" for r in decision.reasons))
+    st.success(f"Recommendation: **{safe.text(rec.candidate.name)}** ({safe.text(rec.candidate.runtime)})")
+    st.markdown("\n".join(f"- {safe.text(r)}" for r in decision.reasons))
 
 
 def drift_section(flips: list[Flips], cands_by_name: dict, texts: list[str] | None) -> None:
@@ -144,7 +144,7 @@ def drift_section(flips: list[Flips], cands_by_name: dict, texts: list[str] | No
     st.caption("How often a lower precision changes a model's answer against the same model in fp32, on the same sentences "
                "(Wilson 95 % interval). Open a row for the sentences.")
     for f in flips:
-        with st.expander(f"{f.candidate}: {f.rate.value:.1%} changed [{f.rate.low:.1%}, {f.rate.high:.1%}] — "
+        with st.expander(f"{safe.text(f.candidate)}: {f.rate.value:.1%} changed [{f.rate.low:.1%}, {f.rate.high:.1%}] — "
                          f"{len(f.indices)} of {f.rate.n} against {f.reference}"):
             ref, cand = cands_by_name[f.reference], cands_by_name[f.candidate]
             st.dataframe(pd.DataFrame({
@@ -173,7 +173,7 @@ def main() -> None:
     pair, device = sidebar.current()
     results = measured(pair)
     if not results:
-        st.info(f"No benchmark results for {pair.title} yet: measure them on the Benchmarks page first.")
+        st.info(f"No benchmark results for {safe.text(pair.title)} yet: measure them on the Benchmarks page first.")
         return
     k = constraint_form(machines(results), results)
     on_machine = [r for r in results if _key(machine_of(r)) == k.machine]
@@ -194,12 +194,12 @@ def main() -> None:
     decision = decide(cands, k)
     recommendation(decision)
     st.plotly_chart(frontier_chart(decision, data_label), key="dk_frontier")
-    st.caption(f"Accuracy on {data_label}; latency model only (forward pass), measured on {machine_of(on_machine[0]).label}. "
+    st.caption(f"Accuracy on {safe.text(data_label)}; latency model only (forward pass), measured on {machine_of(on_machine[0]).label}. "
                "Bubble area: weight size; ringed: the recommendation; faded: excluded; dashed: the Pareto frontier.")
     st.subheader("Ranking")
     st.dataframe(ranking_rows(decision), hide_index=True, key="dk_ranking")
     for note in sorted({c.latency_note for c in cands if c.latency_note}):
-        st.caption(note)
+        st.caption(safe.text(note))
     st.caption("Against the teacher (fp32): exact McNemar test on the discordant sentences and Newcombe's paired 95 % interval "
                "of the difference; speed-up: bootstrap 95 % interval over the sweeps' p50s (paired where the two took turns in "
                "one run). \"Within noise\" only where p ≥ 0.05 or the interval holds 1.0; at the margin the interval "
