@@ -306,7 +306,7 @@ def _heads(args: argparse.Namespace) -> int:
         teacher = heads.head_importance(pair.teacher, data, report, 0, total)
         student = heads.head_importance(pair.student, data, report, pair.teacher.n_layers * pair.teacher.n_heads, total)
         machine = f"{detect_hardware().label(device)}, {torch.get_num_threads()} threads"
-        result = heads.PairHeadImportance(teacher, student, len(data), data.source, machine, datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+        result = heads.PairHeadImportance(teacher, student, len(data), f"SST-2 dev, first {len(data)} sentences", machine, datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
         path = Path(args.out) if args.out else heads.cache_file(load_settings().state_dir, pair.teacher.fingerprint, pair.student.fingerprint, len(data))
         heads.save(path, result)
     except BaseException as exc:
@@ -314,7 +314,7 @@ def _heads(args: argparse.Namespace) -> int:
             why = "stopped before the end" if isinstance(exc, KeyboardInterrupt) else str(exc)
             write_progress(progress_path, progress.advance(state="failed", message=why))
         raise
-    print(f"{pair.spec.title}: {len(data)} sentences of {data.source}, {machine}")
+    print(f"{pair.spec.title}: {result.data_source}, {machine}")
     for role, r in (("teacher", teacher), ("student", student)):
         print(f"{role} ({r.model}): accuracy {r.base_accuracy:.1%} with every head, {r.seconds:.0f} s")
         for title, most in (("most important", True), ("least important", False)):
