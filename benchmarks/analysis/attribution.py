@@ -141,3 +141,31 @@ def deletion_check(loaded: LoadedModel, attributions: Sequence[TokenAttribution]
         raise ValueError("every sentence has fewer than two words; the deletion check needs longer sentences")
     wins = sum(t > r for t, r in zip(top_drops, random_drops))
     return DeletionCheck(attributions[0].model, len(top_drops), fraction, float(np.mean(top_drops)), float(np.mean(random_drops)), wins)
+
+
+@dataclass(frozen=True)
+class SampleReport:
+    """Attributions of both models over a sample of sentences: how often they agree, and whether they are faithful."""
+
+    agreements: tuple[RankAgreement, ...]  # one per sentence both tokenizers split alike
+    skipped: int  # sentences the two tokenizers split differently
+    teacher: DeletionCheck
+    student: DeletionCheck
+    worst_relative_delta: float  # the largest integration error relative to the output change, over all attributions
+
+    @property
+    def mean_spearman(self) -> float:
+        values = [a.spearman for a in self.agreements if not np.isnan(a.spearman)]
+        return float(np.mean(values)) if values else float("nan")
+
+    @property
+    def mean_top_overlap(self) -> float:
+        return float(np.mean([a.top_overlap for a in self.agreements])) if self.agreements else float("nan")
+
+
+def sample_report(teacher: LoadedModel, student: LoadedModel, texts: Sequence[str], steps: int = STEPS) -> SampleReport:
+    pairs = [(integrated_gradients(teacher, t, steps), integrated_gradients(student, t, steps)) for t in texts]
+    agreements = tuple(rank_agreement(a, b) for a, b in pairs if a.ids == b.ids)
+    worst = max(x.relative_delta for pair in pairs for x in pair)
+    return SampleReport(agreements, len(pairs) - len(agreements), deletion_check(teacher, [a for a, _ in pairs]),
+                        deletion_check(student, [b for _, b in pairs]), worst)
