@@ -1,5 +1,5 @@
 """Do the two models rely on the same words: integrated gradients (Sundararajan et al. 2017, via captum) on
-the word embeddings for each model's predicted class, rank agreement between the two models, and a
+the word embeddings for the log-odds of each model's predicted class, rank agreement between the two models, and a
 deletion check of whether the attributions are faithful to the model."""
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ class TokenAttribution:
     ids: tuple[int, ...]
     tokens: tuple[str, ...]
     special: tuple[bool, ...]  # [CLS]/[SEP]: kept in the baseline, so their attribution is ~0
-    scores: np.ndarray  # per token, summed over the embedding; > 0 pushes towards `label`
+    scores: np.ndarray  # per token, summed over the embedding, in log-odds; > 0 pushes towards `label`
     target: int  # output index attributed: the predicted class
     label: str
     probability: float  # of `label` for the full sentence
-    output_change: float  # F(sentence) - F(baseline), what the scores should sum to
+    output_change: float  # F(sentence) - F(baseline) in log-odds, what the scores should sum to
     delta: float  # sum(scores) - output_change: the integration error
     steps: int
 
@@ -39,14 +39,18 @@ class TokenAttribution:
 
 
 def integrated_gradients(loaded: LoadedModel, text: str, steps: int = STEPS, max_length: int = MAX_LENGTH) -> TokenAttribution:
-    """IG of the predicted class's probability with respect to the word embeddings; the baseline keeps
-    [CLS]/[SEP] and replaces every other token with [PAD] (the usual choice for BERT-family models)."""
+    """IG of the predicted class's log-odds, log p / (1 - p), with respect to the word embeddings. Log-odds
+    rather than the probability: a confident model's probability saturates (the [PAD] baseline already scores
+    0.98 for some), squashing every attribution towards 0. The baseline keeps [CLS]/[SEP] and replaces every other
+    token with [PAD] (the usual choice for BERT-family models)."""
     tok = loaded.tokenizer
     limit = min(max_length, loaded.max_length)
     model = loaded.model
 
-    def probability(input_ids: torch.Tensor, attention_mask: torch.Tensor, target: int) -> torch.Tensor:
-        return torch.softmax(model(input_ids=input_ids, attention_mask=attention_mask).logits.float(), dim=-1)[:, target]
+    def log_odds(input_ids: torch.Tensor, attention_mask: torch.Tensor, target: int) -> torch.Tensor:
+        logp = torch.log_softmax(model(input_ids=input_ids, attention_mask=attention_mask).logits.float(), dim=-1)
+        others = torch.cat([logp[:, :target], logp[:, target + 1 :]], dim=-1)
+        return logp[:, target] - others.logsumexp(-1)
 
     with loaded.lock:  # also guards the tokenizer, which is not thread-safe
         batch = tok(text, truncation=True, max_length=limit, return_tensors="pt")
@@ -59,7 +63,7 @@ def integrated_gradients(loaded: LoadedModel, text: str, steps: int = STEPS, max
         target = int(probs.argmax())
         # Gradients flow only to the embedding outputs captum hooks; the shared weights are never changed.
         with torch.enable_grad():
-            ig = LayerIntegratedGradients(probability, model.get_input_embeddings())
+            ig = LayerIntegratedGradients(log_odds, model.get_input_embeddings())
             scores, delta = ig.attribute(ids, baselines=baseline, additional_forward_args=(mask, target), n_steps=steps,
                                          return_convergence_delta=True)
     token_scores = scores.sum(-1)[0].detach().float().cpu().numpy()

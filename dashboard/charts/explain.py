@@ -14,23 +14,26 @@ def state_name(index: int) -> str:
 
 
 def cka_heatmap(sim: LayerSimilarity) -> go.Figure:
-    """Student hidden states (rows) against teacher hidden states (columns); ○ = initialised from, ✕ = most similar."""
+    """Student hidden states (rows) against teacher hidden states (columns); a red frame marks the state each
+    student state was initialised from, a star the most similar one."""
     rows, cols = sim.cka.shape
     fig = go.Figure(
         go.Heatmap(
-            z=sim.cka, x=[state_name(j) for j in range(cols)], y=[state_name(i) for i in range(rows)], colorscale="Viridis",
-            zmin=0, zmax=1, texttemplate="%{z:.2f}", textfont=dict(size=11), colorbar=dict(thickness=10, title="CKA"),
-            hovertemplate="student %{y} vs teacher %{x}: CKA %{z:.3f}<extra></extra>",
+            z=sim.cka, x=list(range(cols)), y=list(range(rows)), colorscale="Viridis", zmin=0, zmax=1, texttemplate="%{z:.2f}",
+            textfont=dict(size=11), colorbar=dict(thickness=10, title="CKA"), customdata=[[[state_name(i), state_name(j)] for j in range(cols)] for i in range(rows)],
+            hovertemplate="student %{customdata[0]} vs teacher %{customdata[1]}: CKA %{z:.3f}<extra></extra>",
         )
     )
-    marks = (("initialised from", sim.init_map, dict(symbol="circle-open", color="white", size=26, line=dict(width=3))),
-             ("most similar", sim.best_teacher(), dict(symbol="x-thin", color="red", size=18, line=dict(width=3))))
-    for name, columns, marker in marks:
-        fig.add_trace(go.Scatter(x=[state_name(j) for j in columns], y=[state_name(i) for i in range(rows)], mode="markers",
-                                 marker=marker, name=name, hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=list(sim.init_map), y=list(range(rows)), mode="markers", name="initialised from", hoverinfo="skip",
+                             marker=dict(symbol="square-open", color="#e41a1c", size=44, line=dict(width=3))))
+    # The star sits in the cell's corner so the value stays readable.
+    fig.add_trace(go.Scatter(x=[j + 0.32 for j in sim.best_teacher()], y=[i - 0.28 for i in range(rows)], mode="markers", name="most similar",
+                             hoverinfo="skip", marker=dict(symbol="star", color="white", size=13, line=dict(width=1, color="black"))))
+    names = dict(tickmode="array", tickvals=list(range(max(rows, cols))), ticktext=[state_name(i) for i in range(max(rows, cols))])
     fig.update_layout(
-        height=140 + 48 * rows, margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=-0.25),
-        xaxis=dict(title="teacher hidden state"), yaxis=dict(title="student hidden state", autorange="reversed"),
+        height=150 + 52 * rows, margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=-0.3),
+        xaxis=dict(names, title="teacher hidden state", range=[-0.5, cols - 0.5]),
+        yaxis=dict(names, title="student hidden state", range=[rows - 0.5, -0.5]),
     )
     return fig
 
@@ -47,7 +50,7 @@ def attribution_bars(attr: TokenAttribution, colour: str) -> go.Figure:
     )
     fig.update_layout(
         height=80 + 22 * n, margin=dict(l=10, r=10, t=10, b=10),
-        xaxis=dict(title=f"attribution to P({attr.label})", zeroline=True),
+        xaxis=dict(title=f"attribution to the log-odds of {attr.label}", zeroline=True),
         yaxis=dict(tickmode="array", tickvals=list(range(n)), ticktext=labels, autorange="reversed"),
     )
     return fig

@@ -33,7 +33,7 @@ def similarity_caption(sim: LayerSimilarity) -> str:
     best = "; ".join(f"student {state_name(i)} → teacher {state_name(j)} ({sim.cka[i, j]:.2f})" for i, j in enumerate(sim.best_teacher()))
     moved = sum(b != m for b, m in zip(sim.best_teacher(), sim.init_map))
     return (f"Highest similarity: {best}. {moved} of {len(sim.init_map)} student states are now closest to a teacher state other "
-            "than the one they were initialised from (○).")
+            "than the one they were initialised from (red frame).")
 
 
 def similarity_tab(spec: PairSpec, device: str, text: str) -> None:
@@ -46,11 +46,11 @@ def similarity_tab(spec: PairSpec, device: str, text: str) -> None:
     sim, seconds = resources.layer_similarity_of(spec, device, tuple(texts))
     st.plotly_chart(cka_heatmap(sim), config={"displayModeBar": False}, key="cka_heatmap")
     st.caption(similarity_caption(sim))
-    unit = f"{sim.rows:,} tokens" if sim.unit == "token" else f"{sim.rows} sentences (mean over tokens: the two tokenizers split some sentences differently)"
+    unit = f"{sim.rows:,} tokens" if sim.unit == "token" else "one row per sentence, the mean over its tokens: the two tokenizers split some sentences differently"
     st.caption(
         f"Linear CKA (Kornblith et al. 2019) between the hidden states of every student and teacher layer over {len(texts)} sentences "
-        f"= {unit}: 1 = the same representation up to rotation and scale. ○ marks the DistilBERT initialisation (student layer k "
-        f"from teacher layer round(k × L_teacher / L_student)); ✕ the most similar teacher state. Computed in {seconds:.2f} s on "
+        f"({unit}): 1 = the same representation up to rotation and scale. The red frame marks the DistilBERT initialisation (student layer k "
+        f"from teacher layer round(k × L_teacher / L_student)), the star the most similar teacher state. Computed in {seconds:.2f} s on "
         f"{machine(device)}, models already loaded (a shared machine: timings vary)."
     )
 
@@ -67,8 +67,9 @@ def attribution_tab(spec: PairSpec, device: str, text: str) -> None:
                        f"must add up to) · {steps} steps in {seconds:.2f} s")
             if attr.relative_delta > 0.05:
                 st.warning("The delta is over 5 % of the output change: raise the steps for trustworthy scores.")
-    st.caption("Integrated gradients (Sundararajan et al. 2017, captum) of each model's predicted-class probability with respect to "
-               f"its word embeddings, from a baseline of [PAD] tokens ([CLS]/[SEP] kept). Grey bars push against the prediction. {machine(device)}.")
+    st.caption("Integrated gradients (Sundararajan et al. 2017, captum) of each model's log-odds for its predicted class, log p/(1 − p), "
+               "with respect to its word embeddings, from a baseline of [PAD] tokens ([CLS]/[SEP] kept); the scores add up to the change in "
+               f"log-odds from the baseline, up to the convergence delta. Grey bars push against the prediction. {machine(device)}.")
     if teacher.ids == student.ids:
         agreement = rank_agreement(teacher, student)
         c1, c2 = st.columns(2)
