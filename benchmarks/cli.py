@@ -318,7 +318,7 @@ def _heads(args: argparse.Namespace) -> int:
     for role, r in (("teacher", teacher), ("student", student)):
         print(f"{role} ({r.model}): accuracy {r.base_accuracy:.1%} with every head, {r.seconds:.0f} s")
         for title, most in (("most important", True), ("least important", False)):
-            print(f"  {title}: " + ", ".join(f"L{l}.H{h} {d * 100:+.1f} pp" for l, h, d in r.ranked(3, most)))
+            print(f"  {title}: " + ", ".join(f"L{l}.H{h} {d * 100:+.1f} pp (gold prob {r.probability_drops[l, h]:+.4f})" for l, h, d in r.ranked(3, most)))
     print(f"saved to {path}")
     if progress_path:
         write_progress(progress_path, progress.advance(state="finished", fraction=1.0, message=str(path.name)))

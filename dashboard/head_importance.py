@@ -30,8 +30,9 @@ def _run_args(pair: PairSpec, device: str, sentences: int) -> list[str]:
 def results(result: heads.PairHeadImportance, maps) -> None:
     per_sentence = 100 / result.sentences
     st.caption(f"Accuracy lost (percentage points) on {result.data_source} when one head is masked (its output zeroed by a forward hook), "
-               f"beside the head summary of your sentence. One sentence = {per_sentence:.2f} pp, so single-sentence differences are noise; "
-               f"negative = masking helped. Measured {result.measured_at} on {result.machine}.")
+               f"beside the head summary of your sentence. One sentence = {per_sentence:.2f} pp, so differences of a sentence or two are noise; "
+               "negative = masking helped. The tables order heads with equal drops by the mean probability of the gold label they cost. "
+               f"Measured {result.measured_at} on {result.machine}.")
     span = max(float(np.abs(getattr(result, r).drops).max()) for r in ROLES) * 100 or 1.0
     for column, role in zip(st.columns(2), ROLES):
         r = getattr(result, role)
@@ -45,7 +46,8 @@ def results(result: heads.PairHeadImportance, maps) -> None:
                                config={"displayModeBar": False}, key=f"entropy_{role}")
             rows = [("most", *x) for x in r.ranked(3, True)] + [("least", *x) for x in r.ranked(3, False)]
             st.dataframe(pd.DataFrame({"important": [x[0] for x in rows], "head": [f"L{x[1]}.H{x[2]}" for x in rows],
-                                       "accuracy drop (pp)": [round(x[3] * 100, 2) for x in rows]}), hide_index=True)
+                                       "accuracy drop (pp)": [round(x[3] * 100, 2) for x in rows],
+                                       "gold-label probability drop": [round(float(r.probability_drops[x[1], x[2]]), 4) for x in rows]}), hide_index=True)
 
 
 def panel(spec: PairSpec, device: str, text: str) -> None:

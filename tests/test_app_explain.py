@@ -76,7 +76,8 @@ def test_head_importance_estimates_first_then_shows_cached_grids(allow_tmp_model
     assert any("min** on this machine" in m.value for m in at.markdown)
     pair = load_pair(custom_pair(*map(str, allow_tmp_models)))
     fake = heads.PairHeadImportance(
-        heads.HeadImportance("t", 0.8, np.full((2, 4), 0.75), 1.0), heads.HeadImportance("s", 0.7, np.array([[0.7, 0.6, 0.72, 0.7]]), 1.0),
+        heads.HeadImportance("t", 0.8, np.full((2, 4), 0.75), 0.7, np.full((2, 4), 0.6), 1.0),
+        heads.HeadImportance("s", 0.7, np.array([[0.7, 0.6, 0.72, 0.7]]), 0.7, np.array([[0.7, 0.6, 0.72, 0.7]]), 1.0),
         200, "SST-2 dev, first 200 sentences", "test box", "2026-01-01 00:00 UTC",
     )
     heads.save(heads.cache_file(state, pair.teacher.fingerprint, pair.student.fingerprint, 200), fake)

@@ -51,18 +51,26 @@ def test_head_importance_and_its_cache_file(allow_tmp_models, tmp_path):
     assert result.accuracy.shape == (1, 4) and 0 <= result.base_accuracy <= 1
     assert seen == [(i, 4) for i in range(4)]
     with heads.masked_heads(pair.student.model, [(0, 2)], 4):
-        assert result.accuracy[0, 2] == heads._accuracy(pair.student, data)
+        assert (result.accuracy[0, 2], result.gold_probability[0, 2]) == heads._scores(pair.student, data)
     assert np.allclose(result.drops, result.base_accuracy - result.accuracy)
+    assert 0 < result.base_gold_probability < 1
     most, least = result.ranked(2, most=True), result.ranked(2, most=False)
     assert most[0][2] >= most[1][2] and least[0][2] <= least[1][2]
+
     both = heads.PairHeadImportance(heads.head_importance(pair.teacher, data), result, 4, "four sentences", "test box", "now")
     path = heads.cache_file(tmp_path, "t1", "s1", 4)
     heads.save(path, both)
     loaded = heads.load_cached(path)
     assert loaded is not None and np.array_equal(loaded.student.accuracy, result.accuracy) and loaded.teacher.accuracy.shape == (2, 4)
+    assert np.array_equal(loaded.student.gold_probability, result.gold_probability)
     path.write_text("{not json")
     assert heads.load_cached(path) is None and heads.load_cached(tmp_path / "absent.json") is None
 
+
+def test_ranking_breaks_accuracy_ties_by_the_gold_probability():
+    r = heads.HeadImportance("m", 0.9, np.array([[0.8, 0.8, 0.9]]), 0.7, np.array([[0.6, 0.5, 0.72]]), 1.0)
+    assert [(l, h) for l, h, _ in r.ranked(3, most=True)] == [(0, 1), (0, 0), (0, 2)]
+    assert r.ranked(1, most=False) == [(0, 2, pytest.approx(0.0))]
 
 def test_heads_cli_writes_the_result_and_reports_bad_input(allow_tmp_models, tmp_path, capsys):
     teacher, student = map(str, allow_tmp_models)

@@ -23,7 +23,7 @@ from benchmarks.inference import dataset_logits
 from benchmarks.models import CANONICAL_LABELS, LoadedModel
 from benchmarks.scoring import _write_atomically
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 # BERT/RoBERTa-style `...layer.3.attention.output.dense`, DistilBERT-style `...layer.3.attention.out_lin`.
 _OUTPUT_PROJECTION = re.compile(r"(?:^|\.)layer\.(\d+)\.attention\.(?:output\.dense|out_lin)$")
 
@@ -71,6 +71,8 @@ class HeadImportance:
     model: str
     base_accuracy: float
     accuracy: np.ndarray  # (layers, heads): accuracy with that one head masked
+    base_gold_probability: float  # mean probability of the gold label, every head on
+    gold_probability: np.ndarray  # (layers, heads): the same with that one head masked
     seconds: float
 
     @property
@@ -78,17 +80,26 @@ class HeadImportance:
         """Accuracy lost (fraction; negative = masking the head helped)."""
         return self.base_accuracy - self.accuracy
 
+    @property
+    def probability_drops(self) -> np.ndarray:
+        """Mean gold-label probability lost: continuous, so it orders heads whose accuracy drops tie."""
+        return self.base_gold_probability - self.gold_probability
+
     def ranked(self, n: int = 3, most: bool = True) -> list[tuple[int, int, float]]:
-        """The n heads whose masking costs the most (or least) accuracy: (layer, head, drop)."""
-        drops = self.drops
-        flat = sorted(np.ndindex(drops.shape), key=lambda lh: (-drops[lh] if most else drops[lh], lh))
+        """The n heads whose masking costs the most (or least) accuracy, ties broken by the probability drop:
+        (layer, head, accuracy drop)."""
+        sign = -1 if most else 1
+        drops, soft = self.drops, self.probability_drops
+        flat = sorted(np.ndindex(drops.shape), key=lambda lh: (sign * drops[lh], sign * soft[lh], lh))
         return [(int(l), int(h), float(drops[l, h])) for l, h in flat[:n]]
 
 
-def _accuracy(loaded: LoadedModel, data: LabelledTexts) -> float:
+def _scores(loaded: LoadedModel, data: LabelledTexts) -> tuple[float, float]:
+    """Accuracy and mean probability of the gold label."""
     logits = dataset_logits(loaded.model, loaded.tokenizer, data.texts, max_length=min(128, loaded.max_length), device=loaded.device)
-    predicted = [loaded.labels[i] for i in logits.argmax(-1).tolist()]
-    return float(np.mean([p == CANONICAL_LABELS[g] for p, g in zip(predicted, data.labels)]))
+    gold = torch.tensor([loaded.labels.index(CANONICAL_LABELS[g]) for g in data.labels])
+    probs = torch.softmax(logits, -1)
+    return float((logits.argmax(-1) == gold).float().mean()), float(probs[torch.arange(len(gold)), gold].mean())
 
 
 def head_importance(loaded: LoadedModel, data: LabelledTexts, progress: Progress | None = None, offset: int = 0,
@@ -100,15 +111,15 @@ def head_importance(loaded: LoadedModel, data: LabelledTexts, progress: Progress
     layers, heads = loaded.n_layers, loaded.n_heads
     total = total or layers * heads
     started = time.perf_counter()
-    base = _accuracy(loaded, data)
-    accuracy = np.empty((layers, heads))
+    base, base_gold = _scores(loaded, data)
+    accuracy, gold = np.empty((layers, heads)), np.empty((layers, heads))
     for layer in range(layers):
         for head in range(heads):
             if progress:
                 progress(offset + layer * heads + head, total, f"{loaded.spec.display_name}: layer {layer}, head {head}")
             with masked_heads(loaded.model, [(layer, head)], heads):
-                accuracy[layer, head] = _accuracy(loaded, data)
-    return HeadImportance(loaded.spec.display_name, base, accuracy, time.perf_counter() - started)
+                accuracy[layer, head], gold[layer, head] = _scores(loaded, data)
+    return HeadImportance(loaded.spec.display_name, base, accuracy, base_gold, gold, time.perf_counter() - started)
 
 
 def estimate_seconds(loaded: LoadedModel, texts: Sequence[str], probe: int = 32) -> float:
@@ -135,6 +146,7 @@ class PairHeadImportance:
         raw = asdict(self)
         for role in ("teacher", "student"):
             raw[role]["accuracy"] = getattr(self, role).accuracy.tolist()
+            raw[role]["gold_probability"] = getattr(self, role).gold_probability.tolist()
         return json.dumps({"format": FORMAT_VERSION, **raw})
 
     @classmethod
@@ -143,7 +155,8 @@ class PairHeadImportance:
         if raw.pop("format", None) != FORMAT_VERSION:
             raise ValueError("head-importance file of another format version")
         for role in ("teacher", "student"):
-            raw[role] = HeadImportance(**{**raw[role], "accuracy": np.asarray(raw[role]["accuracy"], dtype=float)})
+            arrays = {name: np.asarray(raw[role][name], dtype=float) for name in ("accuracy", "gold_probability")}
+            raw[role] = HeadImportance(**{**raw[role], **arrays})
         return cls(**raw)
 
 
