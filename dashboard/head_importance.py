@@ -73,8 +73,10 @@ def panel(spec: PairSpec, device: str, text: str) -> None:
             st.rerun()
         if active:
             minutes = (time.time() - progress.started) / 60
-            st.progress(min(1.0, progress.fraction), text=f"Masking head {progress.done + 1} of {progress.total or '…'}: {progress.current} · {minutes:.1f} min so far")
-            st.caption("A separate process (`" + progress.command + "`): this page and other sessions stay usable. One run at a time on this server.")
+            left = f", about {minutes * (1 - progress.fraction) / progress.fraction:.0f} min left" if progress.fraction > 0.02 else ""
+            st.progress(min(1.0, progress.fraction), text=f"Masking head {progress.done + 1} of {progress.total or '…'}: {progress.current} · {minutes:.1f} min so far{left}")
+            command = progress.command.split(" --progress")[0]  # the rest is a server path
+            st.caption("A separate process (`" + command + "`): this page and other sessions stay usable. One run at a time on this server.")
             if st.button("Stop", key="heads_stop"):
                 runs.stop(progress)
                 st.rerun()
