@@ -33,6 +33,7 @@ def test_layer_similarity_tab(allow_tmp_models):
     assert "Highest similarity: student embeddings → teacher" in captions and "Linear CKA" in captions and "threads" in captions
 
 
+@pytest.mark.slow
 def test_token_attributions_tab_escapes_tokens_and_shows_the_delta(allow_tmp_models):
     at = _explain_page(allow_tmp_models, "Token attributions")
     at.text_area[0].input("<b>good</b> movie </script>").run()
@@ -40,6 +41,10 @@ def test_token_attributions_tab_escapes_tokens_and_shows_the_delta(allow_tmp_mod
     assert any("Convergence delta" in c.value for c in at.caption)
     assert {m.label for m in at.metric} >= {"Rank agreement (Spearman, |attribution|)", "Top-3 words in common"}
     assert len(at.get("plotly_chart")) == 2
+    at.toggle(key="ig_sample").set_value(True).run()
+    assert not at.exception and not at.error
+    text = " ".join(m.value for m in at.markdown)
+    assert "Mean Spearman between the two models" in text and "deleting as many random words" in text
 
 
 def test_attribution_bars_show_tokens_as_escaped_text():
