@@ -34,20 +34,19 @@ def results(result: heads.PairHeadImportance, maps) -> None:
                "negative = masking helped. The tables order heads with equal drops by the mean probability of the gold label they cost. "
                f"Measured {result.measured_at} on {result.machine}.")
     span = max(float(np.abs(getattr(result, r).drops).max()) for r in ROLES) * 100 or 1.0
-    for column, role in zip(st.columns(2), ROLES):
+    for role in ROLES:  # one row per model: the grids need the width
         r = getattr(result, role)
-        with column:
-            st.markdown(f"**{role.capitalize()}**: {r.base_accuracy:.1%} with every head ({r.seconds / 60:.1f} min)")
-            left, right = st.columns(2)
-            left.caption("Accuracy drop (pp)")
-            left.plotly_chart(grid_heatmap(r.drops * 100, "RdBu_r", span, ".1f", zmin=-span), config={"displayModeBar": False}, key=f"drop_{role}")
-            right.caption("Entropy of your sentence (bits)")
-            right.plotly_chart(grid_heatmap(summarise(getattr(maps, role)).entropy, "Greys", float(np.log2(len(maps.teacher.tokens))), ".1f"),
-                               config={"displayModeBar": False}, key=f"entropy_{role}")
-            rows = [("most", *x) for x in r.ranked(3, True)] + [("least", *x) for x in r.ranked(3, False)]
-            st.dataframe(pd.DataFrame({"important": [x[0] for x in rows], "head": [f"L{x[1]}.H{x[2]}" for x in rows],
-                                       "accuracy drop (pp)": [round(x[3] * 100, 2) for x in rows],
-                                       "gold-label probability drop": [round(float(r.probability_drops[x[1], x[2]]), 4) for x in rows]}), hide_index=True)
+        st.markdown(f"**{role.capitalize()}**: {r.base_accuracy:.1%} with every head ({r.seconds / 60:.1f} min)")
+        left, middle, right = st.columns([5, 5, 4])
+        left.caption("Accuracy drop (pp)")
+        left.plotly_chart(grid_heatmap(r.drops * 100, "RdBu_r", span, ".1f", zmin=-span), config={"displayModeBar": False}, key=f"drop_{role}")
+        middle.caption("Entropy of your sentence (bits)")
+        middle.plotly_chart(grid_heatmap(summarise(getattr(maps, role)).entropy, "Greys", float(np.log2(len(maps.teacher.tokens))), ".1f"),
+                            config={"displayModeBar": False}, key=f"entropy_{role}")
+        rows = [("most", *x) for x in r.ranked(3, True)] + [("least", *x) for x in r.ranked(3, False)]
+        right.dataframe(pd.DataFrame({"important": [x[0] for x in rows], "head": [f"L{x[1]}.H{x[2]}" for x in rows],
+                                      "accuracy drop (pp)": [round(x[3] * 100, 2) for x in rows],
+                                      "gold-label probability drop": [round(float(r.probability_drops[x[1], x[2]]), 4) for x in rows]}), hide_index=True)
 
 
 def panel(spec: PairSpec, device: str, text: str) -> None:

@@ -99,7 +99,7 @@ def _scores(loaded: LoadedModel, data: LabelledTexts) -> tuple[float, float]:
     logits = dataset_logits(loaded.model, loaded.tokenizer, data.texts, max_length=min(128, loaded.max_length), device=loaded.device)
     gold = torch.tensor([loaded.labels.index(CANONICAL_LABELS[g]) for g in data.labels])
     probs = torch.softmax(logits, -1)
-    return float((logits.argmax(-1) == gold).float().mean()), float(probs[torch.arange(len(gold)), gold].mean())
+    return float((logits.argmax(-1) == gold).double().mean()), float(probs[torch.arange(len(gold)), gold].double().mean())
 
 
 def head_importance(loaded: LoadedModel, data: LabelledTexts, progress: Progress | None = None, offset: int = 0,
