@@ -268,6 +268,63 @@ def _repeat(args: argparse.Namespace) -> int:
     return 0
 
 
+def _heads(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    import torch
+
+    from benchmarks.analysis import heads
+    from benchmarks.data import load_sst2
+    from benchmarks.hardware import detect_hardware
+    from benchmarks.models import load_pair
+    from benchmarks.progress import RunProgress, write_progress
+    from benchmarks.settings import load_settings
+    from benchmarks.timing import resolve_device
+
+    if args.sentences < 1:
+        raise ValueError(f"--sentences {args.sentences}: give at least 1.")
+    signal.signal(signal.SIGTERM, _interrupt)
+    progress_path = Path(args.progress) if args.progress else None
+    now = time.time()
+    progress = RunProgress(os.getpid(), " ".join(["python -m benchmarks", *sys.argv[1:]]), now, now, 0.0, 0, 0, "loading the models")
+
+    def report(done: int, total: int, current: str) -> None:
+        nonlocal progress
+        progress = progress.advance(fraction=done / total, done=done, total=total, current=current)
+        if progress_path:
+            write_progress(progress_path, progress)
+
+    if progress_path:
+        write_progress(progress_path, progress)
+    try:
+        device = str(resolve_device(args.device))
+        pair = load_pair(_chosen_pair(args), device)  # fresh instances of its own: the masking hooks touch nobody else
+        if pair.spec.architecture_only:
+            raise ValueError("the architecture pair has random weights: there is no accuracy to lose.")
+        data = load_sst2("validation", args.data).head(args.sentences)
+        total = sum(m.n_layers * m.n_heads for m in (pair.teacher, pair.student))
+        teacher = heads.head_importance(pair.teacher, data, report, 0, total)
+        student = heads.head_importance(pair.student, data, report, pair.teacher.n_layers * pair.teacher.n_heads, total)
+        machine = f"{detect_hardware().label(device)}, {torch.get_num_threads()} threads"
+        result = heads.PairHeadImportance(teacher, student, len(data), f"SST-2 dev, first {len(data)} sentences", machine, datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+        path = Path(args.out) if args.out else heads.cache_file(load_settings().state_dir, pair.teacher.fingerprint, pair.student.fingerprint, len(data))
+        heads.save(path, result)
+    except BaseException as exc:
+        if progress_path:
+            why = "stopped before the end" if isinstance(exc, KeyboardInterrupt) else str(exc)
+            write_progress(progress_path, progress.advance(state="failed", message=why))
+        raise
+    print(f"{pair.spec.title}: {result.data_source}, {machine}")
+    for role, r in (("teacher", teacher), ("student", student)):
+        print(f"{role} ({r.model}): accuracy {r.base_accuracy:.1%} with every head, {r.seconds:.0f} s")
+        for title, most in (("most important", True), ("least important", False)):
+            print(f"  {title}: " + ", ".join(f"L{l}.H{h} {d * 100:+.1f} pp (gold prob {r.probability_drops[l, h]:+.4f})" for l, h, d in r.ranked(3, most)))
+    print(f"saved to {path}")
+    if progress_path:
+        write_progress(progress_path, progress.advance(state="finished", fraction=1.0, message=str(path.name)))
+    return 0
+
+
 def _add_benchmark_commands(sub) -> None:
     from benchmarks.results import VARIANTS
 
@@ -332,6 +389,17 @@ def _add_benchmark_commands(sub) -> None:
     rp.add_argument("--threads", type=int, help="torch CPU threads (default: the core count)")
     rp.add_argument("--tolerance", type=float, default=0.05, help="a cell repeats when its p50s differ by at most this (default 0.05)")
     rp.set_defaults(func=_repeat)
+
+    hp = sub.add_parser("heads", help="accuracy on SST-2 dev with each attention head masked, one at a time (both models; cached per pair)")
+    hp.add_argument("--pair", choices=["pocket", "hub"], default="pocket")
+    hp.add_argument("--teacher", help="a custom teacher: Hub id or local folder (with --student; overrides --pair)")
+    hp.add_argument("--student", help="a custom student: Hub id or local folder (with --teacher)")
+    hp.add_argument("--sentences", type=int, default=200, help="the first N sentences of SST-2 dev (default 200)")
+    hp.add_argument("--device", default="cpu", help="cpu (default), auto, or cuda[:N]")
+    hp.add_argument("--data", help="folder with SST-2 dev.tsv (default: $SST2_DIR or ../shared/data/sst2; the Hub when online)")
+    hp.add_argument("--out", help="result JSON (default: the per-pair cache under $KD_STATE_DIR/head-importance/)")
+    hp.add_argument("--progress", help="write progress as JSON to this file (the dashboard polls it)")
+    hp.set_defaults(func=_heads)
 
     vp = sub.add_parser("vs-pipeline", parents=[db], help="time a default transformers.pipeline on SST-2 dev against the stored harness scoring")
     vp.add_argument("--pair", choices=["pocket", "hub"], default="pocket")

@@ -17,6 +17,7 @@ pages = [
     st.Page(VIEWS / "playground.py", title="Playground", icon=":material/chat:", default=True),
     st.Page(VIEWS / "benchmarks.py", title="Benchmarks", icon=":material/speed:"),
     st.Page(VIEWS / "attention.py", title="Attention", icon=":material/grid_view:"),
+    st.Page(VIEWS / "explain.py", title="Explain", icon=":material/psychology:"),
     st.Page(VIEWS / "distillation.py", title="Distillation", icon=":material/science:"),
     st.Page(VIEWS / "decide.py", title="Decide", icon=":material/fact_check:"),
 ]

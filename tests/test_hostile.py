@@ -23,7 +23,7 @@ from dashboard.views.decide import URL_KEYS as DECIDE_KEYS
 from tests.conftest import REPO, plain
 
 APP = str(REPO / "dashboard" / "app.py")
-PAGES = ["views/playground.py", "views/benchmarks.py", "views/attention.py", "views/distillation.py", "views/decide.py"]
+PAGES = ["views/playground.py", "views/benchmarks.py", "views/attention.py", "views/distillation.py", "views/decide.py", "views/explain.py"]
 # Each payload carries the marker EVIL; `UNSAFE` finds any of them left live in text Streamlit renders.
 PAYLOADS = {
     "markdown-link": "[EVIL](https://evil.example/login) click",

@@ -3,10 +3,8 @@ and which student heads still look like the teacher heads they were initialised 
 
 from __future__ import annotations
 
-import html
 import math
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -16,6 +14,7 @@ from benchmarks.bertviz_offline import MODEL_VIEW_WIDTH, OfflineAssetError
 from benchmarks.inference import InvalidInput, clean_text
 from benchmarks.models import ModelLoadError, PairSpec
 from dashboard import resources, safe, sidebar
+from dashboard.charts.attention import attention_heatmap, grid_heatmap
 
 ROLES = ("teacher", "student")
 COLOURS = {"teacher": "Blues", "student": "Oranges"}
@@ -27,47 +26,8 @@ METRICS = {
 SLOW_MODEL_VIEW_LINES = 150_000  # above this many SVG lines the model view takes seconds to draw on 2 cores
 
 
-def _label(token: str) -> str:
-    # Plotly reads a subset of HTML in labels: escape so a token is always shown as text.
-    return html.escape(token, quote=False)
-
-
 def title(role: str, maps: AttentionMaps) -> str:
     return f"{role.capitalize()} · {maps.model} · {maps.n_layers} layers × {maps.n_heads} heads"
-
-
-def attention_heatmap(maps: AttentionMaps, layer: int, head: int, colours: str) -> go.Figure:
-    n = len(maps.tokens)
-    labels = [_label(t) for t in maps.tokens]
-    pairs = [[[labels[q], labels[k]] for k in range(n)] for q in range(n)]
-    fig = go.Figure(
-        go.Heatmap(
-            z=maps.weights[layer, head], x=list(range(n)), y=list(range(n)), customdata=pairs, colorscale=colours, zmin=0,
-            hovertemplate="%{customdata[0]} → %{customdata[1]}: %{z:.3f}<extra></extra>", colorbar=dict(thickness=10),
-        )
-    )
-    axis = dict(tickmode="array", tickvals=list(range(n)), ticktext=labels, tickfont=dict(size=10))
-    side = 180 + 14 * n
-    fig.update_layout(
-        height=side, margin=dict(l=10, r=10, t=10, b=10),
-        xaxis=dict(axis, title="attends to (key)", side="top", tickangle=-60), yaxis=dict(axis, title="token (query)", autorange="reversed"),
-    )
-    return fig
-
-
-def grid_heatmap(values: np.ndarray, colours: str, zmax: float, fmt: str) -> go.Figure:
-    layers, heads = values.shape
-    fig = go.Figure(
-        go.Heatmap(
-            z=values, x=list(range(heads)), y=list(range(layers)), colorscale=colours, zmin=0, zmax=zmax, texttemplate=f"%{{z:{fmt}}}",
-            textfont=dict(size=9), hovertemplate=f"layer %{{y}}, head %{{x}}: %{{z:{fmt}}}<extra></extra>", colorbar=dict(thickness=10),
-        )
-    )
-    fig.update_layout(
-        height=90 + 32 * layers, margin=dict(l=10, r=10, t=10, b=10),
-        xaxis=dict(title="head", dtick=1), yaxis=dict(title="layer", dtick=1, autorange="reversed"),
-    )
-    return fig
 
 
 def head_view_tab(spec: PairSpec, device: str, text: str, cap: int, maps: PairAttention) -> None:
@@ -111,7 +71,7 @@ def heatmap_tab(maps: PairAttention) -> None:
             c1, c2 = st.columns(2)
             layer = c1.selectbox("Layer", range(chosen.n_layers), key=f"heat_layer_{role}_{chosen.n_layers}")
             head = c2.selectbox("Head", range(chosen.n_heads), key=f"heat_head_{role}_{chosen.n_heads}")
-            fig = attention_heatmap(chosen, layer, head, COLOURS[role])
+            fig = attention_heatmap(chosen.weights[layer, head], chosen.tokens, COLOURS[role])
             st.plotly_chart(fig, config={"displayModeBar": False}, key=f"heat_{role}")
     st.caption(
         f"Student layer k was initialised from teacher layer round(k × {maps.teacher.n_layers}/{maps.student.n_layers}) "
