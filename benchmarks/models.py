@@ -173,7 +173,7 @@ def check_local_folder(path: str | Path, settings: Settings | None = None) -> Pa
     if ".." in Path(raw).parts:
         raise ModelLoadError(f"Paths containing '..' are not accepted: {raw}")
     folder = Path(raw).expanduser().resolve()
-    if not any(folder == root or root in folder.parents for root in settings.model_roots):
+    if not any(folder == root or root in folder.parents for root in (*settings.model_roots, settings.students_dir)):
         roots = ", ".join(str(r) for r in settings.model_roots)
         raise ModelLoadError(f"{folder} is outside the allowed model folders ({roots}); set KD_MODEL_ROOTS to add one.")
     if not (folder / "config.json").is_file():
