@@ -102,10 +102,20 @@ def read_sentences(path: Path = TRAIN_SENTENCES) -> tuple[str, ...]:
     return tuple(line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
 
 
+def _train_tsv() -> Path | None:
+    folder = sst2_dir("train")
+    return folder if folder is not None and (folder / "train.tsv").is_file() else None
+
+
+def labels_available() -> bool:
+    """Whether gold labels for the shipped sentences are on this machine (the full train.tsv, via $SST2_DIR)."""
+    return _train_tsv() is not None
+
+
 def gold_labels(sentences: Sequence[str]) -> tuple[int, ...] | None:
     """Labels for `sentences` from the full SST-2 train.tsv when $SST2_DIR holds it; None when labels are not available."""
-    folder = sst2_dir("train")
-    if folder is None or not (folder / "train.tsv").is_file():
+    folder = _train_tsv()
+    if folder is None:
         return None
     train = load_sst2("train", folder)
     lookup = dict(zip(train.texts, train.labels))
@@ -162,12 +172,13 @@ def distil(
         raise ValueError("The hard-label term needs gold labels: set SST2_DIR to a folder holding GLUE SST-2 train.tsv.")
     torch.manual_seed(config.seed)
     tokenizer, columns = teacher.tokenizer, canonical_columns(teacher)
+    max_length = min(config.max_length, teacher.max_length)
     student = student_from_teacher(teacher.model, teacher_layers(config.layers, teacher.n_layers))
     student.config.id2label = dict(enumerate(teacher.labels))  # same columns as the teacher's copied classifier
     student.config.label2id = {name: i for i, name in enumerate(teacher.labels)}
-    teacher_dev = dev_logits(teacher.model, tokenizer, dev, columns, config.max_length).argmax(-1)
+    teacher_dev = dev_logits(teacher.model, tokenizer, dev, columns, max_length).argmax(-1)
 
-    encoded = tokenizer(list(sentences), truncation=True, max_length=config.max_length)["input_ids"]
+    encoded = tokenizer(list(sentences), truncation=True, max_length=max_length)["input_ids"]
     # Gold labels as the model's output columns (the teacher's order, which the student inherits).
     gold = torch.tensor([columns[y] for y in labels]) if labels is not None else None
     targets = torch.zeros(len(encoded), student.config.num_labels)
@@ -201,7 +212,7 @@ def distil(
         on_step(StepLoss(step, float(kd.detach()), float(hard.detach()), float(total.detach())))
         if step % config.eval_every == 0 or step == config.steps:
             student.eval()
-            pred = dev_logits(student, tokenizer, dev, columns, config.max_length).argmax(-1)
+            pred = dev_logits(student, tokenizer, dev, columns, max_length).argmax(-1)
             student.train()
             on_check(DevCheck(step, float((pred == torch.tensor(dev.labels)).float().mean()), float((pred == teacher_dev).float().mean())))
     return student.eval(), teacher_dev

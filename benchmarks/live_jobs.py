@@ -20,13 +20,18 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Literal
 
+import torch
+
 from benchmarks.data import DataUnavailable, load_sst2
 from benchmarks.distill import save_fp16
+from benchmarks.hardware import detect_hardware
 from benchmarks.live_distill import (
     Cancelled, DevCheck, DevScore, LiveConfig, StepLoss, canonical_columns, distil, gold_labels, read_sentences, score_on_dev,
 )
 from benchmarks.models import POCKET_DIR, ModelLoadError, ModelSpec, load_model
-from benchmarks.progress import RunInProgress, RunProgress, pid_alive, run_lock, start_background, write_progress
+from benchmarks.progress import (
+    RunInProgress, RunProgress, is_active, pid_alive, read_progress, run_lock, start_background, write_progress,
+)
 from benchmarks.settings import Settings
 
 State = Literal["queued", "running", "finished", "failed", "cancelled", "interrupted"]
@@ -49,6 +54,8 @@ class Job:
     scores: tuple[DevScore, ...] = ()  # at the end: teacher, pocket student, this student
     hard_vs: str = "the teacher's labels"  # what the hard loss curve is measured against
     seconds: float = 0.0  # wall time from the job's start to its student being saved
+    cpu_seconds: float = 0.0  # CPU time of the same span: on a busy machine, closer to what it costs on quiet cores
+    measured_on: str = ""  # hardware, threads and load average, for the labels of every figure
     message: str = ""
 
     @property
@@ -196,6 +203,14 @@ class LiveStore:
         """A background worker that drains the queue; one that finds another holding the lock just exits."""
         return start_background(["live-distill", "--worker", "--state", str(self.root.parent)], self.root / "worker.json", self.root / "worker.log")
 
+    def worker_active(self) -> bool:
+        return is_active(read_progress(self.root / "worker.json"))
+
+    def ensure_worker(self) -> None:
+        """Start a worker when something waits and none runs (also heals a request that came in as one was exiting)."""
+        if self.queued() and not self.worker_active():
+            self.start_worker()
+
     def run_worker(self, settings: Settings, log: Callable[[str], None] = lambda line: None) -> int:
         """Run queued jobs one at a time until the queue is empty; return how many ran here."""
         ran = 0
@@ -212,8 +227,8 @@ class LiveStore:
                 return ran
 
     def _run(self, job: Job, settings: Settings, log: Callable[[str], None]) -> None:
-        started = time.monotonic()
-        job = self.save(replace(job, state="running", pid=os.getpid(), phase="loading the teacher"))
+        started, cpu_started = time.monotonic(), time.process_time()
+        job = self.save(replace(job, state="running", pid=os.getpid(), phase="loading the teacher", measured_on=_machine()))
         partial = self._dir("partial") / job.id
         losses: list[StepLoss] = []
         checks: list[DevCheck] = []
@@ -244,7 +259,8 @@ class LiveStore:
                                            lambda: self._cancel_requested(job.id))
             update("saving and scoring the student", force=True)
             save_fp16(student, teacher.tokenizer, partial)
-            job = replace(job, seconds=round(time.monotonic() - started, 1))
+            job = replace(job, seconds=round(time.monotonic() - started, 1), cpu_seconds=round(time.process_time() - cpu_started, 1),
+                          measured_on=_machine())
             job = self.save(replace(job, scores=self._scores(teacher, partial, dev, teacher_pred, job.config, settings)))
             job = replace(job, state="finished", phase="finished")
             (partial / META).write_text(job.to_json())
@@ -275,9 +291,15 @@ class LiveStore:
             models.append(("pocket student", load_model(ModelSpec("pocket", "student", "student"), "cpu", settings=settings)))
         models.append(("this student", load_model(ModelSpec("local", str(folder), "student"), "cpu", settings=_with_root(settings, folder))))
         return tuple(
-            score_on_dev(name, m.model, m.tokenizer, dev, canonical_columns(m) if name != "teacher" else columns, teacher_pred, config.max_length)
+            score_on_dev(name, m.model, m.tokenizer, dev, canonical_columns(m) if name != "teacher" else columns, teacher_pred,
+                         min(config.max_length, m.max_length))
             for name, m in models
         )
+
+
+def _machine() -> str:
+    load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    return f"{detect_hardware().label('cpu')} · {torch.get_num_threads()} torch threads · load average {load} (1 / 5 / 15 min)"
 
 
 def _with_root(settings: Settings, folder: Path) -> Settings:

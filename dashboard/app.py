@@ -8,7 +8,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import streamlit as st  # noqa: E402
 
-from dashboard import sidebar  # noqa: E402
+from dashboard import presenter, sidebar  # noqa: E402
 
 st.set_page_config(page_title="Teacher vs student: BERT and DistilBERT", page_icon="⚗️", layout="wide")
 
@@ -19,10 +19,16 @@ pages = [
     st.Page(VIEWS / "attention.py", title="Attention", icon=":material/grid_view:"),
     st.Page(VIEWS / "distillation.py", title="Distillation", icon=":material/science:"),
 ]
-navigation = st.navigation(pages)
+present = presenter.active()
+navigation = st.navigation(pages, position="top" if present else "sidebar")
 
-st.sidebar.title("Teacher vs student")
-sidebar.select_pair()
-sidebar.select_device()
-sidebar.storage_note()
+if present:
+    presenter.style()
+    sidebar.select_pair(fixed=True)
+    st.session_state.setdefault("device_name", "cpu")
+else:
+    st.sidebar.title("Teacher vs student")
+    sidebar.select_pair()
+    sidebar.select_device()
+    sidebar.storage_note()
 navigation.run()
