@@ -33,13 +33,13 @@ class Cancelled(Exception):
 @dataclass(frozen=True)
 class LiveConfig:
     layers: int = 2
-    steps: int = 300
+    steps: int = 200  # with the rest of the defaults: about 81 % on dev, in under 3 minutes on 2 cores
     temperature: float = 2.0
     alpha: float = 0.5  # with the hard-label term: alpha * KD + (1 - alpha) * CE; without it the loss is KD alone
     hard_labels: bool = False
-    eval_every: int = 50
+    eval_every: int = 25
     batch_size: int = 32
-    lr: float = 1e-4
+    lr: float = 3e-4  # higher than a full run's 1e-4: a few hundred steps must move the copied layers
     max_length: int = 64  # SST-2 sentences stay under ~60 tokens
     seed: int = 0
 

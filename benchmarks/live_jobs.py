@@ -227,6 +227,10 @@ class LiveStore:
                 return ran
 
     def _run(self, job: Job, settings: Settings, log: Callable[[str], None]) -> None:
+        # One core fewer than this process may use: the web server keeps one to serve the class while the job trains
+        # (and on a busy machine a second OpenMP thread spins more than it computes).
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        torch.set_num_threads(max(1, cores - 1))
         started, cpu_started = time.monotonic(), time.process_time()
         job = self.save(replace(job, state="running", pid=os.getpid(), phase="loading the teacher", measured_on=_machine()))
         partial = self._dir("partial") / job.id
