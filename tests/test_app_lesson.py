@@ -55,3 +55,26 @@ def test_lesson_mode_on_the_distillation_page_shares_the_score(allow_tmp_models)
     assert _models(at) == []
     at.button(key="distillation-reveal").click().run()
     assert _models(at) == ["Model A", "Model B"]
+
+
+def test_a_live_distilled_student_can_be_picked_in_the_sidebar(allow_tmp_models, tmp_path, monkeypatch):
+    import shutil
+
+    from benchmarks.live_distill import LiveConfig
+    from benchmarks.live_jobs import META, Job
+
+    teacher, student = allow_tmp_models
+    folder = tmp_path / "live" / "students" / "abc12345"
+    shutil.copytree(student, folder)
+    job = Job("abc12345", ("local", str(teacher)), LiveConfig(layers=1), 0.0, state="finished", updated=1.0)
+    (folder / META).write_text(job.to_json())
+    monkeypatch.setenv("KD_STATE_DIR", str(tmp_path))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["pair"] = "custom"
+    at.run()
+    at.selectbox(key="live_student").select("abc12345").run()
+    assert not at.exception
+    assert at.text_input(key="teacher_ref").value == str(teacher)
+    assert at.text_input(key="student_ref").value == str(folder)
+    at.text_area[0].input("a good movie").run()
+    assert [m.value for m in at.metric if m.label == "Label"]  # the distilled student loads as the pair's student

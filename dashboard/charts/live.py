@@ -19,7 +19,8 @@ def loss_figure(losses: Sequence[StepLoss], hard_vs: str, hard_trained: bool) ->
         [
             go.Scatter(x=frame.index, y=frame["kd"], name="KD: T² · KL(teacher ‖ student)", line=dict(color="#55A868")),
             go.Scatter(x=frame.index, y=frame["hard"], name=hard_name, line=dict(color="#C44E52", dash="solid" if hard_trained else "dot")),
-            go.Scatter(x=frame.index, y=frame["total"], name="total (what is minimised)", line=dict(color="#333", width=3)),
+            # Dashed: without the hard-label term the total is the KD curve, which must stay visible under it.
+            go.Scatter(x=frame.index, y=frame["total"], name="total (what is minimised)", line=dict(color="#333", width=2, dash="dash")),
         ]
     )
     fig.update_layout(height=340, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="step (32 sentences each)",
