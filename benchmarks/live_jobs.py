@@ -107,16 +107,21 @@ class LiveStore:
         return cls(settings.live_dir, settings.live_keep)
 
     def _dir(self, name: str) -> Path:
+        """For writers only: readers never create folders, so a read-only state folder still serves the page."""
         path = self.root / name
         path.mkdir(parents=True, exist_ok=True)
         return path
 
+    def _list(self, name: str, pattern: str = "*") -> list[Path]:
+        folder = self.root / name
+        return sorted(folder.glob(pattern)) if folder.is_dir() else []
+
     def _job_file(self, job_id: str) -> Path:
-        return self._dir("jobs") / f"{job_id}.json"
+        return self.root / "jobs" / f"{job_id}.json"
 
     def save(self, job: Job) -> Job:
         job = replace(job, updated=time.time())
-        path = self._job_file(job.id)
+        path = self._dir("jobs") / f"{job.id}.json"
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         tmp.write_text(job.to_json())
         os.replace(tmp, path)  # a poller never reads half a file
@@ -133,7 +138,7 @@ class LiveStore:
 
     def jobs(self) -> list[Job]:
         """Every known job, newest first."""
-        found = (self.job(p.stem) for p in self._dir("jobs").glob("*.json"))
+        found = (self.job(p.stem) for p in self._list("jobs", "*.json"))
         return sorted((j for j in found if j is not None), key=lambda j: j.created, reverse=True)
 
     # --- queue ----------------------------------------------------------------------------------------
@@ -147,7 +152,7 @@ class LiveStore:
         return job
 
     def queued(self) -> list[Path]:
-        return sorted(self._dir("queue").glob("*.json"))
+        return self._list("queue", "*.json")
 
     def _pop(self) -> Job | None:
         for entry in self.queued():
@@ -180,7 +185,7 @@ class LiveStore:
     def students(self) -> list[Student]:
         """Finished students, newest first. Only complete folders are here: they arrive by rename."""
         found = []
-        for folder in self._dir("students").iterdir():
+        for folder in self._list("students"):
             try:
                 job = Job.from_json((folder / META).read_text())
             except (OSError, json.JSONDecodeError, TypeError, KeyError, ValueError):
@@ -194,7 +199,7 @@ class LiveStore:
 
     def _clear_partials(self) -> None:
         """Left by a killed job; only the lock holder calls this, so no live job is writing here."""
-        for folder in self._dir("partial").iterdir():
+        for folder in self._list("partial"):
             shutil.rmtree(folder, ignore_errors=True)
 
     # --- the worker -----------------------------------------------------------------------------------

@@ -51,8 +51,11 @@ def _form(store: LiveStore, pair_spec: PairSpec) -> None:
         except ValueError as exc:
             st.error(str(exc))
             return
-        store.submit(pair_spec.teacher, config)
-        store.ensure_worker()
+        try:
+            store.submit(pair_spec.teacher, config)
+            store.ensure_worker()
+        except OSError:
+            st.error("This server cannot write to its state folder (KD_STATE_DIR), so it cannot run or keep a student.")
 
 
 def _jobs(store: LiveStore) -> None:

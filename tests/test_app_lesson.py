@@ -1,10 +1,14 @@
 """AppTest of lesson mode: the answers stay hidden until revealed, then the class guesses which one is the student."""
 
 import html
+import shutil
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from benchmarks.lesson import read_rounds
+from benchmarks.live_distill import LiveConfig
+from benchmarks.live_jobs import META, Job
 from tests.conftest import REPO
 
 APP = str(REPO / "dashboard" / "app.py")
@@ -57,18 +61,25 @@ def test_lesson_mode_on_the_distillation_page_shares_the_score(allow_tmp_models)
     assert _models(at) == ["Model A", "Model B"]
 
 
-def test_a_live_distilled_student_can_be_picked_in_the_sidebar(allow_tmp_models, tmp_path, monkeypatch):
-    import shutil
 
-    from benchmarks.live_distill import LiveConfig
-    from benchmarks.live_jobs import META, Job
+@pytest.fixture
+def state_dir(monkeypatch, tmp_path):
+    """A fresh state folder, and settings re-read (they are cached per process)."""
+    from dashboard import resources
 
+    monkeypatch.setenv("KD_STATE_DIR", str(tmp_path))
+    resources.settings.clear()
+    yield tmp_path
+    monkeypatch.undo()
+    resources.settings.clear()
+
+
+def test_a_live_distilled_student_can_be_picked_in_the_sidebar(allow_tmp_models, state_dir):
     teacher, student = allow_tmp_models
-    folder = tmp_path / "live" / "students" / "abc12345"
+    folder = state_dir / "live" / "students" / "abc12345"
     shutil.copytree(student, folder)
     job = Job("abc12345", ("local", str(teacher)), LiveConfig(layers=1), 0.0, state="finished", updated=1.0)
     (folder / META).write_text(job.to_json())
-    monkeypatch.setenv("KD_STATE_DIR", str(tmp_path))
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params["pair"] = "custom"
     at.run()
