@@ -89,7 +89,7 @@ def _job(store: LiveStore, job: Job) -> None:
         left.progress(done / job.config.steps, text=job.phase)
         right.button("Cancel", key=f"live-cancel-{job.id}", on_click=store.cancel, args=(job.id,))
     elif job.message:
-        st.warning(job.message)
+        st.text(job.message)  # as text: it can quote a model reference a visitor typed
     if job.losses:
         left, right = st.columns(2)
         left.plotly_chart(loss_figure(job.losses, job.hard_vs, job.config.hard_labels), key="live-losses")
