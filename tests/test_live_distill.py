@@ -35,7 +35,8 @@ WORDS = ["good", "bad", "movie", "great", "awful", "the", "a", "!", "."]
 
 
 def _settings(tmp_path):
-    return replace(load_settings(), state_dir=tmp_path, allowed_sources=("local",))  # no pocket student: keeps tests quick
+    # The tiny teacher is a local folder; no pocket student in the comparison keeps the tests quick.
+    return replace(load_settings(), state_dir=tmp_path, allowed_sources=("local",))
 
 
 def _until(predicate, seconds: float = 60.0) -> None:
