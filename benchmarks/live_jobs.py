@@ -53,7 +53,7 @@ class Job:
     checks: tuple[DevCheck, ...] = ()
     scores: tuple[DevScore, ...] = ()  # at the end: teacher, pocket student, this student
     hard_vs: str = "the teacher's labels"  # what the hard loss curve is measured against
-    seconds: float = 0.0  # wall time from the job's start to its student being saved
+    seconds: float = 0.0  # wall time of the whole job: loading, training, saving, the final comparison
     cpu_seconds: float = 0.0  # CPU time of the same span: on a busy machine, closer to what it costs on quiet cores
     measured_on: str = ""  # hardware, threads and load average, for the labels of every figure
     message: str = ""
@@ -268,10 +268,9 @@ class LiveStore:
                                            lambda: self._cancel_requested(job.id))
             update("saving and scoring the student", force=True)
             save_fp16(student, teacher.tokenizer, partial)
-            job = replace(job, seconds=round(time.monotonic() - started, 1), cpu_seconds=round(time.process_time() - cpu_started, 1),
-                          measured_on=_machine())
-            job = self.save(replace(job, scores=self._scores(teacher, partial, dev, teacher_pred, job.config, settings)))
-            job = replace(job, state="finished", phase="finished")
+            scores = self._scores(teacher, partial, dev, teacher_pred, job.config, settings)
+            job = replace(job, scores=scores, state="finished", phase="finished", measured_on=_machine(),
+                          seconds=round(time.monotonic() - started, 1), cpu_seconds=round(time.process_time() - cpu_started, 1))
             (partial / META).write_text(job.to_json())
             os.rename(partial, self._dir("students") / job.id)  # the only step that makes it loadable
             self.save(job)

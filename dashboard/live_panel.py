@@ -116,8 +116,8 @@ def _results(job: Job) -> None:
     )
     st.dataframe(frame, hide_index=True, key="live-results")
     st.caption(
-        f"Wall time {job.seconds:.0f} s ({job.cpu_seconds:.0f} s of CPU), from loading the teacher to the saved student. "
-        f"Measured by the job on {job.measured_on}; speed is the best of two passes over dev at batch 64, in one process, "
+        f"Wall time {job.seconds:.0f} s ({job.cpu_seconds:.0f} s of CPU) for the whole job, this comparison included. "
+        f"Measured by the job on {job.measured_on}; speed is one timed pass over dev at batch 64, in one process, "
         "so the three models saw the same machine — still noisy where other work shares it. Accuracy differences under "
         "~2 pp are within the intervals. To use this student elsewhere, pick “Custom” in the sidebar and choose it there."
     )
