@@ -88,7 +88,8 @@ def _live_distill(args: argparse.Namespace) -> int:
         print("queued: another worker is running a job on this server and will take this one next")
         return 0
     if job.state != "finished":
-        print(f"{job.state}: {job.message}")
+        if job.state != "failed":  # a failure was already logged by the worker
+            print(f"{job.state}: {job.message}")
         return 1
     last = job.losses[-1]
     print(f"wall time {job.seconds:.0f} s · final step {last.step}: KD {last.kd:.4f}, hard (vs {job.hard_vs}) {last.hard:.4f}, total {last.total:.4f}")
