@@ -135,3 +135,16 @@ def test_a_killed_worker_leaves_no_loadable_student(tmp_path, allow_tmp_models):
     # The next worker clears what the killed one left.
     store.submit(ModelSpec("local", str(allow_tmp_models[0]), "teacher"), LiveConfig(layers=1, steps=10, eval_every=10))
     assert store.run_worker(settings) == 1 and not partial.exists() and len(store.students()) == 1
+
+
+def test_the_hard_label_term_joins_the_total_with_alpha_only_when_labels_exist(allow_tmp_models):
+    teacher = load_model(ModelSpec("local", str(allow_tmp_models[0]), "teacher"))
+    sentences = [f"{a} {b} movie" for a in WORDS for b in WORDS][:64]
+    labels = [i % 2 for i in range(len(sentences))]
+    dev = LabelledTexts(tuple(sentences[:8]), tuple(labels[:8]), "tiny dev")
+    config = LiveConfig(layers=1, steps=10, eval_every=10, batch_size=16, hard_labels=True, alpha=0.25)
+    losses = []
+    distil(teacher, config, sentences, labels, dev, losses.append)
+    assert all(s.total == pytest.approx(0.25 * s.kd + 0.75 * s.hard, rel=1e-5) for s in losses)
+    with pytest.raises(ValueError, match="needs gold labels"):
+        distil(teacher, config, sentences, None, dev)
