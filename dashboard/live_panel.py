@@ -43,7 +43,7 @@ def _form(store: LiveStore, pair_spec: PairSpec) -> None:
         )
         alpha = st.slider("α: weight of the KD term when the hard-label term is on (loss = α·KD + (1 − α)·CE)", 0.0, 1.0, LiveConfig.alpha, step=0.05)
         submitted = st.form_submit_button("Distil a student", type="primary")
-    st.caption(f"The default ({LiveConfig().describe()}) takes about three minutes on two quiet CPU cores, longer on a busy server.")
+    st.caption(f"The default ({LiveConfig().describe()}) takes about 2.5 minutes on two quiet CPU cores (README), longer on a busy server.")
     if submitted:
         try:
             config = LiveConfig(layers=int(layers), steps=int(steps), temperature=float(temperature), alpha=float(alpha),
