@@ -9,6 +9,10 @@ from tests.conftest import needs_pocket
 pytestmark = [pytest.mark.browser, pytest.mark.slow, needs_pocket]
 
 SIDEBAR = "() => { const s = document.querySelector('[data-testid=stSidebar]'); return s ? getComputedStyle(s).display : 'absent'; }"
+FITS = """() => [...document.querySelectorAll('.stPlotlyChart')].every(c => {
+    const svg = c.querySelector('.main-svg');
+    return svg && svg.getBoundingClientRect().width <= c.getBoundingClientRect().width + 1;
+})"""
 ZOOMED = "() => getComputedStyle(document.querySelector('[data-testid=stMainBlockContainer]')).zoom"
 
 
@@ -23,7 +27,8 @@ def test_presenter_mode_in_chromium(live_app, chromium, tmp_path):
     page.get_by_role("button", name="A is the student").wait_for(timeout=120_000)
     assert page.get_by_text("Model A", exact=True).count() == 1 and page.get_by_text("Model B", exact=True).count() == 1
     assert "Traceback" not in page.inner_text("body")
-    page.locator(".js-plotly-plot").nth(1).wait_for(timeout=60_000)  # both answers' bars, drawn large
+    page.locator(".js-plotly-plot").nth(1).wait_for(timeout=60_000)  # both answers' bars
+    page.wait_for_function(FITS, timeout=20_000)  # each chart fits its column once drawn: nothing spills or is clipped
     page.screenshot(path=str(tmp_path / "presenter-lesson.png"))
     page.get_by_text("Distillation", exact=True).first.click()
     page.get_by_text("Lesson mode: predict, then reveal").wait_for(timeout=60_000)
