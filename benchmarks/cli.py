@@ -56,6 +56,49 @@ def _distill(args: argparse.Namespace) -> int:
     return 0
 
 
+def _live_distill(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from benchmarks.live_distill import LiveConfig
+    from benchmarks.live_jobs import LiveStore, write_worker_progress
+    from benchmarks.models import POCKET_PAIR, custom_pair
+    from benchmarks.settings import load_settings
+
+    settings = load_settings()
+    if args.state:
+        settings = replace(settings, state_dir=Path(args.state).expanduser().resolve())
+    store = LiveStore.of(settings)
+    job = None
+    if not args.worker:
+        teacher = POCKET_PAIR.teacher if args.teacher == "pocket" else custom_pair(args.teacher, args.teacher).teacher
+        chosen = dict(layers=args.layers, steps=args.steps, temperature=args.temperature, alpha=args.alpha, eval_every=args.eval_every)
+        config = LiveConfig(**{k: v for k, v in chosen.items() if v is not None}, hard_labels=args.hard_labels, seed=args.seed)
+        job = store.submit(teacher, config)
+        print(f"job {job.id}: {config.describe()}", flush=True)
+    progress = Path(args.progress) if args.progress else None
+    if progress:
+        write_worker_progress(progress, "running")
+    store.run_worker(settings, log=lambda line: print(line, flush=True))
+    if progress:
+        write_worker_progress(progress, "finished")
+    if job is None:
+        return 0
+    job = store.job(job.id)
+    if job is None or job.state == "queued":
+        print("queued: another worker is running a job on this server and will take this one next")
+        return 0
+    if job.state != "finished":
+        if job.state != "failed":  # a failure was already logged by the worker
+            print(f"{job.state}: {job.message}")
+        return 1
+    last = job.losses[-1]
+    print(f"wall time {job.seconds:.0f} s · final step {last.step}: KD {last.kd:.4f}, hard (vs {job.hard_vs}) {last.hard:.4f}, total {last.total:.4f}")
+    for s in job.scores:
+        print(f"{s.name:>15}: {s.layers} layers, {s.params / 1e6:.1f} M params · dev {s.accuracy:.1%} [{s.ci_low:.1%}, {s.ci_high:.1%}] "
+              f"· agreement with the teacher {s.agreement:.1%} · {s.sentences_per_second:.0f} sentences/s")
+    return 0
+
+
 def _open_store(args: argparse.Namespace):
     from benchmarks.settings import load_settings
     from benchmarks.store import ResultStore
@@ -430,6 +473,25 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--alpha-cos", type=float, default=0.1, help="weight of the hidden-state cosine term")
     d.add_argument("--seed", type=int, default=0)
     d.set_defaults(func=_distill)
+
+    lv = sub.add_parser(
+        "live-distill", help="distil a 1-3 layer student from a teacher in minutes, on unlabelled SST-2 train sentences",
+        description="Queue a live distillation job (the Distillation page's 'Distil it yourself') and run the queue here, "
+                    "one job at a time per state folder; the finished student is kept under <state>/live/students.",
+    )
+    lv.add_argument("--teacher", default="pocket", help="pocket (default), a local BERT folder or a cached Hub id")
+    # Defaults (None) come from benchmarks.live_distill.LiveConfig, imported only when the command runs.
+    lv.add_argument("--layers", type=int, help="student layers, 1-3 (default 2)")
+    lv.add_argument("--steps", type=int, help="training steps of 32 sentences (default: the dashboard's default run)")
+    lv.add_argument("--temperature", "-T", type=float, help="distillation temperature (default 2)")
+    lv.add_argument("--alpha", type=float, help="KD weight when --hard-labels adds the gold-label term (default 0.5)")
+    lv.add_argument("--hard-labels", action="store_true", help="add cross-entropy on gold labels (needs SST2_DIR with train.tsv)")
+    lv.add_argument("--eval-every", type=int, help="steps between dev checks (default 50)")
+    lv.add_argument("--seed", type=int, default=0)
+    lv.add_argument("--state", help="state folder (default: $KD_STATE_DIR, else var/)")
+    lv.add_argument("--worker", action="store_true", help="only run what is queued (the dashboard starts this)")
+    lv.add_argument("--progress", help=argparse.SUPPRESS)
+    lv.set_defaults(func=_live_distill)
     return parser
 
 

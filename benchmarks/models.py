@@ -179,7 +179,7 @@ def check_local_folder(path: str | Path, settings: Settings | None = None) -> Pa
     before anything loads it. Pickle weights (pytorch_model.bin) are accepted as on the Hub: load_model reads them
     only through torch's weights_only loader, and only when no safetensors are there."""
     settings = settings or load_settings()
-    roots = settings.model_roots
+    roots = (*settings.model_roots, settings.students_dir)  # live-distilled students load like any folder
     try:
         folder = resolve_folder(str(path), roots)
         if not (folder / "config.json").is_file():

@@ -8,7 +8,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import streamlit as st  # noqa: E402
 
-from dashboard import safe, sidebar  # noqa: E402
+from dashboard import presenter, safe, sidebar  # noqa: E402
 
 st.set_page_config(page_title="Teacher vs student: BERT and DistilBERT", page_icon="⚗️", layout="wide")
 
@@ -21,11 +21,17 @@ pages = [
     st.Page(VIEWS / "distillation.py", title="Distillation", icon=":material/science:"),
     st.Page(VIEWS / "decide.py", title="Decide", icon=":material/fact_check:"),
 ]
-navigation = st.navigation(pages)
+present = presenter.active()
+navigation = st.navigation(pages, position="top" if present else "sidebar")
 
-st.sidebar.title("Teacher vs student")
-sidebar.select_pair()
-sidebar.select_device()
-sidebar.storage_note()
+if present:
+    presenter.style()
+    sidebar.select_pair(fixed=True)
+    st.session_state.setdefault("device_name", "cpu")
+else:
+    st.sidebar.title("Teacher vs student")
+    sidebar.select_pair()
+    sidebar.select_device()
+    sidebar.storage_note()
 safe.guard_lone_surrogates()
 navigation.run()

@@ -14,6 +14,7 @@ from benchmarks.analysis.similarity import LayerSimilarity, layer_similarity
 from benchmarks.attention import AlignedComparison, PairAttention, compare_aligned, extract_pair
 from benchmarks.bertviz_offline import View, head_view_html, model_view_html
 from benchmarks.data import LabelledTexts, load_sst2
+from benchmarks.lesson import Round, read_rounds
 from benchmarks.models import LoadedPair, ModelLoadError, ModelSpec, PairSpec, load_pair
 from benchmarks.settings import Settings, load_settings
 from benchmarks.store import ResultStore, StoredRecord
@@ -68,6 +69,12 @@ def attention_pair(spec: PairSpec, device: str = "cpu") -> LoadedPair:
 def sst2_dev() -> LabelledTexts:
     """SST-2 dev (872 sentences), read once; DataUnavailable (not cached) says how to point SST2_DIR at it."""
     return load_sst2("validation")
+
+
+@st.cache_data(show_spinner=False)
+def lesson_rounds() -> tuple[Round, ...]:
+    """The curated predict-then-reveal sentences of data/lesson, read once."""
+    return read_rounds()
 
 
 @st.cache_data(show_spinner="Running both models with attention outputs…", max_entries=16)

@@ -18,7 +18,7 @@ from benchmarks.inference import InvalidInput, clean_text
 from benchmarks.metrics import Calibration, Proportion
 from benchmarks.models import CANONICAL_LABELS, LoadedPair, ModelLoadError, PairSpec
 from benchmarks.settings import Settings
-from dashboard import resources, safe, sidebar
+from dashboard import lesson, live_panel, resources, safe, sidebar
 
 T_MIN, T_MAX, T_STEP, T_DEFAULT = 1.0, 20.0, 0.5, 2.0
 DEFAULT_SENTENCE = "It's not that the movie is bad, it just never becomes good."
@@ -384,8 +384,11 @@ def main() -> None:
     st.title("Distillation")
     st.write("Why the student works and where it fails: the teacher's soft targets, then agreement and calibration on real data.")
     limits = resources.settings()
-    state_from_link(limits)
     pair_spec, device = sidebar.current()
+    if lesson.toggle("kd_lesson"):
+        lesson.panel("distillation")
+        return
+    state_from_link(limits)
     if pair_spec.architecture_only:
         st.warning("Architecture-only pair: random weights. The loss mechanics below still hold, but the numbers describe no trained model.")
     try:
@@ -395,6 +398,7 @@ def main() -> None:
         return
     soft_targets_section(loaded, limits)
     dataset_sections(pair_spec, loaded, limits)
+    live_panel.section(pair_spec, limits)
 
 
 # Streamlit runs pages as "__main__"; the guard lets tests import the link parsers without drawing the page.

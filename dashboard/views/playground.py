@@ -12,7 +12,7 @@ import torch
 from benchmarks.inference import InvalidInput, ModelRun, PairRun, clean_text, predict_pair
 from benchmarks.models import ModelLoadError
 from benchmarks.settings import DATA_DIR
-from dashboard import resources, safe, sidebar
+from dashboard import lesson, resources, safe, sidebar
 
 REPEATS = 5  # timed repeats per input: one run of a ~10 ms model is mostly noise
 
@@ -57,6 +57,9 @@ def timed_runs(text: str, max_tokens: int) -> tuple[PairRun, list[PairRun]]:
 def main() -> None:
     st.title("Playground")
     st.write("The same sentence through the teacher and its distilled student: label, class probabilities and latency.")
+    if lesson.toggle("playground_lesson"):
+        lesson.panel("playground")
+        return
     limits = resources.settings()
     choice = st.selectbox("Example sentences", ["(type your own)"] + examples(), key="example")
     default = "" if choice == "(type your own)" else choice
