@@ -25,7 +25,9 @@ def test_presenter_mode_in_chromium(live_app, chromium, tmp_path):
     assert page.get_by_role("combobox").count() == 0  # no pair or device selector anywhere
     page.get_by_role("button", name="Reveal the answers").click()
     page.get_by_role("button", name="A is the student").wait_for(timeout=120_000)
-    assert page.get_by_text("Model A", exact=True).count() == 1 and page.get_by_text("Model B", exact=True).count() == 1
+    for name in ("Model A", "Model B"):  # the answers arrive after the guess buttons on a slow machine: wait, then count
+        page.get_by_text(name, exact=True).wait_for(timeout=60_000)
+        assert page.get_by_text(name, exact=True).count() == 1
     assert "Traceback" not in page.inner_text("body")
     page.locator(".js-plotly-plot").nth(1).wait_for(timeout=60_000)  # both answers' bars
     page.wait_for_function(FITS, timeout=20_000)  # each chart fits its column once drawn: nothing spills or is clipped
