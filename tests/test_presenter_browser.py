@@ -20,6 +20,8 @@ def test_presenter_mode_in_chromium(live_app, chromium, tmp_path):
     page = chromium.new_page(viewport={"width": 1280, "height": 720})
     page.goto(f"{live_app}/?present=1&lesson=1", wait_until="networkidle")
     page.get_by_text("Predict first").wait_for(timeout=90_000)
+    # The presenter style arrives as its own element, possibly after the text: wait until it applies, then check.
+    page.wait_for_function(f"() => Math.abs(parseFloat(({ZOOMED})()) - {ZOOM}) < 1e-3", timeout=60_000)
     assert page.evaluate(SIDEBAR) in ("absent", "none")
     assert float(page.evaluate(ZOOMED)) == pytest.approx(ZOOM)
     assert page.get_by_role("combobox").count() == 0  # no pair or device selector anywhere
