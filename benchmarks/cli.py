@@ -439,7 +439,7 @@ def _add_benchmark_commands(sub) -> None:
     hp.add_argument("--student", help="a custom student: Hub id or local folder (with --teacher)")
     hp.add_argument("--sentences", type=int, default=200, help="the first N sentences of SST-2 dev (default 200)")
     hp.add_argument("--device", default="cpu", help="cpu (default), auto, or cuda[:N]")
-    hp.add_argument("--data", help="folder with SST-2 dev.tsv (default: $SST2_DIR or ../shared/data/sst2; the Hub when online)")
+    hp.add_argument("--data", help="folder with SST-2 dev.tsv (default: $SST2_DIR, else the dev split shipped in data/sst2)")
     hp.add_argument("--out", help="result JSON (default: the per-pair cache under $KD_STATE_DIR/head-importance/)")
     hp.add_argument("--progress", help="write progress as JSON to this file (the dashboard polls it)")
     hp.set_defaults(func=_heads)
