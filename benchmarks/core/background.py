@@ -73,8 +73,8 @@ class ProgressFile:
         self.progress = self.progress.advance(fraction=fraction, done=done, total=total, current=current)
         self._write()
 
-    def fail(self, exc: BaseException) -> None:
-        why = "stopped before the end (finished models are kept)" if isinstance(exc, KeyboardInterrupt) else str(exc)
+    def fail(self, exc: BaseException, stopped: str = "stopped before the end (finished models are kept)") -> None:
+        why = stopped if isinstance(exc, KeyboardInterrupt) else str(exc)
         self.progress = self.progress.advance(state="failed", message=why)
         self._write()
 
