@@ -1,5 +1,5 @@
-"""Benchmark runs in the background: one at a time per machine (a lock), progress in a small JSON
-file that any process can poll (the dashboard does), and starting / stopping a run as a subprocess."""
+"""Long runs in the background (benchmarks, head importance, live distillation): one at a time per machine (a lock),
+progress in a small JSON file any process can poll (the dashboard does), and starting / stopping one as a subprocess."""
 
 from __future__ import annotations
 
