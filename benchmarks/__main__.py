@@ -1,4 +1,4 @@
-"""python -m benchmarks {run,list,export,import,distill}: see --help."""
+"""python -m benchmarks {run,list,export,import,repeat,heads,vs-pipeline,distill,live-distill}: see --help."""
 
 from benchmarks.cli import main
 

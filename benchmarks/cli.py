@@ -59,6 +59,53 @@ def _distill(args: argparse.Namespace) -> int:
     return 0
 
 
+def _live_distill(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from benchmarks.core.pairs import POCKET_PAIR, custom_pair
+    from benchmarks.core.settings import load_settings
+    from benchmarks.distill.live import LiveConfig
+    from benchmarks.distill.live_jobs import LiveStore, write_worker_progress
+
+    settings = load_settings()
+    if args.state:
+        settings = replace(settings, state_dir=Path(args.state).expanduser().resolve())
+    store = LiveStore.of(settings)
+    job = None
+    if not args.worker:
+        teacher = POCKET_PAIR.teacher if args.teacher == "pocket" else custom_pair(args.teacher, args.teacher).teacher
+        chosen = dict(layers=args.layers, steps=args.steps, temperature=args.temperature, alpha=args.alpha,
+                      eval_every=args.eval_every)
+        config = LiveConfig(**{k: v for k, v in chosen.items() if v is not None}, hard_labels=args.hard_labels,
+                            seed=args.seed)
+        job = store.submit(teacher, config)
+        print(f"job {job.id}: {config.describe()}", flush=True)
+    progress = Path(args.progress) if args.progress else None
+    if progress:
+        write_worker_progress(progress, "running")
+    store.run_worker(settings, log=lambda line: print(line, flush=True))
+    if progress:
+        write_worker_progress(progress, "finished")
+    if job is None:
+        return 0
+    job = store.job(job.id)
+    if job is None or job.state == "queued":
+        print("queued: another worker is running a job on this server and will take this one next")
+        return 0
+    if job.state != "finished":
+        if job.state != "failed":  # a failure was already logged by the worker
+            print(f"{job.state}: {job.message}")
+        return 1
+    last = job.losses[-1]
+    print(f"wall time {job.seconds:.0f} s · final step {last.step}: KD {last.kd:.4f}, hard (vs {job.hard_vs}) "
+          f"{last.hard:.4f}, total {last.total:.4f}")
+    for s in job.scores:
+        print(f"{s.name:>15}: {s.layers} layers, {s.params / 1e6:.1f} M params · dev {s.accuracy:.1%} "
+              f"[{s.ci_low:.1%}, {s.ci_high:.1%}] · agreement with the teacher {s.agreement:.1%} · "
+              f"{s.sentences_per_second:.0f} sentences/s")
+    return 0
+
+
 def _open_store(args: argparse.Namespace):
     from benchmarks.harness.runner import open_store
 
@@ -113,7 +160,7 @@ def _brief(result) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from benchmarks.harness.background import ProgressFile
+    from benchmarks.core.background import ProgressFile
     from benchmarks.harness.comparison import speedups
     from benchmarks.harness.runner import RunRequest, run_pair
 
@@ -266,6 +313,43 @@ def _repeat(args: argparse.Namespace) -> int:
     return 0
 
 
+def _heads(args: argparse.Namespace) -> int:
+    from benchmarks.analysis import heads
+    from benchmarks.core.background import ProgressFile
+    from benchmarks.core.data import load_sst2
+    from benchmarks.core.device import resolve_device
+    from benchmarks.core.models import load_pair
+    from benchmarks.core.settings import load_settings
+
+    if args.sentences < 1:
+        raise ValueError(f"--sentences {args.sentences}: give at least 1.")
+    signal.signal(signal.SIGTERM, _interrupt)
+    progress = ProgressFile(
+        Path(args.progress) if args.progress else None, " ".join(["python -m benchmarks", *sys.argv[1:]])
+    )
+    try:
+        pair = load_pair(_chosen_pair(args), str(resolve_device(args.device)))  # own instances: the masks touch no one
+        data = load_sst2("validation", args.data).head(args.sentences)
+        result = heads.pair_head_importance(pair, data, lambda done, total, current: progress.update(
+            done / total, done, total, current))
+        path = Path(args.out) if args.out else heads.cache_file(
+            load_settings().state_dir, pair.teacher.fingerprint, pair.student.fingerprint, len(data))
+        heads.save(path, result)
+    except BaseException as exc:
+        progress.fail(exc, stopped="stopped before the end")
+        raise
+    print(f"{pair.spec.title}: {result.data_source}, {result.machine}")
+    for role, r in (("teacher", result.teacher), ("student", result.student)):
+        print(f"{role} ({r.model}): accuracy {r.base_accuracy:.1%} with every head, {r.seconds:.0f} s")
+        for title, most in (("most important", True), ("least important", False)):
+            print(f"  {title}: " + ", ".join(f"L{layer}.H{head} {d * 100:+.1f} pp (gold prob "
+                                             f"{r.probability_drops[layer, head]:+.4f})"
+                                             for layer, head, d in r.ranked(3, most)))
+    print(f"saved to {path}")
+    progress.finish(path.name)
+    return 0
+
+
 def _add_benchmark_commands(sub) -> None:
     db = argparse.ArgumentParser(add_help=False)
     db.add_argument("--db", help="results cache file (default: var/results.sqlite, or $KD_STATE_DIR/results.sqlite)")
@@ -346,6 +430,20 @@ def _add_benchmark_commands(sub) -> None:
                                                                   "(default 0.05)")
     rp.set_defaults(func=_repeat)
 
+    hp = sub.add_parser("heads", help="accuracy on SST-2 dev with each attention head masked, one at a time (both "
+                                      "models; cached per pair)")
+    hp.add_argument("--pair", choices=[k for k, p in BUILTIN_PAIRS.items() if not p.architecture_only],
+                    default="pocket")
+    hp.add_argument("--teacher", help="a custom teacher: Hub id or local folder (with --student; overrides --pair)")
+    hp.add_argument("--student", help="a custom student: Hub id or local folder (with --teacher)")
+    hp.add_argument("--sentences", type=int, default=200, help="the first N sentences of SST-2 dev (default 200)")
+    hp.add_argument("--device", default="cpu", help="cpu (default), auto, or cuda[:N]")
+    hp.add_argument("--data", help="folder with SST-2 dev.tsv (default: $SST2_DIR, else the dev split shipped in "
+                                   "data/sst2)")
+    hp.add_argument("--out", help="result JSON (default: the per-pair cache under $KD_STATE_DIR/head-importance/)")
+    hp.add_argument("--progress", help="write progress as JSON to this file (the dashboard polls it)")
+    hp.set_defaults(func=_heads)
+
     vp = sub.add_parser("vs-pipeline", parents=[db], help="time a default transformers.pipeline on SST-2 dev against "
                                                           "the stored harness scoring")
     vp.add_argument(
@@ -382,14 +480,36 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--alpha-cos", type=float, default=0.1, help="weight of the hidden-state cosine term")
     d.add_argument("--seed", type=int, default=0)
     d.set_defaults(func=_distill)
+
+    lv = sub.add_parser(
+        "live-distill", help="distil a 1-3 layer student from a teacher in minutes, on unlabelled SST-2 train "
+                             "sentences",
+        description="Queue a live distillation job (the Distillation page's 'Distil it yourself') and run the queue "
+                    "here, one job at a time per state folder; the finished student is kept under "
+                    "<state>/live/students.",
+    )
+    lv.add_argument("--teacher", default="pocket", help="pocket (default), a local BERT folder or a cached Hub id")
+    # Defaults (None) come from benchmarks.distill.live.LiveConfig, imported only when the command runs.
+    lv.add_argument("--layers", type=int, help="student layers, 1-3 (default 2)")
+    lv.add_argument("--steps", type=int, help="training steps of 32 sentences (default: the dashboard's default run)")
+    lv.add_argument("--temperature", "-T", type=float, help="distillation temperature (default 2)")
+    lv.add_argument("--alpha", type=float, help="KD weight when --hard-labels adds the gold-label term (default 0.5)")
+    lv.add_argument("--hard-labels", action="store_true", help="add cross-entropy on gold labels (needs SST2_DIR "
+                                                              "with train.tsv)")
+    lv.add_argument("--eval-every", type=int, help="steps between dev checks (default 50)")
+    lv.add_argument("--seed", type=int, default=0)
+    lv.add_argument("--state", help="state folder (default: $KD_STATE_DIR, else var/)")
+    lv.add_argument("--worker", action="store_true", help="only run what is queued (the dashboard starts this)")
+    lv.add_argument("--progress", help=argparse.SUPPRESS)
+    lv.set_defaults(func=_live_distill)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from benchmarks.core.background import RunInProgress
     from benchmarks.core.data import DataUnavailable
     from benchmarks.core.models import ModelLoadError
     from benchmarks.core.paths import scrub
-    from benchmarks.harness.background import RunInProgress
     from benchmarks.harness.measure import HarnessError
 
     args = build_parser().parse_args(argv)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import Future
 from dataclasses import replace
 
@@ -9,7 +10,11 @@ import streamlit as st
 import torch
 
 from benchmarks.analysis.attention import AlignedComparison, PairAttention, compare_aligned, extract_pair
+from benchmarks.analysis.attribution import SampleReport, TokenAttribution, integrated_gradients, sample_report
 from benchmarks.analysis.bertviz_offline import View, head_view_html, model_view_html
+from benchmarks.analysis.heads import estimate_seconds
+from benchmarks.analysis.lesson import Round, read_rounds
+from benchmarks.analysis.similarity import LayerSimilarity, layer_similarity
 from benchmarks.core import deadline
 from benchmarks.core.data import LabelledTexts, load_sst2
 from benchmarks.core.models import LoadedModel, LoadedPair, ModelLoadError, load_pair
@@ -85,6 +90,12 @@ def sst2_dev() -> LabelledTexts:
     return load_sst2("validation")
 
 
+@st.cache_data(show_spinner=False)
+def lesson_rounds() -> tuple[Round, ...]:
+    """The curated predict-then-reveal sentences of data/lesson, read once."""
+    return read_rounds()
+
+
 @st.cache_data(show_spinner="Running both models with attention outputs…", max_entries=16)
 def _attention(key: tuple[str, ...], device: str, text: str, max_tokens: int) -> PairAttention:
     return extract_pair(attention_pair(_pair_from(key), device), text, max_tokens)
@@ -132,3 +143,58 @@ def benchmark_store(path: str) -> ResultStore:
 def benchmark_records(path: str, version: tuple[int, str]) -> list[StoredRecord]:
     """Every stored benchmark record; re-read when `version` (ResultStore.version) shows new rows."""
     return benchmark_store(path).records()
+
+
+# --- Explain page: layer similarity, attributions, head importance (pure computations in benchmarks/analysis) ---
+
+
+@st.cache_data(show_spinner="Comparing every student layer with every teacher layer (CKA)…", max_entries=16)
+def _similarity(key: tuple[str, ...], device: str, texts: tuple[str, ...]) -> tuple[LayerSimilarity, float]:
+    loaded = _loaded(key, device, "sdpa")
+    started = time.perf_counter()
+    return layer_similarity(loaded, texts), time.perf_counter() - started
+
+
+def layer_similarity_of(spec: PairSpec, device: str, texts: tuple[str, ...]) -> tuple[LayerSimilarity, float]:
+    """Linear CKA over `texts`, and the seconds it took (models already loaded); cached per pair and sentences."""
+    return _similarity(_spec(spec), device, texts)
+
+
+@st.cache_data(show_spinner="Integrated gradients through both models…", max_entries=32)
+def _attributions(
+    key: tuple[str, ...], device: str, text: str, steps: int
+) -> tuple[TokenAttribution, TokenAttribution, float, float]:
+    loaded = _loaded(key, device, "sdpa")
+    started = time.perf_counter()
+    teacher = integrated_gradients(loaded.teacher, text, steps)
+    middle = time.perf_counter()
+    student = integrated_gradients(loaded.student, text, steps)
+    return teacher, student, middle - started, time.perf_counter() - middle
+
+
+def attributions(
+    spec: PairSpec, device: str, text: str, steps: int
+) -> tuple[TokenAttribution, TokenAttribution, float, float]:
+    """IG for the teacher and the student on one sentence, and the seconds each took; cached."""
+    return _attributions(_spec(spec), device, text, steps)
+
+
+@st.cache_data(show_spinner="Attributing every sample sentence with both models, then deleting words…", max_entries=8)
+def _sample_report(key: tuple[str, ...], device: str, texts: tuple[str, ...], steps: int) -> SampleReport:
+    loaded = _loaded(key, device, "sdpa")
+    return sample_report(loaded.teacher, loaded.student, texts, steps)
+
+
+def attribution_sample(spec: PairSpec, device: str, texts: tuple[str, ...], steps: int) -> SampleReport:
+    return _sample_report(_spec(spec), device, texts, steps)
+
+
+@st.cache_data(show_spinner="Timing one batch to estimate the run…", max_entries=8)
+def _head_estimate(key: tuple[str, ...], device: str, texts: tuple[str, ...]) -> float:
+    loaded = _loaded(key, device, "sdpa")
+    return sum(estimate_seconds(m, texts) for m in (loaded.teacher, loaded.student))
+
+
+def head_importance_estimate(spec: PairSpec, device: str, texts: tuple[str, ...]) -> float:
+    """Seconds a head-importance run over `texts` should take on this machine now (from timing one batch)."""
+    return _head_estimate(_spec(spec), device, texts)

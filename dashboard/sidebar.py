@@ -6,9 +6,11 @@ import streamlit as st
 import torch
 
 from benchmarks.core.hub import hub_reachable
+from benchmarks.core.models import POCKET_DIR
 from benchmarks.core.pairs import BUILTIN_PAIRS, PairSpec, custom_pair
 from benchmarks.core.paths import shown
 from benchmarks.core.settings import DATA_DIR, writable
+from benchmarks.distill.live_jobs import LiveStore, Student
 from dashboard import resources
 
 CUSTOM = "custom"
@@ -20,31 +22,26 @@ _LABELS = {
 }
 
 
-def select_pair() -> PairSpec:
-    """Render the pair selector; return the chosen pair (also kept in session_state['pair'])."""
+def select_pair(fixed: bool = False) -> PairSpec:
+    """Render the pair selector; return the chosen pair (also kept in session_state['pair']). `fixed` (presenter
+    mode) draws nothing and takes the pair from the link, so the room cannot change it."""
     allowed = resources.settings().allowed_sources
     options = [k for k in _LABELS if k == CUSTOM and ({"hub", "local"} & set(allowed)) or k in allowed]
     wanted = st.query_params.get("pair", "pocket")
     index = options.index(wanted) if wanted in options else 0
-    choice = st.sidebar.selectbox(
+    choice = options[index] if fixed else st.sidebar.selectbox(
         "Model pair", options, index=index, format_func=_LABELS.__getitem__, key="pair_choice"
     )
     if choice != "pocket" or "pair" in st.query_params:
         st.query_params["pair"] = choice
     if choice == CUSTOM:
-        # Keyed: an unkeyed field whose default follows the URL it writes gets a new identity on every edit.
-        teacher = st.sidebar.text_input(
-            "Teacher (Hub id or folder)",
-            st.query_params.get("teacher", "textattack/bert-base-uncased-SST-2"),
-            max_chars=300,
-            key="teacher_ref",
-        )
-        student = st.sidebar.text_input(
-            "Student (Hub id or folder)",
-            st.query_params.get("student", "distilbert/distilbert-base-uncased-finetuned-sst-2-english"),
-            max_chars=300,
-            key="student_ref",
-        )
+        teacher = st.query_params.get("teacher", "textattack/bert-base-uncased-SST-2")
+        student = st.query_params.get("student", "distilbert/distilbert-base-uncased-finetuned-sst-2-english")
+        if not fixed:
+            live_student_picker()
+            # Keyed: an unkeyed field whose default follows the URL it writes gets a new identity on every edit.
+            teacher = st.sidebar.text_input("Teacher (Hub id or folder)", teacher, max_chars=300, key="teacher_ref")
+            student = st.sidebar.text_input("Student (Hub id or folder)", student, max_chars=300, key="student_ref")
         st.query_params["teacher"], st.query_params["student"] = teacher, student
         pair = custom_pair(teacher, student)
     else:
@@ -55,6 +52,24 @@ def select_pair() -> PairSpec:
         st.sidebar.warning("Random weights: predictions are meaningless; use this pair for timing only.")
     st.session_state["pair"] = pair
     return pair
+
+
+def _use_live_student(students: dict[str, Student]) -> None:
+    chosen = students.get(st.session_state.get("live_student") or "")
+    if chosen is not None:  # a callback runs before the text fields are drawn, so they show the new refs
+        source, ref = chosen.job.teacher
+        st.session_state["teacher_ref"] = str(POCKET_DIR / ref) if source == "pocket" else ref
+        st.session_state["student_ref"] = str(chosen.folder)
+
+
+def live_student_picker() -> None:
+    """Students distilled on the Distillation page, with the teacher they came from."""
+    students = {s.id: s for s in LiveStore.of(resources.settings()).students()}
+    if students:
+        st.sidebar.selectbox(
+            "A student distilled on this server", list(students), index=None, format_func=lambda i: students[i].label,
+            key="live_student", on_change=_use_live_student, args=(students,), placeholder="fills in both fields below",
+        )
 
 
 def select_device() -> str:

@@ -103,7 +103,7 @@ def test_reference_files_are_labelled_with_their_hardware():
 def test_a_run_that_ended_early_is_reported(state, state_name, words):
     import time
 
-    from benchmarks.harness.background import RunProgress, write_progress
+    from benchmarks.core.background import RunProgress, write_progress
 
     state.mkdir()
     dead_pid = 2**22 + 4321  # above pid_max: no such process

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from benchmarks import cli
+from benchmarks.core.background import is_active, read_progress
 from benchmarks.core.data import LabelledTexts
 from benchmarks.core.models import load_model
 from benchmarks.core.pairs import custom_pair
-from benchmarks.harness.background import is_active, read_progress
 from benchmarks.harness.measure import quick_settings
 from benchmarks.harness.results import BenchmarkResult
 from benchmarks.harness.store import ResultStore

@@ -14,15 +14,17 @@ import tomllib
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from benchmarks.core import background as runs
 from benchmarks.core.csv_export import to_csv
 from benchmarks.core.data import read_labelled_file
 from benchmarks.core.settings import REPO_ROOT, Settings
-from benchmarks.harness import background as runs
 from dashboard import safe
+from dashboard.views.decide import URL_KEYS as DECIDE_KEYS
 from tests.conftest import REPO, plain
 
 APP = str(REPO / "dashboard" / "app.py")
-PAGES = ["views/playground.py", "views/benchmarks.py", "views/attention.py", "views/distillation.py"]
+PAGES = ["views/playground.py", "views/benchmarks.py", "views/attention.py", "views/distillation.py", "views/decide.py",
+         "views/explain.py"]
 # Each payload carries the marker EVIL; `UNSAFE` finds any of them left live in text Streamlit renders.
 PAYLOADS = {
     "markdown-link": "[EVIL](https://evil.example/login) click",
@@ -81,9 +83,11 @@ def test_safe_text_leaves_no_live_markup(payload):
 
 @pytest.mark.parametrize("payload", list(PAYLOADS.values()), ids=list(PAYLOADS))
 def test_a_hostile_shared_link_renders_as_text_on_every_page(payload):
-    """Every URL parameter at once: the pair's teacher and student, the Distillation page's T and sentence."""
+    """Every URL parameter at once: the pair's teacher and student, the Distillation page's T and sentence, the
+    Decide page's constraints."""
     at = AppTest.from_file(APP, default_timeout=60)
-    at.query_params.update(pair="custom", teacher=payload, student=payload, T=payload, sentence=payload)
+    at.query_params.update(pair="custom", teacher=payload, student=payload, T=payload, sentence=payload,
+                           **{key: payload for key in DECIDE_KEYS})
     at.run()
     echoed = []
     for page in PAGES:

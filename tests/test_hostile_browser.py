@@ -78,7 +78,7 @@ def test_a_hostile_shared_link_stays_on_localhost_on_every_page(live_app, chromi
     page = chromium.new_page(viewport={"width": 1400, "height": 1000})
     foreign, problems = _guard(page)
     query = urlencode(HOSTILE)
-    for path in ("", "benchmarks", "attention", "distillation"):
+    for path in ("", "benchmarks", "attention", "explain", "distillation", "decide"):
         page.goto(f"{live_app}/{path}?{query}", wait_until="networkidle")
         page.get_by_text("Teacher vs student").first.wait_for(timeout=60_000)
         if path == "":

@@ -55,3 +55,31 @@ def test_latency_summary():
     assert lat.std == pytest.approx(math.sqrt(2.5))
     with pytest.raises(ValueError):
         Latency.from_values([])
+
+
+def test_counted_accuracy_uses_evaluate_when_its_module_loads(monkeypatch):
+    import sys
+    import types
+
+    from benchmarks.analysis.metrics import counted_accuracy
+
+    class Accuracy:
+        def compute(self, predictions, references):
+            return {"accuracy": sum(p == r for p, r in zip(predictions, references)) / len(references)}
+
+    monkeypatch.setitem(sys.modules, "evaluate", types.SimpleNamespace(load=lambda name: Accuracy()))
+    assert counted_accuracy([1, 0, 1, 1], [1, 1, 1, 0]) == (2, "evaluate: accuracy")
+
+
+def test_counted_accuracy_counts_locally_when_the_metric_cannot_load(monkeypatch):
+    import sys
+    import types
+
+    from benchmarks.analysis.metrics import counted_accuracy
+
+    def unreachable(name):
+        raise FileNotFoundError("Couldn't find a module script at accuracy/accuracy.py")
+
+    monkeypatch.setitem(sys.modules, "evaluate", types.SimpleNamespace(load=unreachable))
+    correct, how = counted_accuracy([1, 0, 1, 1], [1, 1, 1, 0])
+    assert correct == 2 and how.startswith("counted locally")

@@ -98,7 +98,7 @@ def test_scores_stored_under_the_old_key_are_read_and_moved(tmp_path, allow_tmp_
 
 
 def test_the_progress_file_tells_other_processes_where_a_run_is(tmp_path):
-    from benchmarks.harness.background import ProgressFile, read_progress
+    from benchmarks.core.background import ProgressFile, read_progress
 
     path = tmp_path / "progress.json"
     progress = ProgressFile(path, "python -m benchmarks run")

@@ -1,4 +1,4 @@
-"""Hostile model folders (benchmarks/vetting.py): each is refused before loading, quickly, in one sentence
+"""Hostile model folders (benchmarks/core/vetting.py): each is refused before loading, quickly, in one sentence
 with no absolute path; and paths in messages are shown relative to the project or the model root."""
 
 from __future__ import annotations

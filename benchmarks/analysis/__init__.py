@@ -1,2 +1,2 @@
-"""Analysis: statistics, metrics, losses, dataset scoring, attention, similarity and reports over loaded models.
+"""Analysis: statistics, metrics, losses, dataset scoring, attention, attributions, head masking, lessons, reports.
 May import benchmarks.core; never harness, distill, loadtest, the CLI or Streamlit."""

@@ -1,2 +1,2 @@
-"""Core: the vocabulary, settings, model pairs and loading, data sets, inference, the device and its identity.
+"""Core: the vocabulary, settings, model pairs and loading, data sets, inference, the device, background runs.
 May import only the standard library and third-party packages: nothing else from benchmarks."""

@@ -107,9 +107,14 @@ def canonical_labels(id2label: dict[int, str]) -> tuple[tuple[str, ...], str]:
     return mapped, note
 
 
+def canonical_columns(labels: Sequence[str]) -> list[int]:
+    """The output column of each of CANONICAL_LABELS, in that order: gold label y (1 = positive) is column [y]."""
+    return [list(labels).index(name) for name in CANONICAL_LABELS]
+
+
 def canonical_logits(logits: torch.Tensor, labels: Sequence[str]) -> torch.Tensor:
     """Reorder output columns to CANONICAL_LABELS, so gold labels (1 = positive) index them directly."""
-    return logits[:, [list(labels).index(name) for name in CANONICAL_LABELS]]
+    return logits[:, canonical_columns(labels)]
 
 
 def check_local_folder(path: str | Path, settings: Settings | None = None) -> Path:
@@ -117,7 +122,7 @@ def check_local_folder(path: str | Path, settings: Settings | None = None) -> Pa
     before anything loads it. Pickle weights (pytorch_model.bin) are accepted as on the Hub: load_model reads them
     only through torch's weights_only loader, and only when no safetensors are there."""
     settings = settings or load_settings()
-    roots = settings.model_roots
+    roots = (*settings.model_roots, settings.students_dir)  # live-distilled students load like any folder
     try:
         folder = resolve_folder(str(path), roots)
         if not (folder / "config.json").is_file():

@@ -47,6 +47,7 @@ class Settings:
     allowed_sources: tuple[str, ...] = SOURCES
     model_roots: tuple[Path, ...] = field(default_factory=lambda: (DATA_DIR.resolve(),))
     state_dir: Path = field(default_factory=lambda: (REPO_ROOT / "var").resolve())
+    live_keep: int = 5  # students distilled on the Distillation page that are kept; the oldest goes first
 
     def __post_init__(self) -> None:
         unknown = set(self.allowed_sources) - set(SOURCES)
@@ -56,6 +57,15 @@ class Settings:
     @property
     def cache_path(self) -> Path:
         return self.state_dir / "results.sqlite"
+
+    @property
+    def live_dir(self) -> Path:
+        return self.state_dir / "live"
+
+    @property
+    def students_dir(self) -> Path:
+        """Finished live-distilled students: loadable as local models, like a folder under model_roots."""
+        return self.live_dir / "students"
 
 
 def load_settings() -> Settings:
@@ -74,6 +84,7 @@ def load_settings() -> Settings:
         allowed_sources=tuple(s.strip() for s in sources.split(",") if s.strip()) if sources else SOURCES,
         model_roots=_paths("KD_MODEL_ROOTS", (DATA_DIR.resolve(),)),
         state_dir=Path(os.environ.get("KD_STATE_DIR", REPO_ROOT / "var")).expanduser().resolve(),
+        live_keep=_int("KD_LIVE_KEEP", Settings.live_keep),
     )
 
 

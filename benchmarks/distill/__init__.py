@@ -1,2 +1,2 @@
-"""Distill: the DistilBERT recipe that builds the pocket pair (student init from teacher layers, KD training,
-evaluation) and its model cards. May import core and analysis; never harness or loadtest."""
+"""Distill: the DistilBERT recipe behind the pocket pair, its model cards, and live distillation jobs for the class.
+May import core and analysis; never harness or loadtest."""

@@ -26,7 +26,7 @@ from transformers import (
 )
 
 from benchmarks.analysis.losses import cosine_hidden_loss, hard_loss, kd_loss
-from benchmarks.analysis.metrics import accuracy_with_ci
+from benchmarks.analysis.metrics import accuracy_with_ci, counted_accuracy
 from benchmarks.core.data import LabelledTexts, load_sst2
 from benchmarks.core.inference import dataset_logits
 from benchmarks.core.vocabulary import CANONICAL_LABELS
@@ -197,11 +197,12 @@ def train(
     }
 
 
-def evaluate(model: torch.nn.Module, tokenizer, data: LabelledTexts) -> dict[str, float]:
+def evaluate(model: torch.nn.Module, tokenizer, data: LabelledTexts) -> dict[str, float | str]:
     logits = dataset_logits(model, tokenizer, data.texts)
-    correct = int((logits.argmax(-1) == torch.tensor(data.labels)).sum())
+    correct, metric = counted_accuracy(logits.argmax(-1).tolist(), data.labels)
     acc = accuracy_with_ci(correct, len(data))
-    return {"accuracy": acc.value, "ci_low": acc.low, "ci_high": acc.high, "n": len(data), "correct": correct}
+    return {"accuracy": acc.value, "ci_low": acc.low, "ci_high": acc.high, "n": len(data), "correct": correct,
+            "metric": metric}
 
 
 # --- writing the pair ---------------------------------------------------------------------------

@@ -1,2 +1,2 @@
 """Harness: records, precision variants, measuring one model, the worker processes, sweeps, the sqlite store,
-comparisons, background runs, peaks, the pipeline baseline and run_pair. May import core and analysis."""
+comparisons, peaks, the pipeline baseline and run_pair. May import core and analysis."""

@@ -8,13 +8,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from benchmarks.core.background import run_lock
 from benchmarks.core.data import load_sst2
 from benchmarks.core.device import HardwareInfo, detect_hardware, detect_software, resolve_device
 from benchmarks.core.models import load_model
 from benchmarks.core.pairs import BUILTIN_PAIRS, PairSpec
 from benchmarks.core.settings import load_settings
 from benchmarks.core.vocabulary import DEFAULT_RUNTIME, ROLES, RUNTIMES
-from benchmarks.harness.background import run_lock
 from benchmarks.harness.comparison import missing_variants
 from benchmarks.harness.measure import full_settings, quick_settings
 from benchmarks.harness.peak import peak_dtypes

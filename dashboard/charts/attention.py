@@ -1,30 +1,32 @@
-"""Plotly figures for the Attention page: one head's matrix, a per-head grid, and aligned-layer divergence."""
+"""Plotly figures for the Attention and Explain pages: token-by-token and layer-by-head heatmaps, and aligned-layer
+divergence."""
 
 from __future__ import annotations
 
 import html
+from typing import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
 
-from benchmarks.analysis.attention import AlignedComparison, AttentionMaps
+from benchmarks.analysis.attention import AlignedComparison
 from dashboard.charts.theme import MARK_COLOUR
 
 
-def _label(token: str) -> str:
+def token_label(token: str) -> str:
     # Plotly reads a subset of HTML in labels: escape so a token is always shown as text.
     return html.escape(token, quote=False)
 
 
-def attention_heatmap(maps: AttentionMaps, layer: int, head: int, colours: str) -> go.Figure:
-    n = len(maps.tokens)
-    labels = [_label(t) for t in maps.tokens]
+def attention_heatmap(matrix: np.ndarray, tokens: Sequence[str], colours: str) -> go.Figure:
+    """A (query, key) matrix over the sentence's tokens, e.g. one head's attention or a rollout."""
+    n = len(tokens)
+    labels = [token_label(t) for t in tokens]
     pairs = [[[labels[q], labels[k]] for k in range(n)] for q in range(n)]
     fig = go.Figure(
         go.Heatmap(
-            z=maps.weights[layer, head], x=list(range(n)), y=list(range(n)), customdata=pairs, colorscale=colours,
-            zmin=0, hovertemplate="%{customdata[0]} → %{customdata[1]}: %{z:.3f}<extra></extra>",
-            colorbar=dict(thickness=10),
+            z=matrix, x=list(range(n)), y=list(range(n)), customdata=pairs, colorscale=colours, zmin=0,
+            hovertemplate="%{customdata[0]} → %{customdata[1]}: %{z:.3f}<extra></extra>", colorbar=dict(thickness=10),
         )
     )
     axis = dict(tickmode="array", tickvals=list(range(n)), ticktext=labels, tickfont=dict(size=10))
@@ -37,11 +39,12 @@ def attention_heatmap(maps: AttentionMaps, layer: int, head: int, colours: str) 
     return fig
 
 
-def grid_heatmap(values: np.ndarray, colours: str, zmax: float, fmt: str) -> go.Figure:
+def grid_heatmap(values: np.ndarray, colours: str, zmax: float, fmt: str, zmin: float = 0.0) -> go.Figure:
+    """One number per (layer, head), written in its cell."""
     layers, heads = values.shape
     fig = go.Figure(
         go.Heatmap(
-            z=values, x=list(range(heads)), y=list(range(layers)), colorscale=colours, zmin=0, zmax=zmax,
+            z=values, x=list(range(heads)), y=list(range(layers)), colorscale=colours, zmin=zmin, zmax=zmax,
             texttemplate=f"%{{z:{fmt}}}", textfont=dict(size=9),
             hovertemplate=f"layer %{{y}}, head %{{x}}: %{{z:{fmt}}}<extra></extra>", colorbar=dict(thickness=10),
         )

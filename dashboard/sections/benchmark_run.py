@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from benchmarks.core import background as runs
 from benchmarks.core.device import detect_hardware
 from benchmarks.core.models import ModelLoadError, check_spec
 from benchmarks.core.pairs import BUILTIN_PAIRS, PairSpec
 from benchmarks.core.paths import shown
-from benchmarks.harness import background as runs
 from benchmarks.harness import runner
 from benchmarks.harness.results import BenchmarkResult
 from dashboard import resources, safe

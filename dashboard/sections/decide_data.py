@@ -16,7 +16,7 @@ from benchmarks.harness.candidates import Scored
 from benchmarks.harness.precision import supported_variants
 from benchmarks.harness.results import BenchmarkResult
 from benchmarks.harness.variant_scores import cached_variant_scores, score_variants
-from dashboard import resources
+from dashboard import resources, safe
 from dashboard.sections.distillation_data import choose_dataset
 
 
@@ -30,7 +30,7 @@ def own_scores(pair: PairSpec, device: str, variants: list[str]) -> tuple[Scored
     try:
         loaded = resources.pair(pair, device)
     except ModelLoadError as exc:
-        st.error(str(exc))
+        st.error(safe.message(exc))
         return None
     runnable = [v for v in variants if v in supported_variants(device, detect_hardware())]
     cache_dir = limits.state_dir / "scores"
@@ -63,7 +63,8 @@ def drift_section(flips: list[Flips], cands_by_name: dict, texts: list[str] | No
     st.caption("How often a lower precision changes a model's answer against the same model in fp32, on the same "
                "sentences (Wilson 95 % interval). Open a row for the sentences.")
     for f in flips:
-        with st.expander(f"{f.candidate}: {f.rate.value:.1%} changed [{f.rate.low:.1%}, {f.rate.high:.1%}] — "
+        with st.expander(f"{safe.text(f.candidate)}: {f.rate.value:.1%} changed [{f.rate.low:.1%}, {f.rate.high:.1%}] "
+                         f"— "
                          f"{len(f.indices)} of {f.rate.n} against {f.reference}"):
             ref, cand = cands_by_name[f.reference], cands_by_name[f.candidate]
             st.dataframe(pd.DataFrame({

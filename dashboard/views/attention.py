@@ -81,7 +81,7 @@ def heatmap_tab(maps: PairAttention) -> None:
             c1, c2 = st.columns(2)
             layer = c1.selectbox("Layer", range(chosen.n_layers), key=f"heat_layer_{role}_{chosen.n_layers}")
             head = c2.selectbox("Head", range(chosen.n_heads), key=f"heat_head_{role}_{chosen.n_heads}")
-            fig = attention_heatmap(chosen, layer, head, ROLE_SCALES[role])
+            fig = attention_heatmap(chosen.weights[layer, head], chosen.tokens, ROLE_SCALES[role])
             st.plotly_chart(fig, config=CONFIG, key=f"heat_{role}")
     n_t, n_s = maps.teacher.n_layers, maps.student.n_layers
     example = aligned_layer(min(1, n_s - 1), n_s, n_t)

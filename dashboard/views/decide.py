@@ -28,7 +28,7 @@ from benchmarks.harness.candidates import candidates
 from benchmarks.harness.comparison import Machine, latest, machine_of, machines
 from benchmarks.harness.results import BenchmarkResult
 from benchmarks.harness.store import reference_records
-from dashboard import resources, sidebar
+from dashboard import resources, safe, sidebar
 from dashboard.charts.decide import frontier_chart
 from dashboard.sections.decide_data import drift_section, own_scores, reference_texts
 
@@ -119,10 +119,10 @@ def constraint_form(options: list[Machine], results: list[BenchmarkResult]) -> C
 def recommendation(decision: Decision) -> None:
     rec = decision.recommendation
     if rec is None:
-        st.warning("Nothing measured meets these constraints. " + " ".join(decision.relax))
+        st.warning("Nothing measured meets these constraints. " + " ".join(safe.text(r) for r in decision.relax))
         return
-    st.success(f"Recommendation: **{rec.candidate.name}** ({rec.candidate.runtime})")
-    st.markdown("\n".join(f"- {r}" for r in decision.reasons))
+    st.success(f"Recommendation: **{safe.text(rec.candidate.name)}** ({safe.text(rec.candidate.runtime)})")
+    st.markdown("\n".join(f"- {safe.text(r)}" for r in decision.reasons))
 
 
 def main() -> None:
@@ -133,7 +133,7 @@ def main() -> None:
     pair, device = sidebar.current()
     results = measured(pair)
     if not results:
-        st.info(f"No benchmark results for {pair.title} yet: measure them on the Benchmarks page first.")
+        st.info(f"No benchmark results for {safe.text(pair.title)} yet: measure them on the Benchmarks page first.")
         return
     k = constraint_form(machines(results), results)
     on_machine = [r for r in results if _key(machine_of(r)) == k.machine]
@@ -158,13 +158,13 @@ def main() -> None:
     decision = decide(cands, k)
     recommendation(decision)
     st.plotly_chart(frontier_chart(decision, data_label), key="dk_frontier")
-    st.caption(f"Accuracy on {data_label}; latency model only (forward pass), measured on "
+    st.caption(f"Accuracy on {safe.text(data_label)}; latency model only (forward pass), measured on "
                f"{machine_of(on_machine[0]).label}. "
                "Bubble area: weight size; ringed: the recommendation; faded: excluded; dashed: the Pareto frontier.")
     st.subheader("Ranking")
     st.dataframe(ranking_rows(decision), hide_index=True, key="dk_ranking")
     for note in sorted({c.latency_note for c in cands if c.latency_note}):
-        st.caption(note)
+        st.caption(safe.text(note))
     st.caption("Against the teacher (fp32): exact McNemar test on the discordant sentences and Newcombe's paired 95 % "
                "interval "
                "of the difference; speed-up: bootstrap 95 % interval over the sweeps' p50s (paired where the two took "

@@ -15,6 +15,7 @@ from benchmarks.core.vocabulary import CANONICAL_LABELS
 from benchmarks.distill.recipe import TrainConfig
 from dashboard import resources, safe, sidebar
 from dashboard.charts.distillation import chart_config, distributions_chart, temperature_chart
+from dashboard.sections import lesson, live_panel
 from dashboard.sections.distillation_data import dataset_sections
 
 T_MIN, T_MAX, T_STEP, T_DEFAULT = 1.0, 20.0, 0.5, 2.0
@@ -134,8 +135,11 @@ def main() -> None:
     st.write("Why the student works and where it fails: the teacher's soft targets, then agreement and calibration on "
              "real data.")
     limits = resources.settings()
-    state_from_link(limits)
     pair_spec, device = sidebar.current()
+    if lesson.toggle("kd_lesson"):
+        lesson.panel("distillation")
+        return
+    state_from_link(limits)
     if pair_spec.architecture_only:
         st.warning("Architecture-only pair: random weights. The loss mechanics below still hold, but the numbers "
                    "describe no trained model.")
@@ -146,6 +150,7 @@ def main() -> None:
         return
     soft_targets_section(loaded, limits)
     dataset_sections(pair_spec, loaded, limits)
+    live_panel.section(pair_spec, limits)
 
 
 # Streamlit runs pages as "__main__"; the guard lets tests import the link parsers without drawing the page.

@@ -18,6 +18,7 @@ from benchmarks.runtimes.base import RuntimeUnavailable
 from dashboard import resources, safe, sidebar
 from dashboard.charts.playground import probability_chart
 from dashboard.charts.theme import CONFIG, ROLE_COLOURS
+from dashboard.sections import lesson
 
 REPEATS = 5  # timed repeats per input: one run of a ~10 ms model is mostly noise
 
@@ -65,6 +66,9 @@ def timed_runs(text: str, max_tokens: int, choices: dict[str, tuple[str, str]]) 
 def main() -> None:
     st.title("Playground")
     st.write("The same sentence through the teacher and its distilled student: label, class probabilities and latency.")
+    if lesson.toggle("playground_lesson"):
+        lesson.panel("playground")
+        return
     limits = resources.settings()
     choice = st.selectbox("Example sentences", ["(type your own)"] + sample_sentences(), key="example")
     default = "" if choice == "(type your own)" else choice

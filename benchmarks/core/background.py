@@ -1,5 +1,5 @@
-"""Benchmark runs in the background: one at a time per machine (a lock), progress in a small JSON
-file that any process can poll (the dashboard does), and starting / stopping a run as a subprocess."""
+"""Long runs in the background (benchmarks, head importance, live distillation): one at a time per machine (a lock),
+progress in a small JSON file any process can poll (the dashboard does), and starting / stopping one as a subprocess."""
 
 from __future__ import annotations
 
@@ -73,8 +73,8 @@ class ProgressFile:
         self.progress = self.progress.advance(fraction=fraction, done=done, total=total, current=current)
         self._write()
 
-    def fail(self, exc: BaseException) -> None:
-        why = "stopped before the end (finished models are kept)" if isinstance(exc, KeyboardInterrupt) else str(exc)
+    def fail(self, exc: BaseException, stopped: str = "stopped before the end (finished models are kept)") -> None:
+        why = stopped if isinstance(exc, KeyboardInterrupt) else str(exc)
         self.progress = self.progress.advance(state="failed", message=why)
         self._write()
 

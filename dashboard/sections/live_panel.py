@@ -1,0 +1,155 @@
+"""Distil it yourself (Distillation page): queue a job that makes a 1-3 layer student from the loaded teacher, watch
+its curves (every session sees the running job), then compare it with the bundled pocket student and the teacher."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from benchmarks.core.pairs import PairSpec
+from benchmarks.core.settings import Settings
+from benchmarks.distill.live import LAYER_CHOICES, STEPS_RANGE, T_RANGE, LiveConfig, labels_available
+from benchmarks.distill.live_jobs import Job, LiveStore
+from dashboard import safe
+from dashboard.charts.live import SMOOTH, dev_figure, loss_figure
+
+
+def section(pair_spec: PairSpec, limits: Settings) -> None:
+    st.header("5 · Distil it yourself")
+    st.markdown(
+        "Make a small student from the loaded teacher, here and now. The training text is 6,000 SST-2 train sentences "
+        "**without labels**: the teacher labels them with its soft targets, and that is all distillation needs. The "
+        "student "
+        "starts from every other teacher layer (DistilBERT's recipe) and learns to match the teacher at temperature T. "
+        "Jobs run one at a time on this server, in the background: leave the page, come back, or watch from another "
+        "browser."
+    )
+    store = LiveStore.of(limits)
+    if pair_spec.architecture_only:
+        st.info("The architecture-only pair has random weights: there is nothing to distil. Pick the pocket pair.")
+    else:
+        _form(store, pair_spec)
+    _jobs(store)
+
+
+def _form(store: LiveStore, pair_spec: PairSpec) -> None:
+    with st.form("live_form"):
+        a, b, c, d = st.columns(4)
+        layers = a.select_slider("Student layers", LAYER_CHOICES, value=LiveConfig.layers)
+        steps = b.number_input("Steps (32 sentences each)", STEPS_RANGE[0], STEPS_RANGE[1], LiveConfig.steps, step=50)
+        temperature = c.slider("Temperature T", T_RANGE[0], T_RANGE[1], LiveConfig.temperature, step=0.5)
+        eval_every = d.number_input("Check on dev every N steps", 10, 500, LiveConfig.eval_every, step=10)
+        have_labels = labels_available()
+        hard = st.toggle(
+            "Add the hard-label term (cross-entropy on gold labels)",
+            disabled=not have_labels,
+            help=None
+            if have_labels
+            else "Gold labels for the training sentences are not on this server: set SST2_DIR to a folder holding "
+                 "GLUE SST-2 train.tsv.",
+        )
+        alpha = st.slider(
+            "α: weight of the KD term when the hard-label term is on (loss = α·KD + (1 − α)·CE)",
+            0.0,
+            1.0,
+            LiveConfig.alpha,
+            step=0.05,
+        )
+        submitted = st.form_submit_button("Distil a student", type="primary")
+    st.caption(
+        f"The default ({LiveConfig().describe()}) takes about 2.5 minutes on two quiet CPU cores (README), longer on "
+        f"a busy server."
+    )
+    if submitted:
+        try:
+            config = LiveConfig(
+                layers=int(layers),
+                steps=int(steps),
+                temperature=float(temperature),
+                alpha=float(alpha),
+                hard_labels=bool(hard),
+                eval_every=int(eval_every),
+            )
+        except ValueError as exc:
+            st.error(safe.message(exc))
+            return
+        try:
+            store.submit(pair_spec.teacher, config)
+            store.ensure_worker()
+        except OSError:
+            st.error("This server cannot write to its state folder (KD_STATE_DIR), so it cannot run or keep a student.")
+
+
+def _jobs(store: LiveStore) -> None:
+    was_active = any(j.active for j in store.jobs())
+
+    @st.fragment(run_every=2.0 if was_active else 15.0)
+    def view() -> None:
+        store.ensure_worker()
+        jobs = store.jobs()
+        shown = next((j for j in jobs if j.state == "running"), None) or next(
+            (j for j in jobs if j.state != "queued"), None
+        )
+        for job in (j for j in jobs if j.state == "queued"):
+            left, right = st.columns([4, 1])
+            left.caption(f"Queued: {job.config.describe()}")
+            right.button("Cancel", key=f"live-cancel-{job.id}", on_click=store.cancel, args=(job.id,))
+        if shown is None:
+            st.caption("No student has been distilled on this server yet.")
+        else:
+            _job(store, shown)
+        if was_active and not any(j.active for j in jobs):
+            st.rerun()  # the job ended: redraw the page at the slow poll, with the new student in the sidebar
+
+    view()
+
+
+def _job(store: LiveStore, job: Job) -> None:
+    title = {
+        "running": "Running",
+        "finished": "Finished",
+        "failed": "Failed",
+        "cancelled": "Cancelled",
+        "interrupted": "Interrupted",
+    }
+    st.subheader(f"{title.get(job.state, job.state)}: {job.config.describe()}")
+    if job.state == "running":
+        done = job.losses[-1].step if job.losses else 0
+        left, right = st.columns([4, 1])
+        left.progress(done / job.config.steps, text=job.phase)
+        right.button("Cancel", key=f"live-cancel-{job.id}", on_click=store.cancel, args=(job.id,))
+    elif job.message:
+        st.text(job.message)  # as text: it can quote a model reference a visitor typed
+    if job.losses:
+        left, right = st.columns(2)
+        left.plotly_chart(loss_figure(job.losses, job.hard_vs, job.config.hard_labels), key="live-losses")
+        right.plotly_chart(dev_figure(job.checks, job.config.steps), key="live-dev")
+        last = job.losses[-1]
+        st.caption(
+            f"Step {last.step}: KD {last.kd:.4f}, hard {last.hard:.4f} (vs {job.hard_vs}), total {last.total:.4f} "
+            f"nats — one batch; "
+            f"the curves are means of {SMOOTH} steps. Dev checks on all 872 SST-2 dev sentences."
+        )
+    if job.state == "finished":
+        _results(job)
+
+
+def _results(job: Job) -> None:
+    frame = pd.DataFrame(
+        {
+            "model": [s.name for s in job.scores],
+            "layers": [s.layers for s in job.scores],
+            "parameters": [f"{s.params / 1e6:.1f} M" for s in job.scores],
+            "dev accuracy [95 % CI]": [f"{s.accuracy:.1%} [{s.ci_low:.1%} – {s.ci_high:.1%}]" for s in job.scores],
+            "agreement with the teacher": [f"{s.agreement:.1%}" for s in job.scores],
+            "sentences / s": [f"{s.sentences_per_second:.0f}" for s in job.scores],
+        }
+    )
+    st.dataframe(frame, hide_index=True, key="live-results")
+    st.caption(
+        f"Wall time {job.seconds:.0f} s ({job.cpu_seconds:.0f} s of CPU) for the whole job, this comparison included. "
+        f"Measured by the job on {job.measured_on}; speed is one timed pass over dev at batch 64, in one process, "
+        "so the three models saw the same machine — still noisy where other work shares it. Accuracy differences under "
+        "~2 pp are within the intervals. To use this student elsewhere, pick “Custom” in the sidebar and choose it "
+        "there."
+    )

@@ -1,0 +1,90 @@
+"""AppTest of lesson mode: the answers stay hidden until revealed, then the class guesses which one is the student."""
+
+import html
+import shutil
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from benchmarks.analysis.lesson import read_rounds
+from benchmarks.distill.live import LiveConfig
+from benchmarks.distill.live_jobs import META, Job
+from tests.conftest import REPO
+
+APP = str(REPO / "dashboard" / "app.py")
+
+
+def _lesson_app(tiny_pair_dirs) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update(pair="custom", teacher=str(tiny_pair_dirs[0]), student=str(tiny_pair_dirs[1]), lesson="1")
+    return at
+
+
+def _models(at: AppTest) -> list[str]:
+    return [m.label for m in at.metric if m.label.startswith("Model ")]
+
+
+def _sentences(at: AppTest) -> str:
+    return " ".join(str(h.proto.body) for h in at.get("html"))
+
+
+def test_reveal_then_guess_keeps_a_session_score(allow_tmp_models):
+    at = _lesson_app(allow_tmp_models).run()
+    assert not at.exception
+    first = html.escape(read_rounds()[0].sentence)  # shown escaped: data, never markup
+    assert first in _sentences(at) and _models(at) == []  # the sentence, and no answer yet
+    at.button(key="playground-reveal").click().run()
+    assert _models(at) == ["Model A", "Model B"]
+    assert any("Latency" in c.value and "ms" in c.value for c in at.caption)
+    assert not [b for b in at.button if b.key == "playground-reveal"]
+    at.button(key="playground-guess-a").click().run()
+    verdict = (at.success or at.warning)[0].value
+    assert "is the student (1 layers" in verdict or "is the student (1 layer" in verdict
+    right = verdict.startswith("Right")
+    assert any(f"Score this session: {int(right)} of 1" in c.value for c in at.caption)
+    at.button(key="playground-next").click().run()
+    assert _models(at) == [] and html.escape(read_rounds()[1].sentence) in _sentences(at)
+
+
+def test_lesson_mode_on_the_distillation_page_shares_the_score(allow_tmp_models):
+    at = _lesson_app(allow_tmp_models).run()
+    at.button(key="playground-reveal").click().run()
+    at.button(key="playground-guess-b").click().run()
+    at.switch_page("views/distillation.py").run()
+    assert not at.exception
+    assert at.toggle(key="kd_lesson").value
+    assert any("Score this session: " in c.value and "of 1" in c.value for c in at.caption)
+    assert _models(at) == ["Model A", "Model B"]  # the same round, still revealed: the state follows the class
+    at.button(key="distillation-next").click().run()
+    assert _models(at) == []
+    at.button(key="distillation-reveal").click().run()
+    assert _models(at) == ["Model A", "Model B"]
+
+
+@pytest.fixture
+def state_dir(monkeypatch, tmp_path):
+    """A fresh state folder, and settings re-read (they are cached per process)."""
+    from dashboard import resources
+
+    monkeypatch.setenv("KD_STATE_DIR", str(tmp_path))
+    resources.settings.clear()
+    yield tmp_path
+    monkeypatch.undo()
+    resources.settings.clear()
+
+
+def test_a_live_distilled_student_can_be_picked_in_the_sidebar(allow_tmp_models, state_dir):
+    teacher, student = allow_tmp_models
+    folder = state_dir / "live" / "students" / "abc12345"
+    shutil.copytree(student, folder)
+    job = Job("abc12345", ("local", str(teacher)), LiveConfig(layers=1), 0.0, state="finished", updated=1.0)
+    (folder / META).write_text(job.to_json())
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["pair"] = "custom"
+    at.run()
+    at.selectbox(key="live_student").select("abc12345").run()
+    assert not at.exception
+    assert at.text_input(key="teacher_ref").value == str(teacher)
+    assert at.text_input(key="student_ref").value == str(folder)
+    at.text_area[0].input("a good movie").run()
+    assert [m.value for m in at.metric if m.label == "Label"]  # the distilled student loads as the pair's student
