@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.core.device import detect_hardware
 from benchmarks.runtimes.base import LogitsOnly, Prepared, RuntimeModel, cached_artefact, example_inputs, folder_bytes
 
 _NAMES = ["input_ids", "attention_mask"]
@@ -32,7 +33,15 @@ def export_onnx(model: torch.nn.Module, path: Path) -> None:
                           dynamic_axes={name: axes for name in _NAMES}, opset_version=17)
 
 
-def _build(model: torch.nn.Module, variant: str):
+def quantization_options(device: torch.device) -> dict:
+    """quantize_dynamic's options for this CPU. Per-channel weight scales, as the eager int8 variant uses (per-tensor
+    ones cost accuracy, harness/precision.py). Without VNNI, ONNX Runtime's u8s8 kernels can saturate their 16-bit
+    intermediate sums; 7-bit weights (reduce_range) avoid that, as its documentation advises for such CPUs."""
+    vnni = bool({"avx512_vnni", "avx_vnni", "amx_int8"} & set(detect_hardware().isa))
+    return {"per_channel": True, "reduce_range": device.type == "cpu" and not vnni}
+
+
+def _build(model: torch.nn.Module, variant: str, options: dict):
     def build(folder: Path) -> None:
         if variant != "int8-dynamic":
             export_onnx(model, folder / FILE)
@@ -46,8 +55,7 @@ def _build(model: torch.nn.Module, variant: str):
         graph = onnx.load(folder / "fp32.onnx")
         graph.graph.ClearField("value_info")
         onnx.save(graph, folder / "fp32.onnx")
-        # Per-channel weight scales, as the eager int8 variant uses: per-tensor ones cost accuracy (precision.py).
-        quantize_dynamic(folder / "fp32.onnx", folder / FILE, per_channel=True, weight_type=QuantType.QInt8)
+        quantize_dynamic(folder / "fp32.onnx", folder / FILE, weight_type=QuantType.QInt8, **options)
         (folder / "fp32.onnx").unlink()
 
     return build
@@ -64,22 +72,25 @@ def _providers(device: torch.device) -> list[str]:
     return [*gpu, "CPUExecutionProvider"]
 
 
-def prepare(model: torch.nn.Module, variant: str, device: torch.device, threads: int, folder: Path) -> Prepared:
+def prepare(model: torch.nn.Module, variant: str, device: torch.device, threads: int, folder: Path,
+            options: dict) -> Prepared:
+    """`options`: quantization_options(device), which also name the artefact's cache folder."""
     import onnxruntime as ort
 
-    export_s, reused = cached_artefact(folder, _build(model, variant), time.perf_counter)
+    export_s, reused = cached_artefact(folder, _build(model, variant, options), time.perf_counter)
     start = time.perf_counter()
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads  # the same thread count as every other runtime
-    options.inter_op_num_threads = 1
-    session = ort.InferenceSession(str(folder / FILE), options, providers=_providers(device))
+    session_options = ort.SessionOptions()
+    session_options.intra_op_num_threads = threads  # the same thread count as every other runtime
+    session_options.inter_op_num_threads = 1
+    session = ort.InferenceSession(str(folder / FILE), session_options, providers=_providers(device))
     names = [i.name for i in session.get_inputs()]
 
     def forward(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         feed = dict(zip(names, (input_ids.cpu().numpy(), attention_mask.cpu().numpy())))
         return torch.from_numpy(session.run(None, feed)[0]).to(input_ids.device)
 
-    dtype = "int8 MatMul weights per channel (ORT dynamic), float32 activations" if variant == "int8-dynamic" else \
-        "float32"
+    bits = "7-bit" if options.get("reduce_range") else "int8"
+    dtype = f"{bits} MatMul weights per channel (ORT dynamic), float32 activations" if variant == "int8-dynamic" \
+        else "float32"
     return Prepared(RuntimeModel(model.config, forward, device), dtype, export_s, time.perf_counter() - start,
                     folder_bytes(folder), reused)

@@ -79,7 +79,7 @@ def prepare(runtime: str, model: torch.nn.Module, variant: str, dtype: str, *, d
     if reason:
         raise RuntimeUnavailable(reason)
     torch.set_num_threads(threads)
-    folder = artefact_folder(cache_root, runtime, {**identity, "variant": variant, runtime: library_version(runtime)})
+    identity = {**identity, "variant": variant, runtime: library_version(runtime)}
     try:
         if runtime == "eager":
             from benchmarks.runtimes import eager
@@ -92,10 +92,12 @@ def prepare(runtime: str, model: torch.nn.Module, variant: str, dtype: str, *, d
         if runtime == "onnxruntime":
             from benchmarks.runtimes import onnxrt
 
-            return onnxrt.prepare(model, variant, device, threads, folder)
+            options = onnxrt.quantization_options(device) if variant == "int8-dynamic" else {}
+            folder = artefact_folder(cache_root, runtime, {**identity, **options})
+            return onnxrt.prepare(model, variant, device, threads, folder, options)
         from benchmarks.runtimes import openvino_rt
 
-        return openvino_rt.prepare(model, variant, threads, folder)
+        return openvino_rt.prepare(model, variant, threads, artefact_folder(cache_root, runtime, identity))
     except RuntimeUnavailable:
         raise
     except Exception as exc:  # noqa: BLE001 - exporters and runtimes raise anything; one sentence is what we keep
