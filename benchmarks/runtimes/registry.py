@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+import functools
+import importlib
 import importlib.metadata
-import importlib.util
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,11 +36,14 @@ RUNTIMES = tuple(RUNTIME_INFO)
 EXTRA_HINT = "pip install '.[runtimes]'"
 
 
+@functools.lru_cache(maxsize=None)
 def _installed(module: str) -> bool:
+    """Whether `module` imports: an installed but broken library counts as missing too. Imported once, on first ask."""
     try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
+        importlib.import_module(module)
+    except ImportError:
         return False
+    return True
 
 
 def library_version(runtime: str) -> str:
