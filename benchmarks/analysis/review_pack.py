@@ -104,14 +104,14 @@ def _row(rank: int | None, v: Verdict) -> dict[str, str]:
         if vs is None
         else f"{vs.p_value:.3g} ({vs.only_candidate} vs {vs.only_baseline})"
         + (" · within noise" if vs.within_noise else ""),
-        "speed-up vs teacher fp32": "–"
+        "speed-up vs teacher fp32 (eager)": "–"
         if sp is None
         else sp.describe() + (" · within noise" if sp.within_noise else ""),
         "peak memory": f"{c.memory_mb:.0f} MiB",
         "weights": f"{c.size_mb:.1f} MiB",
         "Pareto": "yes" if v.pareto else "",
         "model": c.model,
-        "runtime": c.runtime,
+        "runtime": c.runtime_label,
     }
 
 
@@ -200,7 +200,7 @@ def review_pack(decision: Decision, flips: list[Flips], prov: Provenance, texts_
         constraints=decision.constraints.describe(),
         prov=prov,
         software=software_versions(),
-        recommendation=f"{rec.candidate.name} ({rec.candidate.model}, {rec.candidate.runtime})" if rec else "",
+        recommendation=f"{rec.candidate.name} ({rec.candidate.model}, {rec.candidate.runtime_label})" if rec else "",
         reasons=decision.reasons,
         relax=decision.relax,
         rows=rows,
