@@ -160,10 +160,11 @@ anywhere.</p>
 frontier. Red line: the latency budget. The same chart as PNG:</p>
 <img alt="accuracy against latency" width="660" src="{{ png }}">
 
-<h2>Precision drift</h2>
-{% if flips %}<table><tr><th>variant</th><th>against</th><th>answers changed [95 %]</th><th>sentences</th></tr>
+<h2>Precision and runtime drift</h2>
+{% if flips %}<table><tr><th>setup</th><th>against</th><th>answers changed [95 %]</th><th>sentences</th></tr>
 {% for f in flips %}<tr><td>{{ f.name }}</td><td>{{ f.reference }}</td><td>{{ f.rate }}</td><td>{{ f.where }}</td></tr>
-{% endfor %}</table>{% else %}<p>No variant with fp32 predictions of the same model to compare with.</p>{% endif %}
+{% endfor %}</table>{% else %}<p>No precision or runtime with eager fp32 predictions of the same model to
+compare with.</p>{% endif %}
 
 <h2>Statistics</h2>
 <p class="note">Accuracy: share of the labelled sentences right, Wilson 95 % interval. Against the teacher: both models
