@@ -116,6 +116,27 @@ def test_precision_flips():
     assert f.candidate == "student · int8-dynamic" and f.reference == "student · fp32" and f.indices == tuple(range(10))
 
 
+def test_runtimes_are_candidates_against_eager_fp32():
+    eager = result("teacher", sweeps=(1.0, 1.0, 1.0))
+    ort = result("teacher", speed=2.0, sweeps=(1.0, 1.0, 1.0), runtime="onnxruntime")
+    student = result("student", variant="int8-dynamic", speed=3.0, sweeps=(1.0, 1.0, 1.0), runtime="onnxruntime")
+    cands = candidates([eager, ort, student], 8, 64, "p50")
+    assert [c.name for c in cands] == [
+        "teacher · fp32", "teacher · onnxruntime fp32", "student · onnxruntime int8-dynamic"
+    ]
+    assert cands[1].runtime == "onnxruntime" and cands[1].runtime_label == "ONNX Runtime"
+    verdicts = {v.candidate.name: v for v in decide(cands, Constraints(8, 64)).verdicts}
+    # The teacher's own ONNX Runtime copy is compared with eager fp32, not taken for the reference; runs of
+    # different runtimes never took turns, so their speed-up is unpaired.
+    sp = verdicts["teacher · onnxruntime fp32"].speedup
+    assert sp.ratio == pytest.approx(2.0, rel=0.05) and not sp.paired
+    flips = precision_flips(cands)
+    assert {f.candidate for f in flips} == {"teacher · onnxruntime fp32"}  # the student has no eager fp32 here
+    assert flips[0].reference == "teacher · fp32"
+    own = {("teacher", "fp32"): ((1, 0, 1), (1, 1, 1))}
+    assert candidates([eager, ort], 8, 64, "p50", own)[1].accuracy is None  # a file is scored eagerly only
+
+
 class _Refs(HTMLParser):
     """Every attribute value a browser could fetch from."""
 

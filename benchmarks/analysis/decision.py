@@ -12,6 +12,7 @@ from typing import Iterable, Literal, Mapping, Sequence
 
 from benchmarks.analysis.metrics import Proportion, accuracy_with_ci
 from benchmarks.analysis.stats import PairedAccuracy, SpeedupInterval, bootstrap_speedup, flip_rate, paired_accuracy
+from benchmarks.core.vocabulary import DEFAULT_RUNTIME, setup_name
 
 PERCENTILES = ("p50", "p90", "p95", "p99")
 OBJECTIVES = {"latency": "fastest", "accuracy": "most accurate", "size": "smallest", "memory": "least memory"}
@@ -71,11 +72,17 @@ class Candidate:
     size_mb: float
     predictions: tuple[int, ...] | None = None  # per sentence; None: no accuracy (random weights)
     labels: tuple[int, ...] | None = None
-    runtime: str = "PyTorch eager (SDPA)"
+    runtime: str = DEFAULT_RUNTIME  # what runs it (vocabulary.RUNTIMES)
+    runtime_label: str = "PyTorch eager (SDPA)"  # the same, as a reader knows it
 
     @property
     def name(self) -> str:
-        return f"{self.role} · {self.variant}"
+        return f"{self.role} · {setup_name(self.runtime, self.variant)}"
+
+    @property
+    def is_reference(self) -> bool:
+        """Eager fp32: what every other setup of the same model is compared with."""
+        return self.variant == "fp32" and self.runtime == DEFAULT_RUNTIME
 
     @property
     def correct(self) -> tuple[bool, ...] | None:
@@ -214,7 +221,7 @@ def relaxations(verdicts: Sequence[Verdict], k: Constraints) -> tuple[str, ...]:
 
 def decide(candidates: Sequence[Candidate], k: Constraints) -> Decision:
     """Check every candidate against the constraints, rank those that fit, and explain the first."""
-    teacher = next((c for c in candidates if c.role == "teacher" and c.variant == "fp32"), None)
+    teacher = next((c for c in candidates if c.role == "teacher" and c.is_reference), None)
     teacher_acc = teacher.accuracy.value if teacher and teacher.accuracy else None
     scored = [(c.latency_ms, c.accuracy.value) for c in candidates if c.latency_ms is not None and c.accuracy]
     front = pareto_front(scored)
@@ -228,7 +235,9 @@ def decide(candidates: Sequence[Candidate], k: Constraints) -> Decision:
         )
         sp = None
         if teacher and c is not teacher and teacher.sweep_p50s and c.sweep_p50s:
-            paired = c.variant == teacher.variant and len(c.sweep_p50s) == len(teacher.sweep_p50s)
+            # Sweeps pair up only where the two took turns in one run: one precision in one runtime.
+            paired = (c.variant, c.runtime) == (teacher.variant, teacher.runtime) and len(c.sweep_p50s) == len(
+                teacher.sweep_p50s)
             sp = bootstrap_speedup(teacher.sweep_p50s, c.sweep_p50s, paired)
         pareto = c.latency_ms is not None and c.accuracy is not None and (c.latency_ms, c.accuracy.value) in on_front
         verdicts.append(Verdict(c, _failures(c, k, teacher_acc), vs, sp, pareto))
@@ -340,13 +349,14 @@ class Flips:
 
 
 def precision_flips(cands: Iterable[Candidate]) -> list[Flips]:
-    """For every non-fp32 candidate whose model also has fp32 predictions on the same sentences."""
+    """For every candidate other than eager fp32 whose model also has eager fp32 predictions on the same sentences:
+    how often its precision or runtime changes an answer."""
     cands = list(cands)
-    fp32 = {c.role: c for c in cands if c.variant == "fp32" and c.predictions is not None}
+    fp32 = {c.role: c for c in cands if c.is_reference and c.predictions is not None}
     out = []
     for c in cands:
         ref = fp32.get(c.role)
-        if c.variant != "fp32" and ref and c.predictions is not None and ref.labels == c.labels:
+        if not c.is_reference and ref and c.predictions is not None and ref.labels == c.labels:
             rate, where = flip_rate(ref.predictions, c.predictions)  # type: ignore[arg-type]
             out.append(Flips(c.name, ref.name, rate, where))
     return out

@@ -104,14 +104,14 @@ def _row(rank: int | None, v: Verdict) -> dict[str, str]:
         if vs is None
         else f"{vs.p_value:.3g} ({vs.only_candidate} vs {vs.only_baseline})"
         + (" · within noise" if vs.within_noise else ""),
-        "speed-up vs teacher fp32": "–"
+        "speed-up vs teacher fp32 (eager)": "–"
         if sp is None
         else sp.describe() + (" · within noise" if sp.within_noise else ""),
         "peak memory": f"{c.memory_mb:.0f} MiB",
         "weights": f"{c.size_mb:.1f} MiB",
         "Pareto": "yes" if v.pareto else "",
         "model": c.model,
-        "runtime": c.runtime,
+        "runtime": c.runtime_label,
     }
 
 
@@ -160,10 +160,11 @@ anywhere.</p>
 frontier. Red line: the latency budget. The same chart as PNG:</p>
 <img alt="accuracy against latency" width="660" src="{{ png }}">
 
-<h2>Precision drift</h2>
-{% if flips %}<table><tr><th>variant</th><th>against</th><th>answers changed [95 %]</th><th>sentences</th></tr>
+<h2>Precision and runtime drift</h2>
+{% if flips %}<table><tr><th>setup</th><th>against</th><th>answers changed [95 %]</th><th>sentences</th></tr>
 {% for f in flips %}<tr><td>{{ f.name }}</td><td>{{ f.reference }}</td><td>{{ f.rate }}</td><td>{{ f.where }}</td></tr>
-{% endfor %}</table>{% else %}<p>No variant with fp32 predictions of the same model to compare with.</p>{% endif %}
+{% endfor %}</table>{% else %}<p>No precision or runtime with eager fp32 predictions of the same model to
+compare with.</p>{% endif %}
 
 <h2>Statistics</h2>
 <p class="note">Accuracy: share of the labelled sentences right, Wilson 95 % interval. Against the teacher: both models
@@ -200,7 +201,7 @@ def review_pack(decision: Decision, flips: list[Flips], prov: Provenance, texts_
         constraints=decision.constraints.describe(),
         prov=prov,
         software=software_versions(),
-        recommendation=f"{rec.candidate.name} ({rec.candidate.model}, {rec.candidate.runtime})" if rec else "",
+        recommendation=f"{rec.candidate.name} ({rec.candidate.model}, {rec.candidate.runtime_label})" if rec else "",
         reasons=decision.reasons,
         relax=decision.relax,
         rows=rows,

@@ -1,17 +1,19 @@
-"""Decision candidates from benchmark records: one per model x precision measured on one machine, reduced to
-one cell and one latency percentile, with accuracy from the records or from a user's own scored data."""
+"""Decision candidates from benchmark records: one per model x precision x runtime measured on one machine, reduced
+to one cell and one latency percentile, with accuracy from the records or from a user's own scored data."""
 
 from __future__ import annotations
 
 from typing import Iterable, Mapping
 
 from benchmarks.analysis.decision import Candidate
+from benchmarks.core.vocabulary import DEFAULT_RUNTIME
 from benchmarks.harness.results import BenchmarkResult
+from benchmarks.runtimes.registry import RUNTIME_INFO
 
 MIB = 2**20
 P95_BOUND = "p95 not recorded by this measurement: its p99, an upper bound, stands in"
 
-# (role, variant) -> (predictions, gold labels) on another labelled set, sentence by sentence
+# (role, variant) -> (predictions, gold labels) on another labelled set, sentence by sentence, scored in eager PyTorch
 Scored = Mapping[tuple[str, str], tuple[tuple[int, ...], tuple[int, ...]]]
 
 
@@ -28,7 +30,8 @@ def latency_at(result: BenchmarkResult, batch: int, seq_len: int, percentile: st
 def candidates(results: Iterable[BenchmarkResult], batch: int, seq_len: int, percentile: str,
                scored: Scored | None = None) -> list[Candidate]:
     """One candidate per result (results of one pair on one machine). With `scored`, accuracy comes from it and
-    a configuration it lacks has none; otherwise from the record's own scoring."""
+    a configuration it lacks has none (every runtime but eager: the file is scored eagerly); otherwise from the
+    record's own scoring."""
     out = []
     for r in results:
         latency, note = latency_at(r, batch, seq_len, percentile)
@@ -36,13 +39,15 @@ def candidates(results: Iterable[BenchmarkResult], batch: int, seq_len: int, per
         preds: tuple[int, ...] | None = None
         labels: tuple[int, ...] | None = None
         if scored is not None:
-            preds, labels = scored.get((r.config.role, r.config.variant), (None, None))
+            if r.config.runtime == DEFAULT_RUNTIME:
+                preds, labels = scored.get((r.config.role, r.config.variant), (None, None))
         elif r.accuracy is not None:
             preds = tuple(int(x) for x in r.accuracy.predictions)
             labels = tuple(int(x) for x in r.accuracy.labels)
         out.append(Candidate(
             r.config.role, r.config.variant, r.config.name, latency, note, cell.sweep_p50s if cell else (),
-            r.memory.run_peak_mb, r.variant_bytes / MIB, preds, labels,
-            f"PyTorch eager ({r.config.settings.attn_implementation.upper()})",
+            r.memory.run_peak_mb, r.variant_bytes / MIB, preds, labels, r.config.runtime,
+            f"PyTorch eager ({r.config.settings.attn_implementation.upper()})" if r.config.runtime == DEFAULT_RUNTIME
+            else RUNTIME_INFO[r.config.runtime].label,
         ))
     return out

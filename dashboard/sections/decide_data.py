@@ -56,22 +56,21 @@ def own_scores(pair: PairSpec, device: str, variants: list[str]) -> tuple[Scored
 
 
 def drift_section(flips: list[Flips], cands_by_name: dict, texts: list[str] | None) -> None:
-    st.subheader("Precision drift")
+    st.subheader("Precision and runtime drift")
     if not flips:
-        st.info("No variant has fp32 predictions of the same model to compare with.")
+        st.info("No precision or runtime has eager fp32 predictions of the same model to compare with.")
         return
-    st.caption("How often a lower precision changes a model's answer against the same model in fp32, on the same "
-               "sentences (Wilson 95 % interval). Open a row for the sentences.")
+    st.caption("How often a lower precision or another runtime changes a model's answer against the same model in "
+               "eager fp32, on the same sentences (Wilson 95 % interval). Open a row for the sentences.")
     for f in flips:
         with st.expander(f"{safe.text(f.candidate)}: {f.rate.value:.1%} changed [{f.rate.low:.1%}, {f.rate.high:.1%}] "
-                         f"— "
-                         f"{len(f.indices)} of {f.rate.n} against {f.reference}"):
+                         f"— {len(f.indices)} of {f.rate.n} against {safe.text(f.reference)}"):
             ref, cand = cands_by_name[f.reference], cands_by_name[f.candidate]
             st.dataframe(pd.DataFrame({
                 "row": [i + 1 for i in f.indices],
                 "sentence": [texts[i] if texts else "(text not available)" for i in f.indices],
                 "gold": [CANONICAL_LABELS[cand.labels[i]] for i in f.indices],
-                "fp32": [CANONICAL_LABELS[ref.predictions[i]] for i in f.indices],
+                "eager fp32": [CANONICAL_LABELS[ref.predictions[i]] for i in f.indices],
                 f.candidate: [CANONICAL_LABELS[cand.predictions[i]] for i in f.indices],
             }), hide_index=True, key=f"dk_flips_{f.candidate}")
 

@@ -40,17 +40,15 @@ OWN_DATA = "A labelled file, scored here"
 
 
 def measured(pair: PairSpec) -> list[BenchmarkResult]:
-    """The pair's latest eager result per model x variant x machine, from the results cache (the shipped files
-    without one). Other runtimes are compared on the Benchmarks page; the decision rules here name a variant only."""
+    """The pair's latest result per model x variant x runtime x machine, from the results cache (the shipped files
+    without one)."""
     path = str(resources.settings().cache_path)
     try:
         stored = resources.benchmark_records(path, resources.benchmark_store(path).version())
     except (OSError, sqlite3.Error):
         stored = reference_records()
     return latest(
-        s.record for s in stored
-        if isinstance(s.record, BenchmarkResult) and s.record.config.pair == pair.key
-        and s.record.config.runtime == "eager"
+        s.record for s in stored if isinstance(s.record, BenchmarkResult) and s.record.config.pair == pair.key
     )
 
 
@@ -121,7 +119,7 @@ def recommendation(decision: Decision) -> None:
     if rec is None:
         st.warning("Nothing measured meets these constraints. " + " ".join(safe.text(r) for r in decision.relax))
         return
-    st.success(f"Recommendation: **{safe.text(rec.candidate.name)}** ({safe.text(rec.candidate.runtime)})")
+    st.success(f"Recommendation: **{safe.text(rec.candidate.name)}** ({safe.text(rec.candidate.runtime_label)})")
     st.markdown("\n".join(f"- {safe.text(r)}" for r in decision.reasons))
 
 
@@ -154,6 +152,9 @@ def main() -> None:
         scored, data, data_id = own
         texts, data_label = data.texts, f"your data (hash {data_id}, {len(data):,} sentences)"
         st.text(f"Accuracy columns computed on: {_without_folder(data.source)} · content hash {data_id}")
+        if any(r.config.runtime != "eager" for r in on_machine):
+            st.caption("Your file is scored in eager PyTorch: the other runtimes have no accuracy on it here (their "
+                       "SST-2 dev accuracy and flip rate are on the Benchmarks page).")
     cands = candidates(on_machine, k.batch, k.seq_len, k.percentile, scored)
     decision = decide(cands, k)
     recommendation(decision)
@@ -165,12 +166,11 @@ def main() -> None:
     st.dataframe(ranking_rows(decision), hide_index=True, key="dk_ranking")
     for note in sorted({c.latency_note for c in cands if c.latency_note}):
         st.caption(safe.text(note))
-    st.caption("Against the teacher (fp32): exact McNemar test on the discordant sentences and Newcombe's paired 95 % "
-               "interval "
-               "of the difference; speed-up: bootstrap 95 % interval over the sweeps' p50s (paired where the two took "
-               "turns in "
-               "one run). \"Within noise\" only where p ≥ 0.05 or the interval holds 1.0; at the margin the interval "
-               "can exclude 0 while p is just above 0.05 (two methods): the verdict follows the test.")
+    st.caption("Against the teacher (eager fp32): exact McNemar test on the discordant sentences and Newcombe's paired "
+               "95 % interval of the difference; speed-up: bootstrap 95 % interval over the sweeps' p50s (paired where "
+               "the two took turns in one run). \"Within noise\" only where p ≥ 0.05 or the interval holds 1.0; at the "
+               "margin the interval can exclude 0 while p is just above 0.05 (two methods): the verdict follows the "
+               "test.")
     drift_section(precision_flips(cands), {c.name: c for c in cands}, texts)
     prov = Provenance(
         machine_of(on_machine[0]).label, on_machine[0].hardware.fingerprint,
