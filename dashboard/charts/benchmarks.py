@@ -24,8 +24,20 @@ from dashboard.charts.theme import (
 AXIS_NAMES = {"batch": "batch size (sentences)", "seq_len": "sequence length (tokens)"}
 
 
+LEGEND_ROW_PX, LEGEND_PER_ROW = 26, 2  # a half-width chart fits about two "teacher · onnxruntime fp32" entries a row
+
+
 def _layout(fig: go.Figure, height: int = 380, **kw) -> go.Figure:
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.2), **kw)
+    """Shared layout; a horizontal legend gets its own room under the x-axis title, however many series there are
+    (runtimes x precisions x roles), so it never covers the axis or scrolls."""
+    entries = sum(1 for t in fig.data if t.showlegend is not False and t.name)
+    rows = -(-entries // LEGEND_PER_ROW) if kw.get("showlegend", True) else 0
+    legend_px = LEGEND_ROW_PX * rows
+    plot_px = height - 40 - 60  # the plot area: height less the top margin and the x-axis title
+    fig.update_layout(
+        height=height + legend_px, margin=dict(l=10, r=10, t=40, b=60 + legend_px),
+        legend=dict(orientation="h", yanchor="top", y=-60 / plot_px, x=0), **kw,
+    )
     return fig
 
 
@@ -264,9 +276,11 @@ def provenance(results: Sequence[BenchmarkResult], origin: dict[str, str]) -> st
     sources = ", ".join(sorted({ORIGINS.get(origin.get(r.key, ""), origin.get(r.key, "")) for r in results}))
     dates = sorted(r.measured_at[:10] for r in results)
     cuda = results[0].device.startswith("cuda")
-    threads = (
-        f"{s.threads} CPU threads feeding the GPU, timings synchronised with it" if cuda else f"{s.threads} threads"
-    )
+    counts = sorted({r.config.settings.threads for r in results})
+    threads = " or ".join(map(str, counts)) + (" thread" if counts == [1] else " threads")
+    if len(counts) > 1:  # the latest result of each setup may come from runs with different thread counts
+        threads += " (rows differ: the All numbers tab names each row's)"
+    threads = f"{threads} feeding the GPU, timings synchronised with it" if cuda else threads
     return (
         f"Measured on **{results[0].hardware.label(results[0].device)}**, {software}, {threads}, SDPA attention, "
         f"{dates[0]}{' – ' + dates[-1] if dates[-1] != dates[0] else ''} ({sources}). Grid: {grid}; every sequence "

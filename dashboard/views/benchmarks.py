@@ -84,7 +84,8 @@ def charts_for(results: list[BenchmarkResult], peaks: list[PeakResult], timing: 
         right.plotly_chart(charts.latency_chart([r for r in rows if r["batch"] == batch], "seq_len",
                                                 f"Latency vs sequence length at batch {batch} ({kind})"), config=CONFIG)
         st.caption("Latency of one batch. Line: p50; band: p90 to p99 (the tail a user would notice). Teacher blue, "
-                   "student orange; line style = precision variant. Hover for the number of timed runs."
+                   "student orange; line style = precision variant; marker = runtime. Hover for the number of timed "
+                   "runs."
                    + charts.drift_note(results))
     with throughput:
         st.plotly_chart(charts.throughput_chart([r for r in rows if r["seq_len"] == seq_len],
