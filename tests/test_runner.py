@@ -56,6 +56,10 @@ def test_the_preview_names_what_a_run_would_add():
     assert variants == ("fp32",) and missing == [("student", "fp32")]
     with pytest.raises(ValueError, match="--variants fp16"):
         runner.missing(runner.RunRequest(BUILTIN_PAIRS["pocket"], "cpu", ("fp16",)), [])
+    # With runtimes, only what each can run here: compile has no int8, so it is never "missing".
+    both = runner.RunRequest(BUILTIN_PAIRS["pocket"], "cpu", ("fp32", "int8-dynamic"), runtimes=("eager", "compile"))
+    _, missing = runner.missing(both, [have])
+    assert ("student", "compile fp32") in missing and not any(setup == "compile int8-dynamic" for _, setup in missing)
 
 
 @pytest.mark.slow  # a fresh interpreter imports torch: ~5 s idle, 30 s on a busy 2-core machine

@@ -6,9 +6,8 @@ from __future__ import annotations
 from typing import Iterable, Mapping
 
 from benchmarks.analysis.decision import Candidate
-from benchmarks.core.vocabulary import DEFAULT_RUNTIME
+from benchmarks.core.vocabulary import DEFAULT_RUNTIME, RUNTIME_LABELS
 from benchmarks.harness.results import BenchmarkResult
-from benchmarks.runtimes.registry import RUNTIME_INFO
 
 MIB = 2**20
 P95_BOUND = "p95 not recorded by this measurement: its p99, an upper bound, stands in"
@@ -48,6 +47,6 @@ def candidates(results: Iterable[BenchmarkResult], batch: int, seq_len: int, per
             r.config.role, r.config.variant, r.config.name, latency, note, cell.sweep_p50s if cell else (),
             r.memory.run_peak_mb, r.variant_bytes / MIB, preds, labels, r.config.runtime,
             f"PyTorch eager ({r.config.settings.attn_implementation.upper()})" if r.config.runtime == DEFAULT_RUNTIME
-            else RUNTIME_INFO[r.config.runtime].label,
+            else RUNTIME_LABELS[r.config.runtime],
         ))
     return out

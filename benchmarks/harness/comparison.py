@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from statistics import median
-from typing import Iterable, Literal, Sequence
+from typing import Callable, Iterable, Literal, Sequence
 
 from benchmarks.analysis.metrics import Agreement, Proportion, agreement
 from benchmarks.analysis.stats import PairedAccuracy, flip_rate, paired
@@ -280,15 +280,17 @@ def utilisation_rows(
 
 def missing_variants(results: Iterable[BenchmarkResult], pair: str, hardware: HardwareInfo, software: SoftwareInfo,
                      device: str, variants: Sequence[str], settings: BenchmarkSettings,
-                     runtimes: Sequence[str] = (DEFAULT_RUNTIME,)) -> list[tuple[str, str]]:
-    """(role, setup) of `pair` with no result for this machine, software and settings. The run itself
-    checks the full key (model weights included); this is the page's cheap preview of it."""
+                     runtimes: Sequence[str] = (DEFAULT_RUNTIME,),
+                     runs: Callable[[str, str], bool] = lambda runtime, variant: True) -> list[tuple[str, str]]:
+    """(role, setup) of `pair` with no result for this machine, software and settings, among the runtime x variant
+    pairs that `runs` says can run here. The run itself checks the full key (model weights included); this is the
+    page's cheap preview of it."""
     have = {
         (r.config.role, r.config.setup) for r in results
         if r.config.pair == pair and r.hardware == hardware and r.software == software
         and r.config.device == device and r.config.settings == settings
     }
-    setups = [setup_name(rt, v) for rt in runtimes for v in variants]
+    setups = [setup_name(rt, v) for rt in runtimes for v in variants if runs(rt, v)]
     return [(role, s) for s in setups for role in ROLES if (role, s) not in have]
 
 

@@ -22,6 +22,7 @@ from benchmarks.harness.precision import supported_variants, unsupported_reason
 from benchmarks.harness.results import BenchmarkResult, BenchmarkSettings
 from benchmarks.harness.store import ResultStore
 from benchmarks.harness.sweep import SweepItem, SweepProgress, ensure_peaks, plan, run_sweep, runtime_skips
+from benchmarks.runtimes.registry import unavailable_reason
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,8 @@ def missing(request: RunRequest, results: Sequence[BenchmarkResult]) -> tuple[tu
     device, hardware = str(resolve_device(request.device)), detect_hardware()
     variants = request.variants_on(device, hardware)
     return variants, missing_variants(results, request.pair.key, hardware, detect_software(), device, variants,
-                                      request.settings(), request.checked_runtimes())
+                                      request.settings(), request.checked_runtimes(),
+                                      lambda runtime, variant: unavailable_reason(runtime, variant, device) is None)
 
 
 def run_pair(

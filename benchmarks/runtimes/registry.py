@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.core.vocabulary import RUNTIME_LABELS, RUNTIMES
 from benchmarks.runtimes.base import Prepared, RuntimeUnavailable, artefact_folder
 
 
@@ -25,14 +26,17 @@ class Runtime:
     torch_precision: bool  # True: the caller converts the torch model to the variant first (eager, compile)
 
 
+def _runtime(name: str, package: str, precisions: tuple[str, ...], torch_precision: bool) -> Runtime:
+    return Runtime(name, RUNTIME_LABELS[name], package, package, precisions, torch_precision)
+
+
 RUNTIME_INFO = {
-    "eager": Runtime("eager", "PyTorch eager", "torch", "torch", ("fp32", "bf16", "fp16", "int8-dynamic"), True),
-    "compile": Runtime("compile", "torch.compile (inductor)", "torch", "torch", ("fp32", "bf16", "fp16"), True),
-    "onnxruntime": Runtime("onnxruntime", "ONNX Runtime", "onnxruntime", "onnxruntime", ("fp32", "int8-dynamic"),
-                           False),
-    "openvino": Runtime("openvino", "OpenVINO", "openvino", "openvino", ("fp32", "bf16"), False),
+    "eager": _runtime("eager", "torch", ("fp32", "bf16", "fp16", "int8-dynamic"), True),
+    "compile": _runtime("compile", "torch", ("fp32", "bf16", "fp16"), True),
+    "onnxruntime": _runtime("onnxruntime", "onnxruntime", ("fp32", "int8-dynamic"), False),
+    "openvino": _runtime("openvino", "openvino", ("fp32", "bf16"), False),
 }
-RUNTIMES = tuple(RUNTIME_INFO)
+assert tuple(RUNTIME_INFO) == RUNTIMES  # one list of runtimes: core.vocabulary's
 EXTRA_HINT = "pip install '.[runtimes]'"
 
 

@@ -10,8 +10,10 @@ from benchmarks.core.device import detect_hardware
 from benchmarks.core.models import ModelLoadError, check_spec
 from benchmarks.core.pairs import BUILTIN_PAIRS, PairSpec
 from benchmarks.core.paths import shown
+from benchmarks.core.vocabulary import DEFAULT_RUNTIME, RUNTIME_LABELS, RUNTIMES
 from benchmarks.harness import runner
 from benchmarks.harness.results import BenchmarkResult
+from benchmarks.runtimes.registry import unavailable_reason
 from dashboard import resources, safe
 
 
@@ -19,7 +21,15 @@ def run_panel(pair: PairSpec, device: str, results: list[BenchmarkResult], versi
     """What is missing for this machine, a button that measures it in the background, and its progress."""
     state_dir, path = resources.settings().state_dir, str(resources.settings().cache_path)
     progress_path, log_path = state_dir / "benchmark-progress.json", state_dir / "benchmark-run.log"
-    request = runner.RunRequest(pair, device, db=resources.settings().cache_path)
+    # Runtimes other than eager export or compile each model first (a minute or two each): opt in.
+    here = [rt for rt in RUNTIMES if unavailable_reason(rt, "fp32", device) is None]
+    chosen = st.columns([2, 3])[0].multiselect("Runtimes to measure", here, default=[DEFAULT_RUNTIME],
+                                               key="bench_run_runtimes", format_func=RUNTIME_LABELS.__getitem__)
+    absent = [unavailable_reason(rt, "fp32", device) for rt in RUNTIMES if rt not in here]
+    if absent:
+        st.caption(" ".join(absent))
+    request = runner.RunRequest(pair, device, db=resources.settings().cache_path,
+                                runtimes=tuple(chosen) or (DEFAULT_RUNTIME,))
     variants, missing = runner.missing(request, results)
     was_active = runs.is_active(runs.read_progress(progress_path))
 
@@ -36,8 +46,8 @@ def run_panel(pair: PairSpec, device: str, results: list[BenchmarkResult], versi
                 st.progress(min(1.0, progress.fraction), text=f"Measuring {progress.position} of {progress.total}: "
                             f"{progress.current} · {progress.minutes():.1f} min so far")
                 st.caption("The run is a separate process (" + safe.message(progress.command) + "): this page and "
-                                                                                                "other "
-                           "sessions stay usable, and each model's results appear here as soon as it is finished.")
+                           "other sessions stay usable, and each model's results appear here as soon as it is "
+                           "finished.")
                 if st.button("Stop the run", key="bench_stop"):
                     runs.stop(progress)
                     st.rerun()
@@ -49,8 +59,8 @@ def run_panel(pair: PairSpec, device: str, results: list[BenchmarkResult], versi
                            f"models are kept.")
             label = detect_hardware().label(device)
             if not missing:
-                st.success(f"All {2 * len(variants)} teacher/student × precision results for this pair are cached "
-                           f"for {label}.")
+                st.success(f"Every teacher/student result in {', '.join(variants)} for the chosen runtimes is "
+                           f"cached for {label}.")
                 return
             names = ", ".join(f"{role} {variant}" for role, variant in missing)
             st.markdown(f"**{label}** has no full-grid results yet for: {names}.")
