@@ -25,6 +25,29 @@ from tests.conftest import REPO, plain
 APP = str(REPO / "dashboard" / "app.py")
 PAGES = ["views/playground.py", "views/benchmarks.py", "views/attention.py", "views/distillation.py", "views/decide.py",
          "views/explain.py"]
+
+
+@pytest.fixture
+def limits(monkeypatch):
+    """Set KD_* variables for one test: the dashboard reads its limits once per process, so the cached settings are
+    cleared before the test and again after it."""
+    from dashboard import resources
+
+    def set_env(**env: str) -> None:
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        resources.settings.clear()
+
+    resources.settings.clear()
+    yield set_env
+    resources.settings.clear()
+
+
+def custom_pair_app(models, timeout: int = 90) -> AppTest:
+    """The app, run once, on the tiny pair loaded as a custom pair from local folders."""
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    at.query_params.update(pair="custom", teacher=str(models[0]), student=str(models[1]))
+    return at.run()
 # Each payload carries the marker EVIL; `UNSAFE` finds any of them left live in text Streamlit renders.
 PAYLOADS = {
     "markdown-link": "[EVIL](https://evil.example/login) click",
@@ -110,23 +133,15 @@ EVIL = PAYLOADS["markdown-link"] + " " + PAYLOADS["colour-directive"] + " " + PA
             zip(PAYLOADS.values(), ["good", "bad", "movie", "great", "awful", "the", "a"]))), id="sentences"),
     ],
 )
-def test_a_hostile_upload_renders_as_text(allow_tmp_models, monkeypatch, tmp_path, name, content):
-    from dashboard import resources
-
-    monkeypatch.setenv("KD_STATE_DIR", str(tmp_path / "state"))
-    resources.settings.clear()
-    try:
-        at = AppTest.from_file(APP, default_timeout=90)
-        at.query_params.update(pair="custom", teacher=str(allow_tmp_models[0]), student=str(allow_tmp_models[1]))
-        at.run()
-        at.switch_page("views/distillation.py").run()
-        at.file_uploader(key="kd_upload").upload(name, content.encode(), "text/plain").run()
-        echoed = _assert_inert(at, "after upload")
-        if [b for b in at.button if b.key == "kd_score"]:
-            at.button(key="kd_score").click().run()
-            echoed += _assert_inert(at, "after scoring")
-    finally:
-        resources.settings.clear()
+def test_a_hostile_upload_renders_as_text(allow_tmp_models, limits, tmp_path, name, content):
+    limits(KD_STATE_DIR=str(tmp_path / "state"))
+    at = custom_pair_app(allow_tmp_models)
+    at.switch_page("views/distillation.py").run()
+    at.file_uploader(key="kd_upload").upload(name, content.encode(), "text/plain").run()
+    echoed = _assert_inert(at, "after upload")
+    if [b for b in at.button if b.key == "kd_score"]:
+        at.button(key="kd_score").click().run()
+        echoed += _assert_inert(at, "after scoring")
     assert echoed or name == "sentences.tsv", "the payload never reached a message"
 
 
@@ -164,39 +179,23 @@ def test_upload_limits_say_what_they_do():
     assert config["server"]["maxUploadSize"] == Settings().max_upload_mb
 
 
-def test_upload_over_the_byte_limit_names_both_sizes(allow_tmp_models, monkeypatch):
-    monkeypatch.setenv("KD_MAX_UPLOAD_MB", "1")
-    from dashboard import resources
-
-    resources.settings.clear()
-    try:
-        at = AppTest.from_file(APP, default_timeout=90)
-        at.query_params.update(pair="custom", teacher=str(allow_tmp_models[0]), student=str(allow_tmp_models[1]))
-        at.run()
-        at.switch_page("views/distillation.py").run()
-        at.file_uploader(key="kd_upload").upload(
-            "big.tsv", b"sentence\tlabel\n" + b"x" * 1_000_000 + b"\t1\n", "text/plain"
-        ).run()
-    finally:
-        resources.settings.clear()
+def test_upload_over_the_byte_limit_names_both_sizes(allow_tmp_models, limits):
+    limits(KD_MAX_UPLOAD_MB="1")
+    at = custom_pair_app(allow_tmp_models)
+    at.switch_page("views/distillation.py").run()
+    at.file_uploader(key="kd_upload").upload(
+        "big.tsv", b"sentence\tlabel\n" + b"x" * 1_000_000 + b"\t1\n", "text/plain"
+    ).run()
     assert [plain(e.value) for e in at.error] == ["big.tsv is 1,000,018 bytes; the limit is 1,000,000 bytes (1 MB, "
                                                   "KD_MAX_UPLOAD_MB)."]
 
 
-def test_over_long_text_is_refused_with_its_length_and_the_limit(monkeypatch, allow_tmp_models):
-    monkeypatch.setenv("KD_MAX_CHARS", "50")
-    from dashboard import resources
-
-    resources.settings.clear()
-    try:
-        at = AppTest.from_file(APP, default_timeout=90)
-        at.query_params.update(pair="custom", teacher=str(allow_tmp_models[0]), student=str(allow_tmp_models[1]))
-        at.run()
-        at.session_state["text-(type your own)"] = "good " * 20
-        at.run()
-        at.button[0].click().run()
-    finally:
-        resources.settings.clear()
+def test_over_long_text_is_refused_with_its_length_and_the_limit(allow_tmp_models, limits):
+    limits(KD_MAX_CHARS="50")
+    at = custom_pair_app(allow_tmp_models)
+    at.session_state["text-(type your own)"] = "good " * 20
+    at.run()
+    at.button[0].click().run()
     assert any("100 characters; the limit is 50" in plain(e.value) for e in at.error), [e.value for e in at.error]
 
 
@@ -239,19 +238,11 @@ def test_two_tabs_starting_a_run_at_once_start_one(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("teacher", ["--force", "-h", "nobody/\x00evil"], ids=["--force", "-h", "NUL"])
-def test_flag_like_or_invalid_model_refs_start_nothing(monkeypatch, tmp_path, teacher):
-    from dashboard import resources
-
-    monkeypatch.setenv("KD_STATE_DIR", str(tmp_path / "state"))
-    resources.settings.clear()
-    try:
-        at = AppTest.from_file(APP, default_timeout=60)
-        at.query_params.update(pair="custom", teacher=teacher, student="nobody/student")
-        at.run()
-        at.switch_page("views/benchmarks.py").run()
-        at.button(key="bench_start").click().run()
-    finally:
-        resources.settings.clear()
+def test_flag_like_or_invalid_model_refs_start_nothing(limits, tmp_path, teacher):
+    limits(KD_STATE_DIR=str(tmp_path / "state"))
+    at = custom_pair_app((teacher, "nobody/student"), timeout=60)
+    at.switch_page("views/benchmarks.py").run()
+    at.button(key="bench_start").click().run()
     assert not at.exception
     assert len(at.error) == 1 and "not a valid Hugging Face model id" in at.error[0].value
     assert not (tmp_path / "state" / "benchmark-progress.json").exists()

@@ -44,7 +44,7 @@ def run_panel(pair: PairSpec, device: str, results: list[BenchmarkResult], versi
         with st.container(border=True):
             if active:
                 st.progress(min(1.0, progress.fraction), text=f"Measuring {progress.position} of {progress.total}: "
-                            f"{progress.current} · {progress.minutes():.1f} min so far")
+                            f"{safe.text(progress.current)} · {progress.minutes():.1f} min so far")
                 st.caption("The run is a separate process (" + safe.message(progress.command) + "): this page and "
                            "other sessions stay usable, and each model's results appear here as soon as it is "
                            "finished.")

@@ -101,15 +101,13 @@ def panel(spec: PairSpec, device: str, text: str) -> None:
             )
             st.progress(
                 min(1.0, progress.fraction),
-                text=f"Masking head {progress.done + 1} of {progress.total or '…'}: {progress.current} · "
+                text=f"Masking head {progress.done + 1} of {progress.total or '…'}: {safe.text(progress.current)} · "
                      f"{minutes:.1f} min so far{left}",
             )
             command = progress.command.split(" --progress")[0]  # the rest is a server path
-            st.caption(
-                "A separate process (`"
-                + command
-                + "`): this page and other sessions stay usable. One run at a time on this server."
-            )
+            # The command names the pair's models (a visitor's URL can set them): text, not a Markdown code span.
+            st.caption(f"A separate process ({safe.message(command)}): this page and other sessions stay usable. "
+                       "One run at a time on this server.")
             if st.button("Stop", key="heads_stop"):
                 runs.stop(progress)
                 st.rerun()
