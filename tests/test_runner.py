@@ -62,6 +62,14 @@ def test_the_preview_names_what_a_run_would_add():
     assert ("student", "compile fp32") in missing and not any(setup == "compile int8-dynamic" for _, setup in missing)
 
 
+def test_default_variants_are_those_a_chosen_runtime_runs():
+    hardware = detect_hardware()
+    eager = runner.RunRequest(BUILTIN_PAIRS["pocket"], "cpu", ()).variants_on("cpu", hardware)
+    assert "int8-dynamic" in eager and "int8-static" not in eager  # only OpenVINO makes static int8
+    with_openvino = runner.RunRequest(BUILTIN_PAIRS["pocket"], "cpu", (), runtimes=("eager", "openvino"))
+    assert "int8-static" in with_openvino.variants_on("cpu", hardware)
+
+
 @pytest.mark.slow  # a fresh interpreter imports torch: ~5 s idle, 30 s on a busy 2-core machine
 def test_the_peak_worker_runs_as_a_module_and_answers_in_json():
     proc = subprocess.run([sys.executable, "-m", "benchmarks.harness.worker", "peak", "fp32", "cpu", "1"], cwd=REPO,

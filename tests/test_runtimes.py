@@ -85,6 +85,46 @@ def test_onnxruntime_int8_agrees_with_eager_and_caches_its_artefact(tiny_models,
     assert first.artefact_bytes > 0 and len(list((tmp_path / "onnxruntime").iterdir())) == 1
 
 
+def _calibration(n=12):
+    generator = torch.Generator().manual_seed(1)
+    return [(torch.randint(5, 64, (1, 4 + i % 9), generator=generator), torch.ones(1, 4 + i % 9, dtype=torch.long))
+            for i in range(n)]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(registry.unavailable_reason("openvino", "int8-static", "cpu") is not None,
+                    reason=registry.unavailable_reason("openvino", "int8-static", "cpu") or "")
+def test_openvino_static_int8_stays_close_to_eager_and_is_keyed_by_its_calibration(tiny_models, tmp_path):
+    ids, mask = _inputs()
+    model = tiny_models[1]
+    with torch.inference_mode():
+        expected = model(input_ids=ids, attention_mask=mask).logits
+        first = registry.prepare("openvino", model, "int8-static", "int8", device=torch.device("cpu"), threads=1,
+                                 shapes=SHAPES, cache_root=tmp_path, identity={"fingerprint": "s"},
+                                 calibration=_calibration())
+        got = first.model(input_ids=ids, attention_mask=mask).logits
+    assert (got - expected).abs().max() < 0.1
+    assert "int8" in first.dtype and "12 sentences" in first.dtype and first.artefact_bytes > 0
+    with open(next((tmp_path / "openvino").glob("*/model.xml")), encoding="utf-8") as ir:
+        assert "FakeQuantize" in ir.read()  # activations really are quantized, not only weights
+    again = registry.prepare("openvino", model, "int8-static", "int8", device=torch.device("cpu"), threads=1,
+                             shapes=SHAPES, cache_root=tmp_path, identity={"fingerprint": "s"},
+                             calibration=_calibration(6))
+    assert not again.reused  # other calibration data, another artefact
+    with pytest.raises(RuntimeUnavailable, match="needs calibration sentences"):
+        registry.prepare("openvino", model, "int8-static", "int8", device=torch.device("cpu"), threads=1,
+                         shapes=SHAPES, cache_root=tmp_path / "none", identity={"fingerprint": "s"})
+
+
+def test_static_int8_without_nncf_is_one_sentence(monkeypatch):
+    monkeypatch.setattr(registry, "_installed", lambda module: module in ("torch", "openvino"))
+    monkeypatch.setattr(registry, "library_version", lambda runtime: "1.0")
+    assert registry.unavailable_reason("openvino", "int8-static", "cpu") == (
+        "OpenVINO's int8 needs NNCF, which is not installed (pip install '.[runtimes]').")
+    assert registry.unavailable_reason("openvino", "fp32", "cpu") is None
+    assert "does not run int8-static" in registry.unavailable_reason("eager", "int8-static", "cpu")
+
+
 def test_artefact_folders_differ_by_runtime_and_precision(tmp_path):
     from benchmarks.runtimes.base import artefact_folder
 

@@ -1,5 +1,5 @@
-"""Sentence sets: labelled SST-2 from a local TSV (offline) or the Hub (online), user files, and the example
-sentences of data/samples.txt."""
+"""Sentence sets: labelled SST-2 from a local TSV (offline) or the Hub (online), user files, the example
+sentences of data/samples.txt and the shipped unlabelled SST-2 train sentences."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from benchmarks.core.settings import DATA_DIR
 # it comes from --data / $SST2_DIR or, online, from `datasets`.
 SHIPPED_SST2_DIR = DATA_DIR / "sst2"
 SAMPLES = DATA_DIR / "samples.txt"
+TRAIN_SENTENCES = SHIPPED_SST2_DIR / "train-sentences.txt"  # 6,000 unlabelled train sentences (see its README)
 SPLIT_FILES = {"train": "train.tsv", "validation": "dev.tsv", "dev": "dev.tsv"}
 TEXT_COLUMNS = ("sentence", "text", "review", "content")
 
@@ -56,6 +57,12 @@ def sample_sentences(n: int | None = None) -> list[str]:
     lines = SAMPLES.read_text(encoding="utf-8").splitlines()
     sentences = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
     return sentences if n is None else sentences[:n]
+
+
+def read_sentences(path: Path = TRAIN_SENTENCES) -> tuple[str, ...]:
+    """One sentence per non-blank line: by default the shipped SST-2 train sentences, never the dev set that
+    accuracy is measured on (live distillation trains on them; static quantization calibrates on them)."""
+    return tuple(line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
 
 
 def sst2_dir(split: str = "validation") -> Path | None:

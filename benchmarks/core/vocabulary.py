@@ -32,6 +32,11 @@ VARIANT_INFO = {
     "int8-dynamic": Variant(
         "int8-dynamic", "qint8 Linear weights per output channel, float32 activations quantized per call", "int8"
     ),
+    # Made by a runtime's own quantizer (OpenVINO with NNCF), not by torch: eager and compile do not run it.
+    "int8-static": Variant(
+        "int8-static", "int8 weights and activations, activation scales calibrated ahead on SST-2 train sentences",
+        "int8",
+    ),
 }
 VARIANTS = tuple(VARIANT_INFO)
 

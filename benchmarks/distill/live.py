@@ -21,10 +21,8 @@ from benchmarks.analysis.metrics import accuracy_with_ci
 from benchmarks.core.data import LabelledTexts, load_sst2, sst2_dir
 from benchmarks.core.inference import dataset_logits
 from benchmarks.core.models import LoadedModel, canonical_columns
-from benchmarks.core.settings import DATA_DIR
 from benchmarks.distill.recipe import bucketed_batches, collate, student_from_teacher
 
-TRAIN_SENTENCES = DATA_DIR / "sst2" / "train-sentences.txt"
 LAYER_CHOICES = (1, 2, 3)
 STEPS_RANGE = (10, 2000)
 T_RANGE = (1.0, 20.0)
@@ -104,10 +102,6 @@ def teacher_layers(n_student: int, n_teacher: int) -> tuple[int, ...]:
         raise ValueError(f"A {n_student}-layer student cannot start from a {n_teacher}-layer teacher.")
     every_other = tuple(range(0, 2 * n_student, 2))
     return every_other if every_other[-1] < n_teacher else tuple(range(n_student))
-
-
-def read_sentences(path: Path = TRAIN_SENTENCES) -> tuple[str, ...]:
-    return tuple(line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
 
 
 def _train_tsv() -> Path | None:

@@ -32,7 +32,7 @@ from benchmarks.core.background import (
     start_background,
     write_progress,
 )
-from benchmarks.core.data import DataUnavailable, load_sst2
+from benchmarks.core.data import DataUnavailable, load_sst2, read_sentences
 from benchmarks.core.device import detect_hardware
 from benchmarks.core.models import POCKET_DIR, ModelLoadError, canonical_columns, load_model
 from benchmarks.core.pairs import ModelSpec
@@ -46,7 +46,6 @@ from benchmarks.distill.live import (
     StepLoss,
     distil,
     gold_labels,
-    read_sentences,
     score_on_dev,
 )
 from benchmarks.distill.recipe import save_fp16

@@ -2,7 +2,8 @@
 
 fp32 everywhere; bf16 on GPUs and on CPUs with native bf16 (AVX512_BF16 or AMX; elsewhere it is
 emulated and many times slower than fp32, which would only mislead); fp16 on GPUs; dynamic int8
-(weights of every nn.Linear quantized ahead of time, one scale per output channel, activations on the fly) on CPUs.
+(weights of every nn.Linear quantized ahead of time, one scale per output channel, activations on the fly) on CPUs;
+static int8 (activation scales calibrated ahead) on CPUs, made by a runtime's own quantizer, not here.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ def unsupported_reason(variant: str, device: str, hardware: HardwareInfo) -> str
         return "fp16 is measured on GPUs only: CPUs have no fast fp16 matmul."
     if variant == "int8-dynamic" and gpu:
         return "dynamic int8 quantization (torch.ao) runs on CPUs only."
+    if variant == "int8-static" and gpu:
+        return "static int8 (OpenVINO with NNCF) runs on CPUs only."
     if variant == "bf16" and not gpu and not hardware.native_bf16_cpu:
         return "bf16 on this CPU is emulated (no AVX512_BF16 or AMX): many times slower than fp32, so it is skipped."
     return None
@@ -47,4 +50,6 @@ def apply_variant(model: torch.nn.Module, variant: str) -> torch.nn.Module:
             # Per-channel weight scales: per-tensor ones cost the pocket student 2.4 pp on SST-2 dev,
             # per-channel ones none (88.76 % fp32, 86.35 % per-tensor, 89.11 % per-channel), at the same speed.
             return quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, inplace=True)
+    if variant == "int8-static":
+        raise ValueError("int8-static is made by a runtime's own quantizer (OpenVINO with NNCF), not in torch.")
     raise ValueError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")

@@ -22,7 +22,7 @@ from benchmarks.harness.precision import supported_variants, unsupported_reason
 from benchmarks.harness.results import BenchmarkResult, BenchmarkSettings
 from benchmarks.harness.store import ResultStore
 from benchmarks.harness.sweep import SweepItem, SweepProgress, ensure_peaks, plan, run_sweep, runtime_skips
-from benchmarks.runtimes.registry import unavailable_reason
+from benchmarks.runtimes.registry import RUNTIME_INFO, unavailable_reason
 
 
 @dataclass(frozen=True)
@@ -91,8 +91,9 @@ class RunRequest:
 
     def variants_on(self, device: str, hardware: HardwareInfo) -> tuple[str, ...]:
         """The requested variants, checked against the device; ValueError (one sentence) for one it cannot run."""
-        if not self.variants:
-            return supported_variants(device, hardware)
+        if not self.variants:  # every native precision that one of the chosen runtimes runs
+            offered = {v for runtime in self.checked_runtimes() for v in RUNTIME_INFO[runtime].precisions}
+            return tuple(v for v in supported_variants(device, hardware) if v in offered)
         for name in self.variants:
             reason = unsupported_reason(name, device, hardware)
             if reason:

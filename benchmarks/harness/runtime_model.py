@@ -8,6 +8,9 @@ import threading
 from collections.abc import Sequence
 from dataclasses import replace
 
+import torch
+
+from benchmarks.core.data import read_sentences
 from benchmarks.core.device import HardwareInfo, detect_software
 from benchmarks.core.models import LoadedModel
 from benchmarks.core.settings import load_settings
@@ -15,6 +18,8 @@ from benchmarks.core.vocabulary import RUNTIMES, VARIANT_INFO, setup_name
 from benchmarks.harness.precision import apply_variant, supported_variants
 from benchmarks.runtimes.base import Prepared
 from benchmarks.runtimes.registry import RUNTIME_INFO, prepare, unavailable_reason
+
+CALIBRATION_SENTENCES = 300  # NNCF's default subset size
 
 
 def setups(device: str, hardware: HardwareInfo) -> tuple[list[tuple[str, str]], list[str]]:
@@ -42,8 +47,20 @@ def prepare_model(loaded: LoadedModel, runtime: str, variant: str, threads: int,
     software = detect_software()
     identity = {"fingerprint": loaded.fingerprint, "torch": software.torch, "transformers": software.transformers,
                 "attn": loaded.attn_implementation, "device": str(loaded.device)}
+    calibration = calibration_batches(loaded.tokenizer) if variant == "int8-static" else ()
     return prepare(runtime, model, variant, VARIANT_INFO[variant].label, device=loaded.device, threads=threads,
-                   shapes=shapes, cache_root=load_settings().state_dir / "artefacts", identity=identity)
+                   shapes=shapes, cache_root=load_settings().state_dir / "artefacts", identity=identity,
+                   calibration=calibration)
+
+
+def calibration_batches(tokenizer, n: int = CALIBRATION_SENTENCES) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The first `n` shipped SST-2 train sentences, one per batch at its own length: what static int8 sets its
+    activation scales on. Never the dev set, which it is then scored on."""
+    batches = []
+    for sentence in read_sentences()[:n]:
+        encoded = tokenizer(sentence, truncation=True, max_length=128, return_tensors="pt")
+        batches.append((encoded["input_ids"], encoded["attention_mask"]))
+    return batches
 
 
 def with_runtime(loaded: LoadedModel, runtime: str, variant: str, threads: int) -> LoadedModel:

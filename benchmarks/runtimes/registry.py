@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.core.persist import digest
 from benchmarks.core.vocabulary import RUNTIME_LABELS, RUNTIMES
 from benchmarks.runtimes.base import Prepared, RuntimeUnavailable, artefact_folder
 
@@ -34,7 +35,7 @@ RUNTIME_INFO = {
     "eager": _runtime("eager", "torch", ("fp32", "bf16", "fp16", "int8-dynamic"), True),
     "compile": _runtime("compile", "torch", ("fp32", "bf16", "fp16"), True),
     "onnxruntime": _runtime("onnxruntime", "onnxruntime", ("fp32", "int8-dynamic"), False),
-    "openvino": _runtime("openvino", "openvino", ("fp32", "bf16"), False),
+    "openvino": _runtime("openvino", "openvino", ("fp32", "bf16", "int8-static"), False),
 }
 assert tuple(RUNTIME_INFO) == RUNTIMES  # one list of runtimes: core.vocabulary's
 EXTRA_HINT = "pip install '.[runtimes]'"
@@ -50,12 +51,16 @@ def _installed(module: str) -> bool:
     return True
 
 
-def library_version(runtime: str) -> str:
-    """The installed version of the runtime's library; "" when it is not installed."""
+def _version(package: str) -> str:
     try:
-        return importlib.metadata.version(RUNTIME_INFO[runtime].package)
+        return importlib.metadata.version(package)
     except importlib.metadata.PackageNotFoundError:
         return ""
+
+
+def library_version(runtime: str) -> str:
+    """The installed version of the runtime's library; "" when it is not installed."""
+    return _version(RUNTIME_INFO[runtime].package)
 
 
 def unavailable_reason(runtime: str, variant: str, device: str) -> str | None:
@@ -71,6 +76,8 @@ def unavailable_reason(runtime: str, variant: str, device: str) -> str | None:
     gpu = torch.device(device).type == "cuda"
     if runtime == "openvino" and gpu:
         return "OpenVINO does not run on NVIDIA GPUs."
+    if variant == "int8-static" and not (_installed("nncf") and _version("nncf")):
+        return f"OpenVINO's int8 needs NNCF, which is not installed ({EXTRA_HINT})."
     if runtime == "onnxruntime" and variant == "int8-dynamic" and gpu:
         return "ONNX Runtime's dynamic int8 runs on CPUs only."
     if runtime == "compile" and variant == "fp16" and not gpu:
@@ -79,9 +86,11 @@ def unavailable_reason(runtime: str, variant: str, device: str) -> str | None:
 
 
 def prepare(runtime: str, model: torch.nn.Module, variant: str, dtype: str, *, device: torch.device, threads: int,
-            shapes: Sequence[tuple[int, int]], cache_root: Path, identity: dict) -> Prepared:
+            shapes: Sequence[tuple[int, int]], cache_root: Path, identity: dict,
+            calibration: Sequence[tuple[torch.Tensor, torch.Tensor]] = ()) -> Prepared:
     """`model` ready to run in `runtime` and `variant` (already converted when the runtime has torch_precision).
-    `identity` names the model and software for the artefact cache (fingerprint, torch version...). Failures
+    `identity` names the model and software for the artefact cache (fingerprint, torch version...); `calibration`
+    holds the (input_ids, attention_mask) batches that int8-static sets its activation scales on. Failures
     become RuntimeUnavailable with one sentence."""
     reason = unavailable_reason(runtime, variant, str(device))
     if reason:
@@ -105,7 +114,13 @@ def prepare(runtime: str, model: torch.nn.Module, variant: str, dtype: str, *, d
             return onnxrt.prepare(model, variant, device, threads, folder, options)
         from benchmarks.runtimes import openvino_rt
 
-        return openvino_rt.prepare(model, variant, threads, artefact_folder(cache_root, runtime, identity))
+        if variant == "int8-static":  # the quantizer and what it calibrated on shape the artefact too
+            if not calibration:
+                raise RuntimeUnavailable("static int8 needs calibration sentences, and none were given.")
+            identity = {**identity, "nncf": _version("nncf"),
+                        "calibration": digest([ids.tolist() for ids, _ in calibration])}
+        return openvino_rt.prepare(model, variant, threads, artefact_folder(cache_root, runtime, identity),
+                                   calibration)
     except RuntimeUnavailable:
         raise
     except Exception as exc:  # noqa: BLE001 - exporters and runtimes raise anything; one sentence is what we keep

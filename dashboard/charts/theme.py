@@ -2,9 +2,11 @@
 
 ROLE_COLOURS = {"teacher": "#4C72B0", "student": "#DD8452"}
 ROLE_SCALES = {"teacher": "Blues", "student": "Oranges"}  # heatmaps: the role's hue, light to dark
-VARIANT_COLOURS = {"fp32": "#4C72B0", "bf16": "#55A868", "fp16": "#8172B2", "int8-dynamic": "#C44E52"}
-VARIANT_DASH = {"fp32": "solid", "bf16": "dash", "fp16": "dashdot", "int8-dynamic": "dot"}
-VARIANT_SYMBOL = {"fp32": "circle", "bf16": "diamond", "fp16": "square", "int8-dynamic": "triangle-up"}
+VARIANT_COLOURS = {"fp32": "#4C72B0", "bf16": "#55A868", "fp16": "#8172B2", "int8-dynamic": "#C44E52",
+                   "int8-static": "#937860"}
+VARIANT_DASH = {"fp32": "solid", "bf16": "dash", "fp16": "dashdot", "int8-dynamic": "dot", "int8-static": "longdash"}
+VARIANT_SYMBOL = {"fp32": "circle", "bf16": "diamond", "fp16": "square", "int8-dynamic": "triangle-up",
+                 "int8-static": "triangle-down"}
 # Runtimes other than eager: their own marker and bar pattern, so "onnxruntime fp32" never looks like eager fp32.
 RUNTIME_SYMBOL = {"compile": "star", "onnxruntime": "hexagon", "openvino": "cross"}
 RUNTIME_PATTERN = {"compile": "x", "onnxruntime": ".", "openvino": "+"}
