@@ -134,7 +134,7 @@ def test_runtime_filter_narrows_every_tab_and_names_the_runtime(state):
     store.seed()
     store.put_many([*fake.pair_results(), *ort, fake.peak("fp32", 45.0)], "measured")
     at = _benchmarks("pocket")
-    at.selectbox(key="bench_hw").set_value(Machine.of(fake.HARDWARE, "cpu")).run()
+    at.selectbox(key="bench_hw").set_value(Machine.of(fake.HARDWARE, "cpu", fake.SETTINGS.threads)).run()
     key = next(k for k in at.session_state if str(k).startswith("bench_runtimes_"))
     assert at.multiselect(key=key).value == ["eager", "onnxruntime"]
     figures = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]

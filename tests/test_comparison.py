@@ -8,9 +8,21 @@ import dataclasses
 import pytest
 
 from benchmarks import cli
-from benchmarks.harness.comparison import drift, grid, headline, repeats, speedups, summary_rows, typical_drift
+from benchmarks.harness.comparison import (
+    default_machine,
+    drift,
+    flips_vs_eager_fp32,
+    grid,
+    headline,
+    latest,
+    machines,
+    repeats,
+    speedups,
+    summary_rows,
+    typical_drift,
+)
 from benchmarks.harness.results import BenchmarkResult
-from tests.benchmark_fakes import pair_results, result
+from tests.benchmark_fakes import HARDWARE, SETTINGS, pair_results, result
 
 
 def test_speedup_is_teacher_over_student_p50_with_the_flops_ceiling():
@@ -95,3 +107,22 @@ def test_summary_rows_carry_the_p50_of_the_chosen_cell_and_the_grid_is_the_union
     assert [r["p50_ms"] for r in rows] == [r.cell(8, 64).e2e.p50 for r in pair_results()]
     assert all(r["p50_ms"] is None for r in summary_rows(pair_results()))
     assert grid(pair_results()) == ([1, 8, 32], [16, 64, 128])
+
+
+def test_thread_counts_never_share_a_table_and_the_page_opens_on_the_best_covered():
+    one = dataclasses.replace(SETTINGS, threads=1)
+    at_two = pair_results()
+    at_one = [result("teacher", settings=one), result("student", speed=3.0, settings=one),
+              result("student", "int8-dynamic", speed=5.0, settings=one)]
+    kept = latest([*at_two, *at_one])
+    assert len(kept) == 5  # the teacher at 1 thread does not replace the teacher at 2
+    options = machines(kept)
+    assert [m.threads for m in options] == [1, 2] and options[0].label.endswith("· 1 thread")
+    assert options[1].key == f"{HARDWARE.fingerprint}:cpu:2"
+    assert default_machine(kept, HARDWARE, "cpu").threads == 1  # three results against two
+    on_one = [r for r in kept if r.config.settings.threads == 1]
+    (speedup,) = {round(s.ratio, 6) for s in speedups(on_one) if s.variant == "fp32"}
+    assert speedup == 3.0  # a 1-thread student against the 1-thread teacher, never the 2-thread one
+    # Predictions do not depend on threads: eager fp32 at 2 threads is the flip reference at 1 thread too.
+    int8 = next(r for r in kept if r.config.variant == "int8-dynamic")
+    assert int8.key in flips_vs_eager_fp32([*at_two, int8])

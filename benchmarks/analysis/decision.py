@@ -38,7 +38,7 @@ class Constraints:
     max_memory_mb: float | None = None  # peak while running, MiB
     max_size_mb: float | None = None  # weights of the variant, MiB
     objective: Objective = "latency"
-    machine: str = ""  # Machine key: "<hardware fingerprint>:<device type>"
+    machine: str = ""  # Machine key: "<hardware fingerprint>:<device type>:<threads>"
 
     def __post_init__(self) -> None:
         if self.percentile not in PERCENTILES or self.objective not in OBJECTIVES:

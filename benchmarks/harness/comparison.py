@@ -19,27 +19,48 @@ MIB = 2**20
 
 @dataclass(frozen=True)
 class Machine:
-    """Where results came from: hardware plus device type, the unit the page filters on."""
+    """Where results came from: hardware, device type and thread count, the unit the pages filter on. Timings taken
+    at different thread counts are never compared with each other, so the thread count is part of it."""
 
     fingerprint: str
     device_type: str
+    threads: int
     label: str
 
     @classmethod
-    def of(cls, hardware: HardwareInfo, device: str) -> "Machine":
-        return cls(hardware.fingerprint, device.split(":", 1)[0], hardware.label(device))
+    def of(cls, hardware: HardwareInfo, device: str, threads: int) -> "Machine":
+        plural = "" if threads == 1 else "s"
+        return cls(hardware.fingerprint, device.split(":", 1)[0], threads,
+                   f"{hardware.label(device)} · {threads} thread{plural}")
+
+    @property
+    def key(self) -> str:
+        """"<hardware fingerprint>:<device type>:<threads>": what a shared link names."""
+        return f"{self.fingerprint}:{self.device_type}:{self.threads}"
 
 
 def machine_of(result: BenchmarkResult | PeakResult) -> Machine:
-    return Machine.of(result.hardware, result.device)
+    threads = result.threads if isinstance(result, PeakResult) else result.config.settings.threads
+    return Machine.of(result.hardware, result.device, threads)
 
 
 def machines(results: Iterable[BenchmarkResult]) -> list[Machine]:
     return sorted({machine_of(r) for r in results}, key=lambda m: (m.device_type != "cpu", m.label))
 
 
+def default_machine(results: Sequence[BenchmarkResult], hardware: HardwareInfo, device: str) -> Machine | None:
+    """The machine a page opens on: this hardware and device at the thread count with the most results (ties: more
+    threads); the first machine when nothing was measured here; None without results."""
+    options = machines(results)
+    here = [m for m in options if (m.fingerprint, m.device_type) == (hardware.fingerprint, device.split(":", 1)[0])]
+    if not here:
+        return options[0] if options else None
+    counts = {m: sum(machine_of(r) == m for r in results) for m in here}
+    return max(here, key=lambda m: (counts[m], m.threads))
+
+
 def latest(results: Iterable[BenchmarkResult]) -> list[BenchmarkResult]:
-    """One result per (pair, role, runtime, variant, machine): the largest grid, then the newest."""
+    """One result per (pair, role, runtime, variant, machine and threads): the largest grid, then the newest."""
     best: dict[tuple, BenchmarkResult] = {}
     for r in results:
         slot = (r.config.pair, r.config.role, r.config.setup, machine_of(r))
@@ -260,7 +281,7 @@ def utilisation_rows(
     rows = []
     for r in results:
         cell = r.cell(batch, seq_len)
-        mine = [p for p in peaks if machine_of(p) == machine_of(r) and p.threads == r.config.settings.threads]
+        mine = [p for p in peaks if machine_of(p) == machine_of(r)]
         if cell is None or not mine:
             continue
         own = next((p for p in mine if p.dtype == VARIANT_INFO[r.config.variant].peak_dtype), None)
@@ -335,11 +356,14 @@ def flips_vs_eager_fp32(results: Iterable[BenchmarkResult]) -> dict[str, Proport
     """Per result key: the share of sentences whose predicted label differs from the same model's eager fp32
     prediction (Wilson interval), where both scored the same sentences. Eager fp32 itself is left out."""
     results = list(results)
-    reference = {(r.config.pair, r.config.role, machine_of(r)): r for r in results
-                 if r.config.setup == "fp32" and r.accuracy is not None}
+
+    def model_on(r: BenchmarkResult) -> tuple:  # predictions do not depend on the thread count
+        return r.config.pair, r.config.role, r.hardware.fingerprint, r.device
+
+    reference = {model_on(r): r for r in results if r.config.setup == "fp32" and r.accuracy is not None}
     out = {}
     for r in results:
-        ref = reference.get((r.config.pair, r.config.role, machine_of(r)))
+        ref = reference.get(model_on(r))
         if r.config.setup == "fp32" or ref is None or r.accuracy is None or r.accuracy.labels != ref.accuracy.labels:
             continue
         out[r.key] = flip_rate([int(c) for c in ref.accuracy.predictions], [int(c) for c in r.accuracy.predictions])[0]

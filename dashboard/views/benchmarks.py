@@ -151,10 +151,13 @@ def main() -> None:
                 f"benchmarks "
                 "run` and `python -m benchmarks import <file>` for results from another machine.")
         return
-    options, here = comparison.machines(mine), comparison.Machine.of(detect_hardware(), device)
+    hardware = detect_hardware()
+    options, first = comparison.machines(mine), comparison.default_machine(mine, hardware, device)
+    this = (hardware.fingerprint, device.split(":", 1)[0])
     f1, f2, f3, f4 = st.columns([2, 2, 2, 2])
-    machine = f1.selectbox("Hardware", options, index=options.index(here) if here in options else 0,
-                           format_func=lambda m: m.label + (" (this machine)" if m == here else ""), key="bench_hw")
+    machine = f1.selectbox("Hardware and threads", options, index=options.index(first), key="bench_hw",
+                           format_func=lambda m: m.label + (" (this machine)" if (m.fingerprint, m.device_type) == this
+                                                            else ""))
     on_machine = [r for r in mine if comparison.machine_of(r) == machine]
     present = list(dict.fromkeys(r.config.variant for r in on_machine))
     variants = f2.multiselect("Precision variants", present, default=present,

@@ -25,7 +25,7 @@ from benchmarks.analysis.review_pack import Provenance, ranking_rows, review_pac
 from benchmarks.core.device import detect_hardware
 from benchmarks.core.pairs import PairSpec
 from benchmarks.harness.candidates import candidates
-from benchmarks.harness.comparison import Machine, latest, machine_of, machines
+from benchmarks.harness.comparison import Machine, default_machine, latest, machine_of, machines
 from benchmarks.harness.results import BenchmarkResult
 from benchmarks.harness.store import reference_records
 from dashboard import resources, safe, sidebar
@@ -57,17 +57,14 @@ def _without_folder(source: str) -> str:
     return source.split(" (")[0]
 
 
-def _key(m: Machine) -> str:
-    return f"{m.fingerprint}:{m.device_type}"
-
-
 def constraint_form(options: list[Machine], results: list[BenchmarkResult]) -> Constraints:
     """The constraint widgets, seeded from the URL when the page opens, mirrored back into it on every run."""
-    keys = [_key(m) for m in options]
-    here = f"{detect_hardware().fingerprint}:cpu"
+    keys = [m.key for m in options]
+    hardware = detect_hardware()
+    here = default_machine(results, hardware, "cpu").key  # results are never empty here
 
     def grid(machine: str) -> list[BenchmarkResult]:
-        return [r for r in results if _key(machine_of(r)) == machine]
+        return [r for r in results if machine_of(r).key == machine]
 
     if "dk_hw" not in st.session_state:  # a fresh visit or a shared link: the URL wins
         first = here if here in keys else keys[0]
@@ -89,7 +86,8 @@ def constraint_form(options: list[Machine], results: list[BenchmarkResult]) -> C
         )
     if st.session_state.get("dk_hw") not in keys:  # another pair in the sidebar may have other machines
         st.session_state["dk_hw"] = keys[0]
-    labels = {_key(m): m.label + (" (this machine)" if _key(m) == here else "") for m in options}
+    labels = {m.key: m.label + (" (this machine)" if (m.fingerprint, m.device_type) == (hardware.fingerprint, "cpu")
+                                else "") for m in options}
     top = st.columns([3, 1, 1, 1, 1])
     machine = top[0].selectbox("Hardware (from the results cache)", keys, format_func=labels.__getitem__, key="dk_hw")
     cells = {(c.batch, c.seq_len) for r in grid(machine) for c in r.cells}
@@ -134,7 +132,7 @@ def main() -> None:
         st.info(f"No benchmark results for {safe.text(pair.title)} yet: measure them on the Benchmarks page first.")
         return
     k = constraint_form(machines(results), results)
-    on_machine = [r for r in results if _key(machine_of(r)) == k.machine]
+    on_machine = [r for r in results if machine_of(r).key == k.machine]
     source = st.radio("Accuracy from", ["The measurements' own scoring", OWN_DATA], horizontal=True, key="dk_data",
                       disabled=pair.architecture_only, help="Random-weight pairs have no accuracy to compute.")
     scored, texts = None, reference_texts(on_machine)
