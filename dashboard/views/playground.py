@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import platform
 import statistics
 
 import streamlit as st
@@ -110,7 +109,7 @@ def main() -> None:
                          [getattr(r, role).total_ms for r in runs], getattr(loaded, role).n_layers, runtimes[role])
     threads = torch.get_num_threads()
     st.caption(
-        f"Measured now on {sidebar.current()[1]} ({platform.processor() or platform.machine()}, {threads} threads), "
+        f"Measured now on {detect_hardware().label(sidebar.current()[1])}, {threads} torch threads, "
         f"teacher in {setup_label(runtimes['teacher'])}, student in {setup_label(runtimes['student'])}, batch 1, "
         f"{REPEATS} timed runs after one warm-up. Label mapping: {safe.text(loaded.label_note)}."
     )
