@@ -117,7 +117,7 @@ def test_thread_counts_never_share_a_table_and_the_page_opens_on_the_best_covere
     kept = latest([*at_two, *at_one])
     assert len(kept) == 5  # the teacher at 1 thread does not replace the teacher at 2
     options = machines(kept)
-    assert [m.threads for m in options] == [1, 2] and options[0].label.endswith("· 1 thread")
+    assert [m.threads for m in options] == [1, 2] and options[0].label.startswith("1 thread on CPU: ")
     assert options[1].key == f"{HARDWARE.fingerprint}:cpu:2"
     assert default_machine(kept, HARDWARE, "cpu").threads == 1  # three results against two
     on_one = [r for r in kept if r.config.settings.threads == 1]

@@ -29,9 +29,9 @@ class Machine:
 
     @classmethod
     def of(cls, hardware: HardwareInfo, device: str, threads: int) -> "Machine":
-        plural = "" if threads == 1 else "s"
+        plural = "" if threads == 1 else "s"  # the thread count first: a narrow selectbox still shows it
         return cls(hardware.fingerprint, device.split(":", 1)[0], threads,
-                   f"{hardware.label(device)} · {threads} thread{plural}")
+                   f"{threads} thread{plural} on {hardware.label(device)}")
 
     @property
     def key(self) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 
 from benchmarks.analysis.decision import Decision
-from dashboard.charts.theme import BUDGET, FRONTIER, INK, RING, ROLE_COLOURS, VARIANT_SYMBOL
+from dashboard.charts.theme import BUDGET, FRONTIER, INK, RING, ROLE_COLOURS, series_symbol
 
 
 def frontier_chart(decision: Decision, data_label: str) -> go.Figure:
@@ -33,7 +33,7 @@ def frontier_chart(decision: Decision, data_label: str) -> go.Figure:
                 marker=dict(
                     size=[12 + 48 * (c.size_mb / biggest) ** 0.5],
                     color=ROLE_COLOURS[c.role],
-                    symbol=VARIANT_SYMBOL[c.variant],
+                    symbol=series_symbol(c.variant, c.runtime),  # as on the Benchmarks page
                     opacity=0.85 if v.fits else 0.25,
                     line=dict(width=4 if recommended else 1, color=RING if recommended else INK),
                 ),

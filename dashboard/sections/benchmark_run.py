@@ -57,7 +57,8 @@ def run_panel(pair: PairSpec, device: str, results: list[BenchmarkResult], versi
             elif progress is not None and progress.state == "running":
                 st.warning(f"The last benchmark run stopped unexpectedly (see {safe.text(shown(log_path))}); finished "
                            f"models are kept.")
-            label = detect_hardware().label(device)
+            threads = request.settings().threads
+            label = f"{detect_hardware().label(device)} at {threads} thread{'' if threads == 1 else 's'}"
             if not missing:
                 st.success(f"Every teacher/student result in {', '.join(variants)} for the chosen runtimes is "
                            f"cached for {label}.")

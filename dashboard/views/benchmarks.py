@@ -154,7 +154,7 @@ def main() -> None:
     hardware = detect_hardware()
     options, first = comparison.machines(mine), comparison.default_machine(mine, hardware, device)
     this = (hardware.fingerprint, device.split(":", 1)[0])
-    f1, f2, f3, f4 = st.columns([2, 2, 2, 2])
+    f1, f2, f3, f4 = st.columns([3, 2, 2, 2])
     machine = f1.selectbox("Hardware and threads", options, index=options.index(first), key="bench_hw",
                            format_func=lambda m: m.label + (" (this machine)" if (m.fingerprint, m.device_type) == this
                                                             else ""))

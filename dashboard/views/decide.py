@@ -157,9 +157,10 @@ def main() -> None:
     decision = decide(cands, k)
     recommendation(decision)
     st.plotly_chart(frontier_chart(decision, data_label), key="dk_frontier")
-    st.caption(f"Accuracy on {safe.text(data_label)}; latency model only (forward pass), measured on "
+    st.caption(f"Accuracy on {safe.text(data_label)}; latency model only (forward pass), measured with "
                f"{machine_of(on_machine[0]).label}. "
-               "Bubble area: weight size; ringed: the recommendation; faded: excluded; dashed: the Pareto frontier.")
+               "Bubble area: weight size; marker: precision (eager) or runtime; ringed: the recommendation; faded: "
+               "excluded; dashed: the Pareto frontier.")
     st.subheader("Ranking")
     st.dataframe(ranking_rows(decision), hide_index=True, key="dk_ranking")
     for note in sorted({c.latency_note for c in cands if c.latency_note}):
@@ -171,7 +172,7 @@ def main() -> None:
                "test.")
     drift_section(precision_flips(cands), {c.name: c for c in cands}, texts)
     prov = Provenance(
-        machine_of(on_machine[0]).label, on_machine[0].hardware.fingerprint,
+        on_machine[0].hardware.label(on_machine[0].device), on_machine[0].hardware.fingerprint,  # threads: below
         "; ".join(sorted({r.software.label for r in on_machine})) + f"; {on_machine[0].config.settings.threads} "
                                                                     f"threads, "
         f"{on_machine[0].config.settings.attn_implementation} attention; measured "
