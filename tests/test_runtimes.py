@@ -125,6 +125,27 @@ def test_static_int8_without_nncf_is_one_sentence(monkeypatch):
     assert "does not run int8-static" in registry.unavailable_reason("eager", "int8-static", "cpu")
 
 
+def test_the_artefact_cache_keeps_its_size_dropping_the_least_recently_used(tmp_path):
+    import os
+
+    from benchmarks.runtimes.base import cached_artefact, prune_artefacts
+
+    def build(folder):
+        (folder / "graph.bin").write_bytes(b"x" * 400_000)  # three of them: 1.2 MiB
+
+    folders = [tmp_path / "onnxruntime" / name for name in ("old", "used", "new")]
+    for age, folder in enumerate(folders):
+        cached_artefact(folder, build, lambda: 0.0)
+        os.utime(folder / "artefact.json", (1000 + age, 1000 + age))
+    cached_artefact(folders[1], build, lambda: 0.0)  # reused: now the most recently used
+    (tmp_path / "onnxruntime" / "stray.tmp123").mkdir()  # a build in flight is no artefact: never touched
+    assert prune_artefacts(tmp_path, 1, keep=folders[2]) == [folders[0]]  # the oldest use goes; 0.8 MiB stay
+    assert not folders[0].exists() and (tmp_path / "onnxruntime" / "stray.tmp123").exists()
+    # Over the cap even with one folder: the one just made stays, whatever its size.
+    assert prune_artefacts(tmp_path, 0, keep=folders[2]) == [folders[1]]
+    assert folders[2].exists()
+
+
 def test_artefact_folders_differ_by_runtime_and_precision(tmp_path):
     from benchmarks.runtimes.base import artefact_folder
 

@@ -41,6 +41,7 @@ class Settings:
     max_upload_mb: int = 5  # megabytes of 1,000,000 bytes, as the browser counts them (.streamlit/config.toml agrees)
     max_upload_rows: int = 20_000
     max_score_files: int = 50  # stored data-set scores; the oldest go first
+    max_artefact_mb: int = 10_000  # exported runtime graphs kept together; the least recently used go first
     max_model_mb: int = 2_000  # a model folder's files together (BERT-large's safetensors are 1,340 MB)
     max_params_m: int = 400  # estimated from config.json before loading (BERT-large: 335 M)
     load_timeout_s: int = 300
@@ -78,6 +79,7 @@ def load_settings() -> Settings:
         max_upload_mb=_int("KD_MAX_UPLOAD_MB", Settings.max_upload_mb),
         max_upload_rows=_int("KD_MAX_UPLOAD_ROWS", Settings.max_upload_rows),
         max_score_files=_int("KD_MAX_SCORE_FILES", Settings.max_score_files),
+        max_artefact_mb=_int("KD_MAX_ARTEFACT_MB", Settings.max_artefact_mb),
         max_model_mb=_int("KD_MAX_MODEL_MB", Settings.max_model_mb),
         max_params_m=_int("KD_MAX_PARAMS_M", Settings.max_params_m),
         load_timeout_s=_int("KD_LOAD_TIMEOUT_S", Settings.load_timeout_s),

@@ -48,9 +48,10 @@ def prepare_model(loaded: LoadedModel, runtime: str, variant: str, threads: int,
     identity = {"fingerprint": loaded.fingerprint, "torch": software.torch, "transformers": software.transformers,
                 "attn": loaded.attn_implementation, "device": str(loaded.device)}
     calibration = calibration_batches(loaded.tokenizer) if variant == "int8-static" else ()
+    settings = load_settings()
     return prepare(runtime, model, variant, VARIANT_INFO[variant].label, device=loaded.device, threads=threads,
-                   shapes=shapes, cache_root=load_settings().state_dir / "artefacts", identity=identity,
-                   calibration=calibration)
+                   shapes=shapes, cache_root=settings.state_dir / "artefacts", identity=identity,
+                   calibration=calibration, cache_limit_mb=settings.max_artefact_mb)
 
 
 def calibration_batches(tokenizer, n: int = CALIBRATION_SENTENCES) -> list[tuple[torch.Tensor, torch.Tensor]]:

@@ -76,6 +76,7 @@ def cached_artefact(folder: Path, build: Callable[[Path], None], clock: Callable
     into a temporary sibling that is renamed into place, so a killed export never leaves half an artefact."""
     note = folder / "artefact.json"
     if note.is_file():
+        note.touch()  # its time is the last use: prune_artefacts removes the least recently used first
         return float(json.loads(note.read_text())["export_s"]), True
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=folder.name + ".tmp"))
@@ -92,3 +93,22 @@ def cached_artefact(folder: Path, build: Callable[[Path], None], clock: Callable
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return export_s, False
+
+
+def prune_artefacts(root: Path, limit_mb: int, keep: Path) -> list[Path]:
+    """Remove whole artefact folders under `root`, least recently used first, until they hold at most `limit_mb`
+    MiB together; `keep` (the one just made or used) always stays. They are derived data: the next use rebuilds one.
+    Returns what went."""
+    folders = sorted((note.parent for note in Path(root).glob("*/*/artefact.json")),
+                     key=lambda f: (f / "artefact.json").stat().st_mtime)
+    sizes = {f: folder_bytes(f) for f in folders}
+    total, gone = sum(sizes.values()), []
+    for folder in folders:
+        if total <= limit_mb * 2**20:
+            break
+        if folder == keep:
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        total -= sizes[folder]
+        gone.append(folder)
+    return gone

@@ -14,7 +14,7 @@ import torch
 
 from benchmarks.core.persist import digest
 from benchmarks.core.vocabulary import RUNTIME_LABELS, RUNTIMES
-from benchmarks.runtimes.base import Prepared, RuntimeUnavailable, artefact_folder
+from benchmarks.runtimes.base import Prepared, RuntimeUnavailable, artefact_folder, prune_artefacts
 
 
 @dataclass(frozen=True)
@@ -87,11 +87,12 @@ def unavailable_reason(runtime: str, variant: str, device: str) -> str | None:
 
 def prepare(runtime: str, model: torch.nn.Module, variant: str, dtype: str, *, device: torch.device, threads: int,
             shapes: Sequence[tuple[int, int]], cache_root: Path, identity: dict,
-            calibration: Sequence[tuple[torch.Tensor, torch.Tensor]] = ()) -> Prepared:
+            calibration: Sequence[tuple[torch.Tensor, torch.Tensor]] = (), cache_limit_mb: int | None = None
+            ) -> Prepared:
     """`model` ready to run in `runtime` and `variant` (already converted when the runtime has torch_precision).
     `identity` names the model and software for the artefact cache (fingerprint, torch version...); `calibration`
-    holds the (input_ids, attention_mask) batches that int8-static sets its activation scales on. Failures
-    become RuntimeUnavailable with one sentence."""
+    holds the (input_ids, attention_mask) batches that int8-static sets its activation scales on; after a new
+    export the cache is cut back to `cache_limit_mb`. Failures become RuntimeUnavailable with one sentence."""
     reason = unavailable_reason(runtime, variant, str(device))
     if reason:
         raise RuntimeUnavailable(reason)
@@ -111,19 +112,23 @@ def prepare(runtime: str, model: torch.nn.Module, variant: str, dtype: str, *, d
 
             options = onnxrt.quantization_options(device) if variant == "int8-dynamic" else {}
             folder = artefact_folder(cache_root, runtime, {**identity, **options})
-            return onnxrt.prepare(model, variant, device, threads, folder, options)
-        from benchmarks.runtimes import openvino_rt
+            prepared = onnxrt.prepare(model, variant, device, threads, folder, options)
+        else:
+            from benchmarks.runtimes import openvino_rt
 
-        if variant == "int8-static":  # the quantizer and what it calibrated on shape the artefact too
-            if not calibration:
-                raise RuntimeUnavailable("static int8 needs calibration sentences, and none were given.")
-            identity = {**identity, "nncf": _version("nncf"),
-                        "calibration": digest([ids.tolist() for ids, _ in calibration])}
-        return openvino_rt.prepare(model, variant, threads, artefact_folder(cache_root, runtime, identity),
-                                   calibration)
+            if variant == "int8-static":  # the quantizer and what it calibrated on shape the artefact too
+                if not calibration:
+                    raise RuntimeUnavailable("static int8 needs calibration sentences, and none were given.")
+                identity = {**identity, "nncf": _version("nncf"),
+                            "calibration": digest([ids.tolist() for ids, _ in calibration])}
+            folder = artefact_folder(cache_root, runtime, identity)
+            prepared = openvino_rt.prepare(model, variant, threads, folder, calibration)
     except RuntimeUnavailable:
         raise
     except Exception as exc:  # noqa: BLE001 - exporters and runtimes raise anything; one sentence is what we keep
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
         raise RuntimeUnavailable(f"{RUNTIME_INFO[runtime].label} could not prepare the model ({variant}): "
                                  f"{first}") from exc
+    if cache_limit_mb is not None and not prepared.reused:
+        prune_artefacts(cache_root, cache_limit_mb, keep=folder)
+    return prepared
