@@ -254,18 +254,27 @@ def _vs_pipeline(args: argparse.Namespace) -> int:
     from benchmarks.core.device import detect_hardware
     from benchmarks.core.models import load_model
     from benchmarks.core.pairs import BUILTIN_PAIRS
-    from benchmarks.harness.comparison import latest
+    from benchmarks.harness.comparison import default_machine, latest, machine_of
     from benchmarks.harness.pipeline_baseline import comparison_lines, fastest_scoring, pipeline_score
 
     pair = BUILTIN_PAIRS[args.pair]
     if pair.architecture_only:
         raise ValueError("the architecture pair has random weights: there is no accuracy to compare.")
-    here = detect_hardware().fingerprint
-    stored = [s.record for s in _open_store(args).records("model", args.pair) if s.record.hardware.fingerprint == here]
+    hardware = detect_hardware()
+    stored = [s.record for s in _open_store(args).records("model", args.pair)
+              if s.record.hardware.fingerprint == hardware.fingerprint]
     results = [r for r in latest(stored) if r.config.device == "cpu" and r.accuracy is not None]
+    if args.threads is not None:
+        results = [r for r in results if r.config.settings.threads == args.threads]
     if not results:
-        raise ValueError(f"no stored {args.pair} results with accuracy for this machine yet. Run: python -m benchmarks "
-                         f"run --pair {args.pair}")
+        at = "" if args.threads is None else f" at {args.threads} threads"
+        raise ValueError(f"no stored {args.pair} results with accuracy for this machine{at} yet. Run: python -m "
+                         f"benchmarks run --pair {args.pair}" + ("" if args.threads is None else
+                                                                   f" --threads {args.threads}"))
+    # One thread count: the one with the most results unless --threads names it (timings at others do not compare).
+    machine = default_machine(results, hardware, "cpu")
+    results = [r for r in results if machine_of(r) == machine]
+    print(f"{pair.title}\n{machine.label}, against the pipeline at the same thread count")
     data = load_sst2("validation", args.data)
     for role in ROLES:
         spec = getattr(pair, role)
@@ -451,6 +460,8 @@ def _add_benchmark_commands(sub) -> None:
     )
     vp.add_argument("--data", help="folder with SST-2 dev.tsv (default: $SST2_DIR, else the dev split shipped in "
                                    "data/sst2)")
+    vp.add_argument("--threads", type=int, help="compare the results stored at this thread count (default: the count "
+                                                "with the most results)")
     vp.set_defaults(func=_vs_pipeline)
 
 

@@ -150,3 +150,29 @@ def test_export_and_import_carry_the_runtime_and_list_shows_it(tmp_path, capsys)
     capsys.readouterr()
     assert cli.main(["list", "--db", str(tmp_path / "b.sqlite"), "--pair", "pocket"]) == 0
     assert "teacher · onnxruntime int8-dynamic" in capsys.readouterr().out
+
+
+def test_vs_pipeline_compares_within_one_thread_count(tmp_path, capsys, monkeypatch):
+    from benchmarks import cli
+    from benchmarks.core import device, models
+    from benchmarks.harness import pipeline_baseline
+    from benchmarks.harness.results import BenchmarkSettings
+    from benchmarks.harness.store import ResultStore
+
+    def scored(role, threads, eval_s):
+        r = fake.result(role, settings=BenchmarkSettings(threads=threads))
+        return replace(r, accuracy=replace(r.accuracy, eval_s=eval_s))
+
+    # The 2-thread results are faster, but the 1-thread ones are the better covered: two roles against one.
+    ResultStore(tmp_path / "r.sqlite").put_many(
+        [scored("teacher", 1, 4.0), scored("student", 1, 2.0), scored("student", 2, 1.0)], "measured")
+    monkeypatch.setattr(device, "detect_hardware", lambda: fake.HARDWARE)
+    monkeypatch.setattr(models, "load_model", lambda spec, where: None)
+    monkeypatch.setattr(pipeline_baseline, "pipeline_score",
+                        lambda loaded, data: pipeline_baseline.PipelineScore(700, 872, 8.0))
+    assert cli.main(["vs-pipeline", "--db", str(tmp_path / "r.sqlite")]) == 0
+    out = capsys.readouterr().out
+    assert "1 thread on " in out and "4.00x faster" in out and "8.00x" not in out  # student: 8.0 s / 2.0 s
+    assert cli.main(["vs-pipeline", "--db", str(tmp_path / "r.sqlite"), "--threads", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "2 threads on " in out and "8.00x faster" in out and "teacher:" not in out
