@@ -158,8 +158,9 @@ def test_a_run_killed_half_way_keeps_whole_rows_and_a_rerun_completes(allow_tmp_
         "--progress",
         str(progress),
     ]
-    proc = subprocess.Popen(args, cwd=REPO, env={**os.environ, "HF_HUB_OFFLINE": "1"}, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    # TMPDIR: SIGKILL leaves the workers' scratch folder behind, so it goes where pytest cleans up.
+    proc = subprocess.Popen(args, cwd=REPO, env={**os.environ, "HF_HUB_OFFLINE": "1", "TMPDIR": str(tmp_path)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:  # kill it once the first model is stored and the second is under way
         p = read_progress(progress)

@@ -105,6 +105,8 @@ def test_the_plan_skips_what_cannot_run_with_one_sentence_each(monkeypatch):
         "onnxruntime int8-dynamic: ONNX Runtime is not installed (pip install '.[runtimes]').",
         "compile int8-dynamic: torch.compile (inductor) does not run int8-dynamic here (it runs fp32, bf16, fp16).",
     ]
+    # Default variants: only what a runtime could run but cannot here is said.
+    assert sweep.runtime_skips(("eager", "compile"), ("fp32", "int8-dynamic"), "cpu", named=False) == []
 
 
 BLOCK = (  # found, but fails to import, like a library that is absent or broken

@@ -146,7 +146,7 @@ def run_pair(
         data = None if pair.architecture_only else load_sst2("validation", request.data)
         fingerprints = {role: load_model(getattr(pair, role), device).fingerprint for role in ROLES}
         configs = plan(pair, fingerprints, device, variants, settings, data, runtimes)
-        skipped = runtime_skips(runtimes, variants, device)
+        skipped = runtime_skips(runtimes, variants, device, named=bool(request.variants))
         log(f"{pair.title}\n{hardware.label(device)} · {software.label} · {settings.threads} threads · "
             f"variants: {', '.join(variants)} · runtimes: {', '.join(runtimes)}")
         for reason in skipped:

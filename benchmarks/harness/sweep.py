@@ -15,7 +15,7 @@ from benchmarks.core.vocabulary import DEFAULT_RUNTIME, setup_name
 from benchmarks.harness.measure import HarnessError, eval_subset
 from benchmarks.harness.results import BenchmarkConfig, BenchmarkResult, BenchmarkSettings, PeakResult, peak_key
 from benchmarks.harness.worker import measure_in_turns, measure_peak_in_subprocess
-from benchmarks.runtimes.registry import library_version, unavailable_reason
+from benchmarks.runtimes.registry import RUNTIME_INFO, library_version, unavailable_reason
 
 
 @dataclass(frozen=True)
@@ -50,9 +50,11 @@ def plan(pair: PairSpec, fingerprints: dict[str, str], device: str, variants: Se
     ]
 
 
-def runtime_skips(runtimes: Sequence[str], variants: Sequence[str], device: str) -> list[str]:
-    """One sentence per (runtime, variant) that cannot run here: not installed, or not a precision it runs."""
-    reasons = {(r, v): unavailable_reason(r, v, device) for r in runtimes for v in variants}
+def runtime_skips(runtimes: Sequence[str], variants: Sequence[str], device: str, named: bool = True) -> list[str]:
+    """One sentence per (runtime, variant) that cannot run here: not installed, or not a precision it runs. named:
+    the variants were asked for by name; when they were a default, a runtime's lacking one is no news and unsaid."""
+    pairs = [(r, v) for r in runtimes for v in variants if named or v in RUNTIME_INFO[r].precisions]
+    reasons = {(r, v): unavailable_reason(r, v, device) for r, v in pairs}
     return [f"{setup_name(r, v)}: {why}" for (r, v), why in reasons.items() if why]
 
 
