@@ -126,3 +126,14 @@ def test_thread_counts_never_share_a_table_and_the_page_opens_on_the_best_covere
     # Predictions do not depend on threads: eager fp32 at 2 threads is the flip reference at 1 thread too.
     int8 = next(r for r in kept if r.config.variant == "int8-dynamic")
     assert int8.key in flips_vs_eager_fp32([*at_two, int8])
+
+
+def test_elsewhere_the_page_opens_on_the_fullest_sweep_of_this_device_type():
+    from tests.benchmark_fakes import GPU_BOX
+
+    small = [dataclasses.replace(r, cells=r.cells[:4]) for r in pair_results(variant="int8-dynamic")] * 3
+    full = pair_results(hardware=GPU_BOX.__class__(**{**GPU_BOX.__dict__, "gpu_name": ""}))
+    gpu = pair_results(hardware=GPU_BOX, device="cuda")
+    here = HARDWARE.__class__(**{**HARDWARE.__dict__, "cpu_model": "Another CPU"})
+    chosen = default_machine([*small, *full, *gpu], here, "cpu")
+    assert chosen.device_type == "cpu" and chosen.fingerprint == full[0].hardware.fingerprint

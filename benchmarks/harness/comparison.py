@@ -50,13 +50,16 @@ def machines(results: Iterable[BenchmarkResult]) -> list[Machine]:
 
 def default_machine(results: Sequence[BenchmarkResult], hardware: HardwareInfo, device: str) -> Machine | None:
     """The machine a page opens on: this hardware and device at the thread count with the most results (ties: more
-    threads); the first machine when nothing was measured here; None without results."""
+    threads); when nothing was measured here, one of this device type with the largest grid, then the most results
+    (a shipped full sweep before a small runtime comparison); None without results."""
     options = machines(results)
     here = [m for m in options if (m.fingerprint, m.device_type) == (hardware.fingerprint, device.split(":", 1)[0])]
-    if not here:
-        return options[0] if options else None
-    counts = {m: sum(machine_of(r) == m for r in results) for m in here}
-    return max(here, key=lambda m: (counts[m], m.threads))
+    counts = {m: sum(machine_of(r) == m for r in results) for m in options}
+    if here:
+        return max(here, key=lambda m: (counts[m], m.threads))
+    cells = {m: max(len(r.cells) for r in results if machine_of(r) == m) for m in options}
+    same_type = {m: m.device_type == device.split(":", 1)[0] for m in options}
+    return max(options, key=lambda m: (same_type[m], cells[m], counts[m]), default=None)
 
 
 def latest(results: Iterable[BenchmarkResult]) -> list[BenchmarkResult]:

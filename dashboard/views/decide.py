@@ -67,7 +67,8 @@ def constraint_form(options: list[Machine], results: list[BenchmarkResult]) -> C
         return [r for r in results if machine_of(r).key == machine]
 
     if "dk_hw" not in st.session_state:  # a fresh visit or a shared link: the URL wins
-        first = here if here in keys else keys[0]
+        linked = st.query_params.get("hw")  # the link's machine sets which batch sizes and lengths are valid
+        first = linked if linked in keys else here if here in keys else keys[0]
         cells = {(c.batch, c.seq_len) for r in grid(first) for c in r.cells}
         batches, lengths = sorted({b for b, _ in cells}), sorted({s for _, s in cells})
         default = Constraints(1 if 1 in batches else batches[0], 128 if 128 in lengths else lengths[-1], machine=first)
