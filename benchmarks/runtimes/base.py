@@ -3,6 +3,7 @@ to get there. Artefacts (exported graphs, quantized copies) are cached in a fold
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import tempfile
@@ -76,7 +77,8 @@ def cached_artefact(folder: Path, build: Callable[[Path], None], clock: Callable
     into a temporary sibling that is renamed into place, so a killed export never leaves half an artefact."""
     note = folder / "artefact.json"
     if note.is_file():
-        note.touch()  # its time is the last use: prune_artefacts removes the least recently used first
+        with contextlib.suppress(OSError):  # a read-only cache still serves; it just keeps no use times
+            note.touch()  # its time is the last use: prune_artefacts removes the least recently used first
         return float(json.loads(note.read_text())["export_s"]), True
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=folder.name + ".tmp"))
@@ -99,9 +101,12 @@ def prune_artefacts(root: Path, limit_mb: int, keep: Path) -> list[Path]:
     """Remove whole artefact folders under `root`, least recently used first, until they hold at most `limit_mb`
     MiB together; `keep` (the one just made or used) always stays. They are derived data: the next use rebuilds one.
     Returns what went."""
-    folders = sorted((note.parent for note in Path(root).glob("*/*/artefact.json")),
-                     key=lambda f: (f / "artefact.json").stat().st_mtime)
-    sizes = {f: folder_bytes(f) for f in folders}
+    used: dict[Path, float] = {}
+    sizes: dict[Path, int] = {}
+    for note in Path(root).glob("*/*/artefact.json"):
+        with contextlib.suppress(OSError):  # another process pruned it meanwhile
+            used[note.parent], sizes[note.parent] = note.stat().st_mtime, folder_bytes(note.parent)
+    folders = sorted(used, key=used.__getitem__)
     total, gone = sum(sizes.values()), []
     for folder in folders:
         if total <= limit_mb * 2**20:
