@@ -29,9 +29,12 @@ class Machine:
 
     @classmethod
     def of(cls, hardware: HardwareInfo, device: str, threads: int) -> "Machine":
-        plural = "" if threads == 1 else "s"  # the thread count first: a narrow selectbox still shows it
-        return cls(hardware.fingerprint, device.split(":", 1)[0], threads,
-                   f"{threads} thread{plural} on {hardware.label(device)}")
+        plural = "" if threads == 1 else "s"
+        kind = device.split(":", 1)[0]
+        # The thread count first, so a narrow selectbox still shows it; on a GPU it is only the host's.
+        label = (f"{hardware.label(device)} · {threads} host thread{plural}" if kind == "cuda"
+                 else f"{threads} thread{plural} on {hardware.label(device)}")
+        return cls(hardware.fingerprint, kind, threads, label)
 
     @property
     def key(self) -> str:
