@@ -17,8 +17,10 @@ from benchmarks.harness.results import record_from_dict
 from tests import benchmark_fakes as fake
 from tests.conftest import REPO
 
+BEFORE_RUNTIMES = ("cpu-amd-epyc-avx512-2cores.json", "cpu-intel-xeon-amx-2threads.json", "gpu-nvidia-h100-80gb.json")
 
-@pytest.mark.parametrize("path", sorted((REPO / "data" / "reference").glob("*.json")), ids=lambda p: p.name)
+
+@pytest.mark.parametrize("path", [REPO / "data" / "reference" / name for name in BEFORE_RUNTIMES], ids=lambda p: p.name)
 def test_records_written_before_runtimes_read_back_as_eager_under_their_old_keys(path):
     for entry in json.loads(path.read_text())["records"]:
         raw = entry["record"]
@@ -29,6 +31,19 @@ def test_records_written_before_runtimes_read_back_as_eager_under_their_old_keys
         assert record.config.runtime == "eager" and record.config.setup == record.config.variant
         assert record.export_s == 0 and record.artefact_bytes == 0
         assert record_from_dict(json.loads(json.dumps(record.to_dict()))).key == record.key  # written anew: same key
+
+
+def test_the_shipped_runtime_comparison_reads_back_with_its_runtimes_and_one_off_costs():
+    from benchmarks.harness.results import BenchmarkResult
+    from benchmarks.harness.store import read_export
+
+    results = [r for r in read_export(REPO / "data" / "reference" / "cpu-amd-epyc-avx2-1thread-runtimes.json")
+               if isinstance(r, BenchmarkResult)]
+    assert {r.config.setup for r in results} == {
+        "fp32", "int8-dynamic", "compile fp32", "onnxruntime fp32", "onnxruntime int8-dynamic", "openvino fp32",
+        "openvino int8-static"}
+    assert all(r.export_s > 0 for r in results if r.config.runtime != "eager")
+    assert {r.config.settings.threads for r in results} == {1} and len(flips_vs_eager_fp32(results)) == 12
 
 
 def test_cache_keys_differ_by_runtime_and_eager_keys_ignore_the_new_fields():
