@@ -251,7 +251,7 @@ def _vs_pipeline(args: argparse.Namespace) -> int:
     import torch
 
     from benchmarks.core.data import load_sst2
-    from benchmarks.core.device import detect_hardware
+    from benchmarks.core.device import detect_hardware, thread_count
     from benchmarks.core.models import load_model
     from benchmarks.core.pairs import BUILTIN_PAIRS
     from benchmarks.harness.comparison import default_machine, latest, machine_of
@@ -267,7 +267,7 @@ def _vs_pipeline(args: argparse.Namespace) -> int:
     if args.threads is not None:
         results = [r for r in results if r.config.settings.threads == args.threads]
     if not results:
-        at = "" if args.threads is None else f" at {args.threads} threads"
+        at = "" if args.threads is None else f" at {thread_count(args.threads)}"
         raise ValueError(f"no stored {args.pair} results with accuracy for this machine{at} yet. Run: python -m "
                          f"benchmarks run --pair {args.pair}" + ("" if args.threads is None else
                                                                    f" --threads {args.threads}"))

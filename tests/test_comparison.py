@@ -137,3 +137,5 @@ def test_elsewhere_the_page_opens_on_the_fullest_sweep_of_this_device_type():
     here = HARDWARE.__class__(**{**HARDWARE.__dict__, "cpu_model": "Another CPU"})
     chosen = default_machine([*small, *full, *gpu], here, "cpu")
     assert chosen.device_type == "cpu" and chosen.fingerprint == full[0].hardware.fingerprint
+    (on_gpu,) = machines(gpu)
+    assert on_gpu.label.startswith("GPU: ") and on_gpu.label.endswith("· 2 threads on the host")

@@ -53,6 +53,11 @@ def device_type(device: str) -> str:
     return device.split(":", 1)[0]
 
 
+def thread_count(n: int) -> str:
+    """"1 thread", "2 threads": how every label names a thread count."""
+    return f"{n} thread{'' if n == 1 else 's'}"
+
+
 @dataclass(frozen=True)
 class HardwareInfo:
     cpu_model: str

@@ -9,7 +9,7 @@ from typing import Callable, Iterable, Literal, Sequence
 
 from benchmarks.analysis.metrics import Agreement, Proportion, agreement
 from benchmarks.analysis.stats import PairedAccuracy, flip_rate, paired
-from benchmarks.core.device import HardwareInfo, SoftwareInfo
+from benchmarks.core.device import HardwareInfo, SoftwareInfo, thread_count
 from benchmarks.core.vocabulary import DEFAULT_RUNTIME, ROLES, RUNTIMES, VARIANT_INFO, setup_name
 from benchmarks.harness.results import BenchmarkResult, BenchmarkSettings, CellResult, PeakResult
 
@@ -29,11 +29,10 @@ class Machine:
 
     @classmethod
     def of(cls, hardware: HardwareInfo, device: str, threads: int) -> "Machine":
-        plural = "" if threads == 1 else "s"
         kind = device.split(":", 1)[0]
         # The thread count first, so a narrow selectbox still shows it; on a GPU it is only the host's.
-        label = (f"{hardware.label(device)} · {threads} host thread{plural}" if kind == "cuda"
-                 else f"{threads} thread{plural} on {hardware.label(device)}")
+        label = (f"{hardware.label(device)} · {thread_count(threads)} on the host" if kind == "cuda"
+                 else f"{thread_count(threads)} on {hardware.label(device)}")
         return cls(hardware.fingerprint, kind, threads, label)
 
     @property

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from benchmarks.core.background import run_lock
 from benchmarks.core.data import load_sst2
-from benchmarks.core.device import HardwareInfo, detect_hardware, detect_software, resolve_device
+from benchmarks.core.device import HardwareInfo, detect_hardware, detect_software, resolve_device, thread_count
 from benchmarks.core.models import load_model
 from benchmarks.core.pairs import BUILTIN_PAIRS, PairSpec
 from benchmarks.core.settings import load_settings
@@ -147,7 +147,7 @@ def run_pair(
         fingerprints = {role: load_model(getattr(pair, role), device).fingerprint for role in ROLES}
         configs = plan(pair, fingerprints, device, variants, settings, data, runtimes)
         skipped = runtime_skips(runtimes, variants, device, named=bool(request.variants))
-        log(f"{pair.title}\n{hardware.label(device)} · {software.label} · {settings.threads} threads · "
+        log(f"{pair.title}\n{hardware.label(device)} · {software.label} · {thread_count(settings.threads)} · "
             f"variants: {', '.join(variants)} · runtimes: {', '.join(runtimes)}")
         for reason in skipped:
             log(f"skipped {reason}")

@@ -7,6 +7,7 @@ from typing import Sequence
 
 import plotly.graph_objects as go
 
+from benchmarks.core.device import thread_count
 from benchmarks.harness.comparison import Speedup, typical_drift
 from benchmarks.harness.results import BenchmarkResult
 from dashboard.charts.theme import (
@@ -276,10 +277,7 @@ def provenance(results: Sequence[BenchmarkResult], origin: dict[str, str]) -> st
     sources = ", ".join(sorted({ORIGINS.get(origin.get(r.key, ""), origin.get(r.key, "")) for r in results}))
     dates = sorted(r.measured_at[:10] for r in results)
     cuda = results[0].device.startswith("cuda")
-    counts = sorted({r.config.settings.threads for r in results})
-    threads = " or ".join(map(str, counts)) + (" thread" if counts == [1] else " threads")
-    if len(counts) > 1:  # the latest result of each setup may come from runs with different thread counts
-        threads += " (rows differ: the All numbers tab names each row's)"
+    threads = thread_count(s.threads)  # one per page: results at other thread counts are another "machine"
     threads = f"{threads} feeding the GPU, timings synchronised with it" if cuda else threads
     return (
         f"Measured on **{results[0].hardware.label(results[0].device)}**, {software}, {threads}, SDPA attention, "

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from benchmarks.core import background as runs
-from benchmarks.core.device import detect_hardware
+from benchmarks.core.device import detect_hardware, thread_count
 from benchmarks.core.models import ModelLoadError, check_spec
 from benchmarks.core.pairs import BUILTIN_PAIRS, PairSpec
 from benchmarks.core.paths import shown
@@ -57,8 +57,7 @@ def run_panel(pair: PairSpec, device: str, results: list[BenchmarkResult], versi
             elif progress is not None and progress.state == "running":
                 st.warning(f"The last benchmark run stopped unexpectedly (see {safe.text(shown(log_path))}); finished "
                            f"models are kept.")
-            threads = request.settings().threads
-            label = f"{detect_hardware().label(device)} at {threads} thread{'' if threads == 1 else 's'}"
+            label = f"{detect_hardware().label(device)} at {thread_count(request.settings().threads)}"
             if not missing:
                 st.success(f"Every teacher/student result in {', '.join(variants)} for the chosen runtimes is "
                            f"cached for {label}.")

@@ -22,7 +22,7 @@ from benchmarks.analysis.decision import (
     to_query,
 )
 from benchmarks.analysis.review_pack import Provenance, ranking_rows, review_pack
-from benchmarks.core.device import detect_hardware
+from benchmarks.core.device import detect_hardware, thread_count
 from benchmarks.core.pairs import PairSpec
 from benchmarks.harness.candidates import candidates
 from benchmarks.harness.comparison import Machine, default_machine, latest, machine_of, machines
@@ -174,8 +174,8 @@ def main() -> None:
     drift_section(precision_flips(cands), {c.name: c for c in cands}, texts)
     prov = Provenance(
         on_machine[0].hardware.label(on_machine[0].device), on_machine[0].hardware.fingerprint,  # threads: below
-        "; ".join(sorted({r.software.label for r in on_machine})) + f"; {on_machine[0].config.settings.threads} "
-                                                                    f"threads, "
+        "; ".join(sorted({r.software.label for r in on_machine}))
+        + f"; {thread_count(on_machine[0].config.settings.threads)}, "
         f"{on_machine[0].config.settings.attn_implementation} attention; measured "
         + ", ".join(sorted({r.measured_at[:10] for r in on_machine})),
         data_label, data_id,
