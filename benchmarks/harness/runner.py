@@ -37,7 +37,7 @@ class RunRequest:
     budget: float = 1.0
     data: str | None = None  # folder with SST-2 dev.tsv; None = the default
     force: bool = False
-    db: Path | None = None  # results cache; None = the configured one
+    db: str | Path | None = None  # results database (a sqlite file or a URL); None = the configured one
     runtimes: tuple[str, ...] = (DEFAULT_RUNTIME,)
     # A smaller grid than the standard one (full runs only): compiling every shape is the slow part of `compile`
     batch_sizes: tuple[int, ...] = ()
@@ -112,8 +112,8 @@ class RunReport:
         return [item.result for item in self.items]
 
 
-def open_store(db: Path | None) -> ResultStore:
-    return ResultStore(db if db is not None else load_settings().cache_path)
+def open_store(db: str | Path | None) -> ResultStore:
+    return ResultStore(db if db is not None else load_settings().results_db)
 
 
 def missing(request: RunRequest, results: Sequence[BenchmarkResult]) -> tuple[tuple[str, ...], list[tuple[str, str]]]:
