@@ -142,7 +142,9 @@ def run_pair(
     store = store or open_store(request.db)
     seeded = store.seed()
     pair = request.pair
-    with run_lock(store.path.with_name("benchmark-run.lock")):
+    # One run per machine: the lock lives beside a sqlite file, else in this machine's state folder.
+    lock_dir = store.path.parent if store.path is not None else load_settings().state_dir
+    with run_lock(lock_dir / "benchmark-run.lock"):
         data = None if pair.architecture_only else load_sst2("validation", request.data)
         fingerprints = {role: load_model(getattr(pair, role), device).fingerprint for role in ROLES}
         configs = plan(pair, fingerprints, device, variants, settings, data, runtimes)
