@@ -49,6 +49,7 @@ class Settings:
     model_roots: tuple[Path, ...] = field(default_factory=lambda: (DATA_DIR.resolve(),))
     state_dir: Path = field(default_factory=lambda: (REPO_ROOT / "var").resolve())
     live_keep: int = 5  # students distilled on the Distillation page that are kept; the oldest goes first
+    database_url: str = ""  # KD_DATABASE_URL: a team's shared database (PostgreSQL); empty: the sqlite file below
 
     def __post_init__(self) -> None:
         unknown = set(self.allowed_sources) - set(SOURCES)
@@ -58,6 +59,11 @@ class Settings:
     @property
     def cache_path(self) -> Path:
         return self.state_dir / "results.sqlite"
+
+    @property
+    def results_db(self) -> str:
+        """The results database every process of this deployment uses: KD_DATABASE_URL, else the sqlite file."""
+        return self.database_url or str(self.cache_path)
 
     @property
     def live_dir(self) -> Path:
@@ -87,6 +93,7 @@ def load_settings() -> Settings:
         model_roots=_paths("KD_MODEL_ROOTS", (DATA_DIR.resolve(),)),
         state_dir=Path(os.environ.get("KD_STATE_DIR", REPO_ROOT / "var")).expanduser().resolve(),
         live_keep=_int("KD_LIVE_KEEP", Settings.live_keep),
+        database_url=os.environ.get("KD_DATABASE_URL", "").strip(),
     )
 
 
