@@ -9,7 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from benchmarks.core.batching import Busy, MicroBatcher
+from benchmarks.core import batching
+from benchmarks.core.batching import Busy, MicroBatcher, Traffic
 
 
 def test_requests_arriving_together_share_one_pass_and_get_their_own_answers():
@@ -24,7 +25,6 @@ def test_requests_arriving_together_share_one_pass_and_get_their_own_answers():
         answers = list(pool.map(batcher, [f"t{i}" for i in range(5)]))
     assert [a.result for a in answers] == [f"T{i}" for i in range(5)]
     assert len(calls) == 1 and all(a.batch == 5 for a in answers)
-    assert batcher.recent() == 5
     alone = batcher("solo")  # a lone request waits at most the window
     assert alone.batch == 1 and alone.waited_ms < 1000
 
@@ -51,3 +51,12 @@ def test_an_error_reaches_every_caller_and_the_next_batch_still_runs():
     with pytest.raises(ValueError, match="one bad batch"):
         batcher("bad")
     assert batcher("good").result == "good"
+
+
+def test_traffic_counts_the_last_seconds_only(monkeypatch):
+    clock = [100.0]
+    monkeypatch.setattr(batching.time, "monotonic", lambda: clock[0])
+    traffic = Traffic()
+    assert traffic.note() == 1 and traffic.note() == 2
+    clock[0] += batching.RECENT_S + 0.1
+    assert traffic.recent() == 0 and traffic.note() == 1

@@ -17,7 +17,7 @@ from typing import Callable, Generic, Sequence, TypeVar
 WINDOW_S = 0.025  # how long the first request of a batch waits for others
 MAX_BATCH = 32  # requests in one forward pass
 MAX_QUEUE = 64  # requests waiting for one model; more are refused as busy
-RECENT_S = 2.0  # "load at that moment": requests answered over this many seconds
+RECENT_S = 2.0  # "the load at that moment": requests over this many seconds
 BUSY_MESSAGE = (
     "The server is busy: {waiting} requests are already waiting for this model. Try again in a few seconds."
 )
@@ -36,7 +36,6 @@ class Batched(Generic[R]):
     result: R
     batch: int  # requests in the forward pass that answered this one
     waited_ms: float  # queueing before the pass began
-    recent: int  # requests this batcher answered in the last RECENT_S seconds, this one included
 
 
 @dataclass
@@ -54,7 +53,6 @@ class MicroBatcher(Generic[R]):
                  max_batch: int = MAX_BATCH, max_queue: int = MAX_QUEUE, name: str = "batcher"):
         self._run, self.window_s, self.max_batch, self.max_queue = run, window_s, max_batch, max_queue
         self._queue: deque[_Item] = deque()
-        self._answered: deque[float] = deque()
         self._cond = threading.Condition()
         threading.Thread(target=self._loop, name=name, daemon=True).start()
 
@@ -70,16 +68,6 @@ class MicroBatcher(Generic[R]):
 
     def __call__(self, text: str, timeout: float | None = None) -> Batched[R]:
         return self.submit(text).result(timeout)
-
-    def recent(self) -> int:
-        """Requests answered in the last RECENT_S seconds, plus those waiting now: the load at this moment."""
-        with self._cond:
-            self._forget_old(time.perf_counter())
-            return len(self._answered) + len(self._queue)
-
-    def _forget_old(self, now: float) -> None:
-        while self._answered and now - self._answered[0] > RECENT_S:
-            self._answered.popleft()
 
     def _take(self) -> list[_Item]:
         with self._cond:
@@ -101,10 +89,30 @@ class MicroBatcher(Generic[R]):
                 for item in items:
                     item.future.set_exception(exc)
                 continue
-            with self._cond:
-                now = time.perf_counter()
-                self._answered.extend([now] * len(items))
-                self._forget_old(now)
-                recent = len(self._answered)
             for item, result in zip(items, results):
-                item.future.set_result(Batched(result, len(items), (started - item.queued) * 1e3, recent))
+                item.future.set_result(Batched(result, len(items), (started - item.queued) * 1e3))
+
+
+class Traffic:
+    """Requests a server process received over the last RECENT_S seconds: the load at this moment, for labels and
+    for deciding whether the machine is idle enough to time repeats."""
+
+    def __init__(self) -> None:
+        self._seen: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def note(self) -> int:
+        """Count one request; return the load including it."""
+        with self._lock:
+            self._seen.append(time.monotonic())
+            return self._recent()
+
+    def recent(self) -> int:
+        with self._lock:
+            return self._recent()
+
+    def _recent(self) -> int:
+        now = time.monotonic()
+        while self._seen and now - self._seen[0] > RECENT_S:
+            self._seen.popleft()
+        return len(self._seen)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 import time
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import torch
 
+from benchmarks.core.batching import MicroBatcher
 from benchmarks.core.device import synchronize
 from benchmarks.core.models import LoadedModel, LoadedPair
 
@@ -104,6 +105,33 @@ def _truncated(tokenizer, encoded, texts: Sequence[str], limit: int) -> list[boo
 
 def predict_pair(pair: LoadedPair, texts: Sequence[str], max_tokens: int | None = None) -> PairRun:
     return PairRun(predict(pair.teacher, texts, max_tokens), predict(pair.student, texts, max_tokens))
+
+
+def predict_each(loaded: LoadedModel, texts: Sequence[str], max_tokens: int | None = None) -> list[ModelRun]:
+    """One padded pass over `texts`, handed back as one run per text (each with the whole pass's times): what a
+    micro-batcher gives each of the requests it gathered."""
+    run = predict(loaded, texts, max_tokens)
+    return [replace(run, predictions=(p,)) for p in run.predictions]
+
+
+@dataclass(frozen=True)
+class BatchedPair:
+    """One text's answer from both models' micro-batchers, and what it shared its passes with."""
+
+    run: PairRun
+    batches: tuple[int, int]  # requests in the teacher's and the student's pass
+
+    @property
+    def alone(self) -> bool:
+        return self.batches == (1, 1)
+
+
+def predict_batched(teacher: MicroBatcher[ModelRun], student: MicroBatcher[ModelRun], text: str,
+                    timeout: float | None = None) -> BatchedPair:
+    """Both models' answers for `text`, each from its batcher (the two run side by side); Busy if a queue is full."""
+    pending = teacher.submit(text), student.submit(text)
+    t, s = (f.result(timeout) for f in pending)
+    return BatchedPair(PairRun(t.result, s.result), (t.batch, s.batch))
 
 
 def dataset_logits(

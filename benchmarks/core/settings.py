@@ -49,6 +49,7 @@ class Settings:
     model_roots: tuple[Path, ...] = field(default_factory=lambda: (DATA_DIR.resolve(),))
     state_dir: Path = field(default_factory=lambda: (REPO_ROOT / "var").resolve())
     live_keep: int = 5  # students distilled on the Distillation page that are kept; the oldest goes first
+    threads: int = 0  # torch threads for the app's answers and timings; 0: one per core the process may use
     database_url: str = ""  # KD_DATABASE_URL: a team's shared database (PostgreSQL); empty: the sqlite file below
 
     def __post_init__(self) -> None:
@@ -93,6 +94,7 @@ def load_settings() -> Settings:
         model_roots=_paths("KD_MODEL_ROOTS", (DATA_DIR.resolve(),)),
         state_dir=Path(os.environ.get("KD_STATE_DIR", REPO_ROOT / "var")).expanduser().resolve(),
         live_keep=_int("KD_LIVE_KEEP", Settings.live_keep),
+        threads=_int("KD_THREADS", Settings.threads, low=0),
         database_url=os.environ.get("KD_DATABASE_URL", "").strip(),
     )
 
