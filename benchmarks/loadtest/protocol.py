@@ -115,8 +115,8 @@ class ProtocolReport:
         if s["rss_start_mb"] is not None:
             lines.append(f"server RSS (children included): start {s['rss_start_mb']:.0f} MB, end "
                          f"{s['rss_end_mb']:.0f} MB, max {s['rss_max_mb']:.0f} MB")
-        lines.append(f"CPU share of the machine: server {s['server_cpu_share']:.0%}, load generator "
-                     f"{s['generator_cpu_share']:.0%}")
+        lines.append(f"CPU share of the machine: server {s['server_cpu_share']:.1%}, load generator "
+                     f"{s['generator_cpu_share']:.1%}")
         lines += [f"  error: {e}" for e in s["first_errors"]]
         lines.append("verdict: " + ("OK" if self.ok else "FAILED (errors, or no answers)"))
         return "\n".join(lines)
