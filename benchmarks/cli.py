@@ -115,7 +115,7 @@ def _live_distill(args: argparse.Namespace) -> int:
 def _open_store(args: argparse.Namespace):
     from benchmarks.harness.runner import open_store
 
-    store = open_store(Path(args.db) if args.db else None)
+    store = open_store((args.db if "://" in args.db else Path(args.db)) if args.db else None)
     if store.recovered:
         print(f"warning: {store.recovered}", file=sys.stderr)
     return store
@@ -214,7 +214,7 @@ def _list(args: argparse.Namespace) -> int:
     store = _open_store(args)
     stored = store.records("model", args.pair)
     if not stored:
-        print(f"The cache {store.path} holds no results{' for ' + args.pair if args.pair else ''}. Run: python -m "
+        print(f"The cache {store.where} holds no results{' for ' + args.pair if args.pair else ''}. Run: python -m "
               f"benchmarks run")
         return 0
     origin = {s.record.key: s.origin for s in stored}
@@ -376,7 +376,8 @@ def _heads(args: argparse.Namespace) -> int:
 
 def _add_benchmark_commands(sub) -> None:
     db = argparse.ArgumentParser(add_help=False)
-    db.add_argument("--db", help="results cache file (default: var/results.sqlite, or $KD_STATE_DIR/results.sqlite)")
+    db.add_argument("--db", help="results database: a sqlite file or a database URL (default: $KD_DATABASE_URL, else "
+                    "var/results.sqlite, or $KD_STATE_DIR/results.sqlite)")
 
     r = sub.add_parser(
         "run", parents=[db], formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.servers"]  # the throwaway PostgreSQL server fixture
+
 # Tests never reach the Hub: fail fast instead of retrying for ~20 s. Set before anything imports
 # huggingface_hub, which reads these once.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

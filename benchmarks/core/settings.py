@@ -54,6 +54,7 @@ class Settings:
     live_keep_jobs: int = 30  # finished live-distillation job records kept; the oldest go first
     # Lets a presenter stop or cancel any session's job; empty: only the session that started a job may.
     admin_token: str = field(default="", repr=False)
+    database_url: str = ""  # KD_DATABASE_URL: a team's shared database (PostgreSQL); empty: the sqlite file below
 
     def __post_init__(self) -> None:
         unknown = set(self.allowed_sources) - set(SOURCES)
@@ -63,6 +64,11 @@ class Settings:
     @property
     def cache_path(self) -> Path:
         return self.state_dir / "results.sqlite"
+
+    @property
+    def results_db(self) -> str:
+        """The results database every process of this deployment uses: KD_DATABASE_URL, else the sqlite file."""
+        return self.database_url or str(self.cache_path)
 
     @property
     def live_dir(self) -> Path:
@@ -96,6 +102,7 @@ def load_settings() -> Settings:
         live_max_queued_server=_int("KD_LIVE_MAX_QUEUED_SERVER", Settings.live_max_queued_server),
         live_keep_jobs=_int("KD_LIVE_KEEP_JOBS", Settings.live_keep_jobs),
         admin_token=os.environ.get("KD_ADMIN_TOKEN", "").strip(),
+        database_url=os.environ.get("KD_DATABASE_URL", "").strip(),
     )
 
 

@@ -20,7 +20,7 @@ from dashboard.sections import job_control
 
 def run_panel(pair: PairSpec, device: str, results: list[BenchmarkResult], version: tuple[int, str]) -> None:
     """What is missing for this machine, a button that measures it in the background, and its progress."""
-    state_dir, path = resources.settings().state_dir, str(resources.settings().cache_path)
+    state_dir, path = resources.settings().state_dir, resources.settings().results_db
     progress_path, log_path = state_dir / "benchmark-progress.json", state_dir / "benchmark-run.log"
     # Runtimes other than eager export or compile each model first (a minute or two each): opt in.
     here = [rt for rt in RUNTIMES if unavailable_reason(rt, "fp32", device) is None]
@@ -29,7 +29,9 @@ def run_panel(pair: PairSpec, device: str, results: list[BenchmarkResult], versi
     absent = [unavailable_reason(rt, "fp32", device) for rt in RUNTIMES if rt not in here]
     if absent:
         st.caption(" ".join(absent))
-    request = runner.RunRequest(pair, device, db=resources.settings().cache_path,
+    # A server's URL stays out of the command line (the run reads KD_DATABASE_URL itself, as every process does).
+    db = None if resources.settings().database_url else resources.settings().cache_path
+    request = runner.RunRequest(pair, device, db=db,
                                 runtimes=tuple(chosen) or (DEFAULT_RUNTIME,))
     variants, missing = runner.missing(request, results)
     was_active = runs.is_active(runs.read_progress(progress_path))
