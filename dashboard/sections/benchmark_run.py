@@ -15,6 +15,7 @@ from benchmarks.harness import runner
 from benchmarks.harness.results import BenchmarkResult
 from benchmarks.runtimes.registry import unavailable_reason
 from dashboard import resources, safe
+from dashboard.sections import job_control
 
 
 def run_panel(pair: PairSpec, device: str, results: list[BenchmarkResult], version: tuple[int, str]) -> None:
@@ -50,7 +51,9 @@ def run_panel(pair: PairSpec, device: str, results: list[BenchmarkResult], versi
                 st.caption("The run is a separate process (" + safe.message(progress.command) + "): this page and "
                            "other sessions stay usable, and each model's results appear here as soon as it is "
                            "finished.")
-                if st.button("Stop the run", key="bench_stop"):
+                if not job_control.may_control(progress.owner):
+                    job_control.not_yours("bench")
+                elif st.button("Stop the run", key="bench_stop"):
                     runs.stop(progress)
                     st.rerun()
                 return
@@ -77,7 +80,8 @@ def run_panel(pair: PairSpec, device: str, results: list[BenchmarkResult], versi
                 except ModelLoadError as exc:
                     st.error(safe.message(exc))
                     return
-                runs.start_background(request.cli_args(), progress_path, log_path)  # or finds another tab's run
+                # or finds another tab's run
+                runs.start_background(request.cli_args(), progress_path, log_path, job_control.session_id())
                 st.rerun()
 
     panel()
