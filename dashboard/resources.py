@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import Future
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import streamlit as st
 import torch
@@ -23,8 +23,9 @@ from benchmarks.core.inference import BatchedPair, ModelRun, predict_batched, pr
 from benchmarks.core.models import LoadedModel, LoadedPair, ModelLoadError, load_pair
 from benchmarks.core.pairs import ModelSpec, PairSpec
 from benchmarks.core.settings import Settings, load_settings
-from benchmarks.harness.runtime_model import with_runtime
-from benchmarks.harness.store import ResultStore, StoredRecord
+from benchmarks.harness.setups import with_runtime
+from benchmarks.harness.store import ResultStore, StoredRecord, reference_records
+from benchmarks.store.database import StoreUnavailable
 
 
 @st.cache_resource(show_spinner=False)
@@ -178,6 +179,27 @@ def benchmark_store(path: str) -> ResultStore:
 def benchmark_records(path: str, version: tuple[int, str]) -> list[StoredRecord]:
     """Every stored benchmark record; re-read when `version` (ResultStore.version) shows new rows."""
     return benchmark_store(path).records()
+
+
+@dataclass(frozen=True)
+class Records:
+    """What the Benchmarks and Decide pages show: the stored records, else the shipped reference files."""
+
+    records: list[StoredRecord]
+    recovered: str | None  # what the cache's check repaired, for the page to say
+    version: tuple[int, str] | None  # None when the cache could not be opened
+    failure: Exception | None = None  # why it could not, when it could not
+
+
+def stored_or_reference() -> Records:
+    """Every stored benchmark record; without a usable cache, the shipped reference files read-only."""
+    path = settings().results_db
+    try:
+        store = benchmark_store(path)
+        version = store.version()
+        return Records(benchmark_records(path, version), store.recovered, version)
+    except (OSError, StoreUnavailable) as exc:
+        return Records(reference_records(), None, None, exc)
 
 
 # --- Explain page: layer similarity, attributions, head importance (pure computations in benchmarks/analysis) ---

@@ -14,12 +14,12 @@ import tomllib
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from benchmarks.analysis.decision import URL_FIELDS
 from benchmarks.core import background as runs
 from benchmarks.core.csv_export import to_csv
 from benchmarks.core.data import read_labelled_file
 from benchmarks.core.settings import REPO_ROOT, Settings
 from dashboard import safe
-from dashboard.views.decide import URL_KEYS as DECIDE_KEYS
 from tests.conftest import REPO, plain
 
 APP = str(REPO / "dashboard" / "app.py")
@@ -110,7 +110,7 @@ def test_a_hostile_shared_link_renders_as_text_on_every_page(payload):
     Decide page's constraints."""
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params.update(pair="custom", teacher=payload, student=payload, T=payload, sentence=payload,
-                           **{key: payload for key in DECIDE_KEYS})
+                           **{key: payload for key in URL_FIELDS})
     at.run()
     echoed = []
     for page in PAGES:

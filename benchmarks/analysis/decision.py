@@ -11,7 +11,15 @@ from dataclasses import dataclass, field, replace
 from typing import Iterable, Literal, Mapping, Sequence
 
 from benchmarks.analysis.metrics import Proportion, accuracy_with_ci
-from benchmarks.analysis.stats import PairedAccuracy, SpeedupInterval, bootstrap_speedup, flip_rate, paired_accuracy
+from benchmarks.analysis.stats import (
+    Answers,
+    Flips,
+    PairedAccuracy,
+    SpeedupInterval,
+    bootstrap_speedup,
+    flips_vs_reference,
+    paired_accuracy,
+)
 from benchmarks.core.vocabulary import DEFAULT_RUNTIME, setup_name
 
 PERCENTILES = ("p50", "p90", "p95", "p99")
@@ -25,6 +33,10 @@ LIMITS = {
     "max_mem": (1.0, 1e7),
     "max_size": (0.01, 1e7),
 }
+# A Decide link's query keys, each with the Constraints field it sets (the keys of LIMITS are the optional numbers).
+URL_FIELDS = {"hw": "machine", "batch": "batch", "seq": "seq_len", "pct": "percentile", "rank": "objective",
+              "budget": "budget_ms", "min_acc": "min_accuracy", "max_drop": "max_drop_pp", "max_mem": "max_memory_mb",
+              "max_size": "max_size_mb"}
 
 
 @dataclass(frozen=True)
@@ -185,13 +197,11 @@ _RELAX = {
     "max_mem": ("the memory cap", "MiB", "raise"),
     "max_size": ("the size cap", "MiB", "raise"),
 }
-_CURRENT = {"budget": "budget_ms", "min_acc": "min_accuracy", "max_drop": "max_drop_pp", "max_mem": "max_memory_mb",
-            "max_size": "max_size_mb"}
 
 
 def _relax_text(f: Failure, k: Constraints) -> str:
     what, unit, verb = _RELAX[f.constraint]
-    current = getattr(k, _CURRENT[f.constraint])
+    current = getattr(k, URL_FIELDS[f.constraint])
     assert f.needed is not None
     return (f"{verb} {what.format(p=k.percentile)} from {current:g} {unit} to {f.needed:.4g} {unit} "
             f"(by {abs(f.needed - current):.3g} {unit})")
@@ -277,12 +287,8 @@ def _reasons(ranked: Sequence[Verdict], k: Constraints) -> tuple[str, ...]:
 
 
 def to_query(k: Constraints) -> dict[str, str]:
-    q = {"hw": k.machine, "batch": str(k.batch), "seq": str(k.seq_len), "pct": k.percentile, "rank": k.objective}
-    for key, value in (("budget", k.budget_ms), ("min_acc", k.min_accuracy), ("max_drop", k.max_drop_pp),
-                       ("max_mem", k.max_memory_mb), ("max_size", k.max_size_mb)):
-        if value is not None:
-            q[key] = f"{value:g}"
-    return q
+    values = {key: getattr(k, attr) for key, attr in URL_FIELDS.items()}
+    return {key: f"{v:g}" if key in LIMITS else str(v) for key, v in values.items() if v is not None}
 
 
 def _nearest(value: int, options: Sequence[int]) -> int:
@@ -320,8 +326,8 @@ def from_query(params: Mapping[str, str], machines: Sequence[str], batches: Sequ
                 k = replace(k, **{attr: raw})
             else:
                 notes.append(f"The link's {key} is not one of {', '.join(choices)}; the default is used.")
-    for key, attr in _CURRENT.items():
-        raw = params.get(key)
+    for key in LIMITS:
+        attr, raw = URL_FIELDS[key], params.get(key)
         if raw is None or raw == "":
             continue
         try:
@@ -338,25 +344,11 @@ def from_query(params: Mapping[str, str], machines: Sequence[str], batches: Sequ
     return k, tuple(notes)
 
 
-@dataclass(frozen=True)
-class Flips:
-    """Where a precision variant changes a model's answer against the same model in fp32."""
-
-    candidate: str
-    reference: str
-    rate: Proportion  # flipped sentences / all, Wilson 95 %
-    indices: tuple[int, ...]  # positions in the data set
-
-
 def precision_flips(cands: Iterable[Candidate]) -> list[Flips]:
     """For every candidate other than eager fp32 whose model also has eager fp32 predictions on the same sentences:
     how often its precision or runtime changes an answer."""
-    cands = list(cands)
-    fp32 = {c.role: c for c in cands if c.is_reference and c.predictions is not None}
-    out = []
-    for c in cands:
-        ref = fp32.get(c.role)
-        if not c.is_reference and ref and c.predictions is not None and ref.labels == c.labels:
-            rate, where = flip_rate(ref.predictions, c.predictions)  # type: ignore[arg-type]
-            out.append(Flips(c.name, ref.name, rate, where))
-    return out
+    return flips_vs_reference(
+        Answers(c.name, c.role, c.is_reference, c.predictions, c.labels)
+        for c in cands
+        if c.predictions is not None and c.labels is not None
+    )

@@ -19,7 +19,8 @@ import jinja2
 from markupsafe import Markup
 from matplotlib.figure import Figure
 
-from benchmarks.analysis.decision import Decision, Flips, Verdict
+from benchmarks.analysis.decision import Decision, Verdict
+from benchmarks.analysis.stats import Flips
 
 TEACHER_COLOUR, STUDENT_COLOUR = "#4C72B0", "#DD8452"  # as on the dashboard's pages
 PACKAGES = ("torch", "transformers", "scipy", "numpy", "streamlit", "plotly", "matplotlib", "jinja2")

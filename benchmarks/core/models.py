@@ -29,6 +29,7 @@ from transformers import (
 )
 from transformers.utils import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME, has_file
 
+from benchmarks.core.dimensions import dimension
 from benchmarks.core.hub import hub_reachable
 from benchmarks.core.pairs import ModelSpec, PairSpec
 from benchmarks.core.paths import scrub, shown
@@ -74,17 +75,15 @@ class LoadedModel:
 
     @property
     def n_layers(self) -> int:
-        cfg = self.model.config
-        return int(getattr(cfg, "num_hidden_layers", None) or cfg.n_layers)
+        return int(dimension(self.model.config, "layers"))
 
     @property
     def n_heads(self) -> int:
-        cfg = self.model.config
-        return int(getattr(cfg, "num_attention_heads", None) or cfg.n_heads)
+        return int(dimension(self.model.config, "heads"))
 
     @property
     def max_length(self) -> int:
-        positions = int(getattr(self.model.config, "max_position_embeddings", 512))
+        positions = int(dimension(self.model.config, "positions"))
         return min(positions, int(self.tokenizer.model_max_length or positions))
 
     @property
@@ -118,7 +117,7 @@ def canonical_logits(logits: torch.Tensor, labels: Sequence[str]) -> torch.Tenso
 
 
 def check_local_folder(path: str | Path, settings: Settings | None = None) -> Path:
-    """Resolve a user-given model folder: under the allowed roots, with weights, and vetted (benchmarks/vetting.py)
+    """Resolve a user-given model folder: under the allowed roots, with weights, and vetted (core/vetting.py)
     before anything loads it. Pickle weights (pytorch_model.bin) are accepted as on the Hub: load_model reads them
     only through torch's weights_only loader, and only when no safetensors are there."""
     settings = settings or load_settings()

@@ -15,7 +15,7 @@ from benchmarks.core.inference import InvalidInput, ModelRun, PairRun, clean_tex
 from benchmarks.core.models import LoadedPair, ModelLoadError
 from benchmarks.core.vocabulary import ROLES, RUNTIME_LABELS
 from benchmarks.harness.measure import model_flops
-from benchmarks.harness.runtime_model import setups
+from benchmarks.harness.setups import setups
 from benchmarks.runtimes.base import RuntimeUnavailable
 from dashboard import resources, safe, sidebar
 from dashboard.charts.playground import probability_chart
