@@ -133,8 +133,8 @@ def test_attributions_say_when_the_text_was_truncated_and_share_one_x_scale(allo
     at.text_area[0].input("good movie " * 30).run()  # 62 tokens with [CLS]/[SEP]; the tiny pair takes 32
     assert not at.exception and not at.error
     warnings = [w.value for w in at.warning]
-    assert "The text has 62 tokens for the teacher; its attributions cover the first 32 (truncated, [SEP] kept at the " \
-           "end)." in warnings
+    assert ("The text has 62 tokens for the teacher; its attributions cover the first 32 (truncated, [SEP] kept at "
+            "the end).") in warnings
     teacher, student = (json.loads(c.proto.spec)["layout"]["xaxis"]["range"] for c in at.get("plotly_chart"))
     assert teacher == student and teacher[1] > 0
 
