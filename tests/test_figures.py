@@ -72,7 +72,7 @@ def test_a_benchmark_cell_is_one_batch_over_its_p50_with_the_run_threads():
 def test_the_summary_and_the_live_table_use_the_same_definition(allow_tmp_models):
     teacher = load_model(ModelSpec("local", str(allow_tmp_models[0]), "teacher"))
     dev = LabelledTexts(tuple(f"good movie {i}" for i in range(20)), (1,) * 20, "tiny dev")
-    score = score_on_dev("teacher", teacher.model, teacher.tokenizer, dev, [0, 1], torch.ones(20), 32)
+    score = score_on_dev("teacher", teacher.model, teacher.tokenizer, dev, teacher.labels, torch.ones(20), 32)
     assert score.throughput.sentences == 20 and score.throughput.conditions.tokenizer
     assert score.throughput.conditions.threads == torch.get_num_threads()
     assert score.weights_bytes == teacher.weights_bytes == weights_bytes(teacher.model)
