@@ -83,7 +83,13 @@ def _live_distill(args: argparse.Namespace) -> int:
     progress = Path(args.progress) if args.progress else None
     if progress:
         write_worker_progress(progress, "running")
-    store.run_worker(settings, log=lambda line: print(line, flush=True))
+    _stop_on_sigterm()
+    try:
+        store.run_worker(settings, log=lambda line: print(line, flush=True))
+    except KeyboardInterrupt:
+        if progress:
+            write_worker_progress(progress, "failed", "stopped (the server stopped, or SIGTERM)")
+        raise
     if progress:
         write_worker_progress(progress, "finished")
     if job is None:
@@ -109,7 +115,7 @@ def _live_distill(args: argparse.Namespace) -> int:
 def _open_store(args: argparse.Namespace):
     from benchmarks.harness.runner import open_store
 
-    store = open_store(Path(args.db) if args.db else None)
+    store = open_store((args.db if "://" in args.db else Path(args.db)) if args.db else None)
     if store.recovered:
         print(f"warning: {store.recovered}", file=sys.stderr)
     return store
@@ -143,6 +149,15 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt  # SIGTERM (the dashboard's Stop button) ends a run like Ctrl-C: cleanly
 
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM ends this command like Ctrl-C, and so does the end of the dashboard that started it in the
+    background."""
+    from benchmarks.core.background import follow_parent
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    follow_parent()
+
+
 def _brief(result) -> str:
     from benchmarks.harness.comparison import drift
 
@@ -164,7 +179,7 @@ def _run(args: argparse.Namespace) -> int:
     from benchmarks.harness.comparison import speedups
     from benchmarks.harness.runner import RunRequest, run_pair
 
-    signal.signal(signal.SIGTERM, _interrupt)
+    _stop_on_sigterm()
     progress = ProgressFile(
         Path(args.progress) if args.progress else None, " ".join(["python -m benchmarks", *sys.argv[1:]])
     )
@@ -199,7 +214,7 @@ def _list(args: argparse.Namespace) -> int:
     store = _open_store(args)
     stored = store.records("model", args.pair)
     if not stored:
-        print(f"The cache {store.path} holds no results{' for ' + args.pair if args.pair else ''}. Run: python -m "
+        print(f"The cache {store.where} holds no results{' for ' + args.pair if args.pair else ''}. Run: python -m "
               f"benchmarks run")
         return 0
     origin = {s.record.key: s.origin for s in stored}
@@ -332,7 +347,7 @@ def _heads(args: argparse.Namespace) -> int:
 
     if args.sentences < 1:
         raise ValueError(f"--sentences {args.sentences}: give at least 1.")
-    signal.signal(signal.SIGTERM, _interrupt)
+    _stop_on_sigterm()
     progress = ProgressFile(
         Path(args.progress) if args.progress else None, " ".join(["python -m benchmarks", *sys.argv[1:]])
     )
@@ -361,7 +376,8 @@ def _heads(args: argparse.Namespace) -> int:
 
 def _add_benchmark_commands(sub) -> None:
     db = argparse.ArgumentParser(add_help=False)
-    db.add_argument("--db", help="results cache file (default: var/results.sqlite, or $KD_STATE_DIR/results.sqlite)")
+    db.add_argument("--db", help="results database: a sqlite file or a database URL (default: $KD_DATABASE_URL, else "
+                    "var/results.sqlite, or $KD_STATE_DIR/results.sqlite)")
 
     r = sub.add_parser(
         "run", parents=[db], formatter_class=argparse.RawDescriptionHelpFormatter,

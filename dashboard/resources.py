@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import Future
 from dataclasses import replace
@@ -16,7 +17,9 @@ from benchmarks.analysis.heads import estimate_seconds
 from benchmarks.analysis.lesson import Round, read_rounds
 from benchmarks.analysis.similarity import LayerSimilarity, layer_similarity
 from benchmarks.core import deadline
+from benchmarks.core.batching import MicroBatcher, Traffic
 from benchmarks.core.data import LabelledTexts, load_sst2
+from benchmarks.core.inference import BatchedPair, ModelRun, predict_batched, predict_each
 from benchmarks.core.models import LoadedModel, LoadedPair, ModelLoadError, load_pair
 from benchmarks.core.pairs import ModelSpec, PairSpec
 from benchmarks.core.settings import Settings, load_settings
@@ -26,7 +29,10 @@ from benchmarks.harness.store import ResultStore, StoredRecord
 
 @st.cache_resource(show_spinner=False)
 def settings() -> Settings:
-    return load_settings()
+    loaded = load_settings()
+    if loaded.threads:  # KD_THREADS: once per process, before any model runs (torch's pool is process-wide)
+        torch.set_num_threads(loaded.threads)
+    return loaded
 
 
 def _spec(pair: PairSpec) -> tuple[str, ...]:
@@ -77,6 +83,35 @@ def runtime_pair(spec: PairSpec, device: str, choices: dict[str, tuple[str, str]
     models = {role: _in_runtime(_spec(spec), device, role, *choices[role]) if choices[role] != ("eager", "fp32")
               else getattr(base, role) for role in ("teacher", "student")}
     return replace(base, **models)
+
+
+@st.cache_resource(show_spinner=False)
+def traffic() -> Traffic:
+    """Compares this server process received lately: the load every answer is labelled with."""
+    return Traffic()
+
+
+@st.cache_resource(show_spinner=False)
+def timing_lock() -> threading.Lock:
+    """Timed repeats take turns, so two visitors' timings never share the cores."""
+    return threading.Lock()
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _batcher(key: tuple[str, ...], device: str, role: str, runtime: str, variant: str,
+             max_tokens: int) -> MicroBatcher[ModelRun]:
+    model = (getattr(_loaded(key, device, "sdpa"), role) if (runtime, variant) == ("eager", "fp32")
+             else _in_runtime(key, device, role, runtime, variant))
+    return MicroBatcher(lambda texts: predict_each(model, texts, max_tokens), name=f"batch {role} {runtime}")
+
+
+def batched_answer(spec: PairSpec, device: str, choices: dict[str, tuple[str, str]], text: str,
+                   max_tokens: int) -> BatchedPair:
+    """One forward pass per model, shared with whoever else asks within the batching window (core/batching.py);
+    Busy when a model's queue is full."""
+    key = _spec(spec)
+    teacher, student = (_batcher(key, device, role, *choices[role], max_tokens) for role in ("teacher", "student"))
+    return predict_batched(teacher, student, text, timeout=float(settings().load_timeout_s))
 
 
 def attention_pair(spec: PairSpec, device: str = "cpu") -> LoadedPair:

@@ -10,6 +10,13 @@ if ! command -v chromium >/dev/null 2>&1; then
     echo "note: chromium is not installed (sudo apt-get install chromium); browser tests will be skipped" >&2
   fi
 fi
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then  # the store tests start a throwaway PostgreSQL server (tests/servers.py)
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) >/dev/null
+  else
+    echo "note: PostgreSQL is not installed (sudo apt-get install postgresql); its store tests will be skipped" >&2
+  fi
+fi
 .venv/bin/ruff check .
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 exec .venv/bin/python -m pytest "$@"

@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.servers"]  # the throwaway PostgreSQL server fixture
+
 # Tests never reach the Hub: fail fast instead of retrying for ~20 s. Set before anything imports
 # huggingface_hub, which reads these once.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
-from benchmarks.loadtest.run import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from benchmarks.loadtest.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from benchmarks.loadtest.server import free_port, start_server, wait_healthy  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent

@@ -90,6 +90,17 @@ def test_an_unreadable_cache_is_set_aside_and_the_page_still_shows_results(state
     assert at.metric and len(at.tabs) == 8  # rebuilt and re-seeded with the reference results
 
 
+@needs_reference
+def test_an_unreachable_database_server_gets_one_sentence_and_the_shipped_results(state, monkeypatch, tmp_path):
+    monkeypatch.setenv("KD_DATABASE_URL", f"postgresql+psycopg://kd:secret@/kd?host={tmp_path}&port=5449")
+    at = _benchmarks("pocket")
+    assert not at.exception
+    [warning] = [plain(w.value) for w in at.warning if "cannot be reached" in plain(w.value)]
+    assert warning.startswith("The results database (postgresql database kd on a local socket) cannot be reached")
+    assert "secret" not in warning and str(tmp_path) not in warning and "measuring is off" in warning
+    assert at.metric and len(at.tabs) == 8  # the shipped reference results, read from their files
+
+
 def test_reference_files_are_labelled_with_their_hardware():
     for stored in reference_records():
         assert stored.record.hardware.cpu_model and stored.record.software.torch

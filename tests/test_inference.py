@@ -1,4 +1,5 @@
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -49,6 +50,31 @@ def test_long_input_is_truncated_and_flagged(tiny):
     pred = run.predictions[0]
     assert pred.truncated and pred.tokens == tiny.student.max_length == 32
     assert predict(tiny.student, ["good " * 100], max_tokens=10).predictions[0].tokens == 10
+
+
+class _CountingTokenizer:
+    """Wraps a tokenizer and counts its calls (the timed span of `predict` must tokenize once)."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer, self.calls = tokenizer, 0
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        return self.tokenizer(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.tokenizer, name)
+
+
+def test_the_with_tokenizer_time_tokenizes_once_and_still_flags_truncation(tiny):
+    counting = _CountingTokenizer(tiny.student.tokenizer)
+    student = replace(tiny.student, tokenizer=counting)
+    run = predict(student, ["good " * 100, "good"], max_tokens=10)
+    assert counting.calls == 1  # truncation is read off the one tokenization, not a second one
+    assert [p.truncated for p in run.predictions] == [True, False]
+    assert [p.tokens for p in run.predictions] == [10, 3]
+    exact = predict(student, ["good " * 8], max_tokens=10).predictions[0]  # [CLS] + 8 + [SEP]: fits exactly
+    assert exact.tokens == 10 and not exact.truncated
 
 
 def test_empty_batch_is_refused(tiny):

@@ -1,6 +1,8 @@
-"""The results cache: keying, reuse, export/import, concurrent writers, killed writers, corrupt files."""
+"""The results cache: keying, reuse, export/import, concurrent writers, killed writers, corrupt files; the store
+tests run on both backends (a sqlite file and a real PostgreSQL server), the file-recovery tests on sqlite."""
 
 import json
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -12,8 +14,20 @@ import pytest
 from benchmarks.core.device import SoftwareInfo
 from benchmarks.harness.results import BenchmarkResult, BenchmarkSettings, PeakResult, record_from_dict, record_to_json
 from benchmarks.harness.store import ResultStore, read_export
+from benchmarks.store.database import StoreUnavailable, head_revision
 from tests import benchmark_fakes as fake
 from tests.conftest import REPO
+
+FIXTURES = REPO / "tests" / "fixtures"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def new_db(request, tmp_path):
+    """Makes a fresh, empty results database by name, on the backend of the test's parameter."""
+    if request.param == "sqlite":
+        return lambda name="r": tmp_path / f"{name}.sqlite"
+    server = request.getfixturevalue("postgres")
+    return lambda name="r": server.fresh_database()
 
 
 def test_records_survive_a_json_round_trip():
@@ -52,8 +66,8 @@ def test_records_check_themselves():
         record_from_dict({"kind": "model", "schema": 999})
 
 
-def test_same_key_is_reused_and_a_new_measurement_replaces_it(tmp_path):
-    store = ResultStore(tmp_path / "r.sqlite")
+def test_same_key_is_reused_and_a_new_measurement_replaces_it(tmp_path, new_db):
+    store = ResultStore(new_db())
     first = fake.result()
     store.put(first)
     assert store.get(first.key) == first and store.keys() == {first.key}
@@ -65,15 +79,15 @@ def test_same_key_is_reused_and_a_new_measurement_replaces_it(tmp_path):
     assert len(store.records("model", "pocket")) == 1 and store.records("model", "architecture") == []
 
 
-def test_export_then_import_on_another_machine_keeps_both(tmp_path):
-    gpu_box = ResultStore(tmp_path / "gpu.sqlite")
+def test_export_then_import_on_another_machine_keeps_both(tmp_path, new_db):
+    gpu_box = ResultStore(new_db("gpu"))
     gpu_box.put_many(
         fake.pair_results(hardware=fake.GPU_BOX, device="cuda:0") + [fake.peak("bf16", 700_000, fake.GPU_BOX, "cuda:0")]
     )
     assert gpu_box.export(tmp_path / "gpu.json") == 3
     assert json.loads((tmp_path / "gpu.json").read_text())["hardware"] == ["GPU: NVIDIA H100 (80 GB)"]
 
-    here = ResultStore(tmp_path / "here.sqlite")
+    here = ResultStore(new_db("here"))
     here.put_many(fake.pair_results())
     assert here.import_file(tmp_path / "gpu.json") == (3, 0)
     assert here.import_file(tmp_path / "gpu.json") == (0, 3)  # existing keys are kept...
@@ -83,8 +97,8 @@ def test_export_then_import_on_another_machine_keeps_both(tmp_path):
     assert {r.origin for r in here.records() if r.record.hardware == fake.GPU_BOX} == {"imported: gpu.json"}
 
 
-def test_a_bad_export_file_adds_nothing(tmp_path):
-    store = ResultStore(tmp_path / "r.sqlite")
+def test_a_bad_export_file_adds_nothing(tmp_path, new_db):
+    store = ResultStore(new_db())
     good = fake.result().to_dict()
     (tmp_path / "half.json").write_text(
         json.dumps(
@@ -106,12 +120,12 @@ def test_a_bad_export_file_adds_nothing(tmp_path):
     assert store.records() == []
 
 
-def test_seed_imports_the_reference_folder_once(tmp_path):
-    source = ResultStore(tmp_path / "src.sqlite")
+def test_seed_imports_the_reference_folder_once(tmp_path, new_db):
+    source = ResultStore(new_db("src"))
     source.put_many(fake.pair_results())
     ref = tmp_path / "reference"
     source.export(ref / "cpu.json")
-    store = ResultStore(tmp_path / "r.sqlite")
+    store = ResultStore(new_db())
     assert store.seed(ref) == 2 and store.seed(ref) == 0
     assert {r.origin for r in store.records()} == {"reference"}
 
@@ -140,6 +154,35 @@ def test_two_processes_writing_at_once_do_not_corrupt_the_cache(tmp_path):
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+SAME_CELLS = textwrap.dedent("""
+    import sys
+    from dataclasses import replace
+    from benchmarks.harness.store import ResultStore
+    from tests import benchmark_fakes as fake
+    store = ResultStore(sys.argv[1])
+    base = fake.result()
+    cells = [replace(base, config=replace(base.config, fingerprint=f"cell-{i}")) for i in range(int(sys.argv[2]))]
+    for start in range(0, len(cells), 50):  # a run stores each model as it lands: many small transactions
+        store.put_many(cells[start:start + 50])
+""")
+
+
+def writers_of_the_same_cells(target, writers: int, cells: int) -> tuple[int, int]:
+    """`writers` processes store the same `cells` cells at once; returns (rows lost, rows duplicated)."""
+    ResultStore(target)
+    procs = [subprocess.Popen([sys.executable, "-c", SAME_CELLS, str(target), str(cells)], cwd=REPO)
+             for _ in range(writers)]
+    assert [p.wait(timeout=300) for p in procs] == [0] * writers
+    keys = [r.record.config.fingerprint for r in ResultStore(target).records("model")]
+    expected = {f"cell-{i}" for i in range(cells)}
+    return len(expected - set(keys)), len(keys) - len(set(keys))
+
+
+@pytest.mark.slow
+def test_four_writers_of_the_same_cells_lose_and_duplicate_nothing(new_db):
+    assert writers_of_the_same_cells(new_db(), 4, 500) == (0, 0)
+
+
 KILLED = textwrap.dedent("""
     import os, signal, sys
     from dataclasses import replace
@@ -154,14 +197,47 @@ KILLED = textwrap.dedent("""
 """)
 
 
-def test_a_writer_killed_mid_transaction_leaves_no_partial_rows(tmp_path):
-    db = tmp_path / "r.sqlite"
+def test_a_writer_killed_mid_transaction_leaves_no_partial_rows(new_db):
+    db = new_db()
     ResultStore(db).put(fake.peak())
     proc = subprocess.run([sys.executable, "-c", KILLED, str(db)], cwd=REPO, timeout=120)
     assert proc.returncode == -9
     store = ResultStore(db)
     assert store.recovered is None
     assert [r.record.kind for r in store.records()] == ["peak"]
+
+
+def test_a_file_written_before_migrations_upgrades_in_place(tmp_path):
+    db = tmp_path / "r.sqlite"
+    shutil.copy(FIXTURES / "results-before-alembic.sqlite", db)
+    before = sqlite3.connect(db).execute("SELECT key, payload, origin, stored_at FROM records ORDER BY key").fetchall()
+    store = ResultStore(db)
+    assert store.recovered is None and len(before) == 48
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT key, payload, origin, stored_at FROM records ORDER BY key").fetchall() == before
+    assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == head_revision()
+    assert {r.origin for r in store.records()} == {"measured", "reference"}
+    assert store.seed() == 0  # the shipped references were already there
+
+
+def test_the_migrations_build_the_schema_the_code_reads(new_db):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from benchmarks.store.schema import metadata
+
+    store = ResultStore(new_db())
+    with store.db.reading() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert [d for d in diff if d[0] != "remove_table"] == []  # alembic_version is Alembic's own
+
+
+def test_an_unreachable_server_or_a_missing_driver_gets_one_sentence(tmp_path):
+    with pytest.raises(StoreUnavailable, match="cannot be reached") as unreachable:
+        ResultStore(f"postgresql+psycopg://kd:secret@/kd?host={tmp_path}&port=5449")
+    assert "secret" not in str(unreachable.value) and "\n" not in str(unreachable.value)
+    with pytest.raises(StoreUnavailable, match=r"pip install 'kd-dashboard\[cluster\]'"):
+        ResultStore("postgresql+pg8000://kd@127.0.0.1/kd")
 
 
 def test_a_garbage_file_is_set_aside_not_overwritten(tmp_path):
@@ -209,8 +285,8 @@ def test_read_export_names_the_file(tmp_path):
         read_export(tmp_path / "x.json")
 
 
-def test_version_changes_when_rows_change(tmp_path):
-    store = ResultStore(tmp_path / "r.sqlite")
+def test_version_changes_when_rows_change(tmp_path, new_db):
+    store = ResultStore(new_db())
     before = store.version()
     store.put(fake.result())
     assert store.version() != before

@@ -1,8 +1,13 @@
 """Long runs in the background (benchmarks, head importance, live distillation): one at a time per machine (a lock),
-progress in a small JSON file any process can poll (the dashboard does), and starting / stopping one as a subprocess."""
+progress in a small JSON file any process can poll (the dashboard does), and starting / stopping one as a subprocess.
+
+A run started here belongs to the session that asked (its owner, see core/owners.py) and ends with the process that
+started it: that process stops every run it started when it exits (SIGTERM included), and each run also stops itself
+when it finds its parent gone (SIGKILL included)."""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -19,6 +24,10 @@ from benchmarks.core.persist import write_atomically
 from benchmarks.core.settings import REPO_ROOT
 
 State = Literal["running", "finished", "failed"]
+OWNER_ENV = "KD_JOB_OWNER"  # the owner, handed to the run's own progress records
+PARENT_ENV = "KD_STOP_WITH_PARENT"  # the pid of the process that started the run: the run ends when it does
+STOP_GRACE_S = 5.0  # a run gets this long to record that it stopped before it is killed
+_started: set[int] = set()  # process groups this process started (each led by its run's pid)
 
 
 class RunInProgress(RuntimeError):
@@ -37,6 +46,7 @@ class RunProgress:
     current: str
     state: State = "running"
     message: str = ""
+    owner: str = ""  # the session that started the run; empty when started from the command line
 
     @property
     def position(self) -> int:
@@ -62,7 +72,8 @@ class ProgressFile:
     def __init__(self, path: Path | None, command: str):
         now = time.time()
         self.path = path
-        self.progress = RunProgress(os.getpid(), command, now, now, 0.0, 0, 0, "starting")
+        self.progress = RunProgress(os.getpid(), command, now, now, 0.0, 0, 0, "starting",
+                                    owner=os.environ.get(OWNER_ENV, ""))
         self._write()
 
     def _write(self) -> None:
@@ -134,7 +145,26 @@ def run_lock(path: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def start_background(args: Sequence[str], progress_path: Path, log_path: Path) -> tuple[RunProgress, bool]:
+def lock_holder(path: Path) -> str | None:
+    """Who holds the run_lock at `path` now ("pid 123"), or None when nobody does. Probed by taking the lock for an
+    instant: the holder's note alone could be stale."""
+    import fcntl
+
+    try:
+        with open(path) as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return fh.read().strip() or "another process"
+            fcntl.flock(fh, fcntl.LOCK_UN)
+    except OSError:  # no lock file: nothing ever ran here
+        return None
+    return None
+
+
+def start_background(
+    args: Sequence[str], progress_path: Path, log_path: Path, owner: str = ""
+) -> tuple[RunProgress, bool]:
     """Start `python -m benchmarks <args> --progress <progress_path>` detached from the caller, in its own
     process group (so stop() ends it and its workers together), unless a run is already going.
 
@@ -158,11 +188,14 @@ def start_background(args: Sequence[str], progress_path: Path, log_path: Path) -
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                env={**os.environ, OWNER_ENV: owner, PARENT_ENV: str(os.getpid())},
             )
+        _started.add(proc.pid)
         # Reap it when it ends, so a finished run is not left behind as a zombie of the dashboard process.
         threading.Thread(target=proc.wait, daemon=True).start()
         now = time.time()
-        started = RunProgress(proc.pid, " ".join(["python -m benchmarks", *args]), now, now, 0.0, 0, 0, "starting")
+        started = RunProgress(proc.pid, " ".join(["python -m benchmarks", *args]), now, now, 0.0, 0, 0, "starting",
+                              owner=owner)
         write_progress(progress_path, started)
         return started, True
 
@@ -176,3 +209,38 @@ def stop(progress: RunProgress) -> None:
     except ProcessLookupError:
         with contextlib.suppress(ProcessLookupError):
             os.kill(progress.pid, signal.SIGTERM)
+
+
+def stop_started(grace_s: float = STOP_GRACE_S) -> None:
+    """SIGTERM every run this process started (each one's whole group), wait up to `grace_s` for them to record that
+    they stopped, then SIGKILL what is left. Runs at exit, so stopping the dashboard stops its runs."""
+    alive = [pid for pid in _started if pid_alive(pid)]
+    for pid in alive:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGTERM)
+    until = time.monotonic() + grace_s
+    while alive and time.monotonic() < until:
+        time.sleep(0.05)
+        alive = [pid for pid in alive if pid_alive(pid)]
+    for pid in alive:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+
+
+atexit.register(stop_started)
+
+
+def follow_parent(poll_s: float = 0.5) -> None:
+    """In a run started by start_background: SIGTERM this process once the process that started it is gone, so a
+    killed dashboard leaves no run behind (re-parented to PID 1, it would go on for hours)."""
+    raw = os.environ.get(PARENT_ENV, "")
+    if not raw.isdigit():
+        return
+    parent = int(raw)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="follow parent", daemon=True).start()

@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 import time
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import torch
 
+from benchmarks.core.batching import MicroBatcher
 from benchmarks.core.device import synchronize
 from benchmarks.core.models import LoadedModel, LoadedPair
 
@@ -75,27 +76,62 @@ def predict(loaded: LoadedModel, texts: Sequence[str], max_tokens: int | None = 
     # One lock per model: fast tokenizers are not safe to call from several threads at once.
     with loaded.lock, torch.inference_mode():
         start = time.perf_counter()
-        full_lengths = [len(ids) for ids in loaded.tokenizer(list(texts), add_special_tokens=True)["input_ids"]]
-        batch = loaded.tokenizer(list(texts), padding=True, truncation=True, max_length=limit, return_tensors="pt")
-        batch = {k: v.to(loaded.device) for k, v in batch.items() if k in ("input_ids", "attention_mask")}
+        encoded = loaded.tokenizer(list(texts), padding=True, truncation=True, max_length=limit, return_tensors="pt")
+        batch = {k: v.to(loaded.device) for k, v in encoded.items() if k in ("input_ids", "attention_mask")}
         synchronize(loaded.device)
         tokenized = time.perf_counter()
         logits = loaded.model(**batch).logits
         synchronize(loaded.device)
         done = time.perf_counter()
+        truncated = _truncated(loaded.tokenizer, encoded, texts, limit)  # after the clock: never timed
     probs = torch.softmax(logits.float(), dim=-1).cpu()
     used = batch["attention_mask"].sum(dim=1).tolist()
     predictions = tuple(
-        Prediction(loaded.labels[int(p.argmax())], tuple(round(float(x), 6) for x in p), int(n), full > limit)
-        for p, n, full in zip(probs, used, full_lengths)
+        Prediction(loaded.labels[int(p.argmax())], tuple(round(float(x), 6) for x in p), int(n), cut)
+        for p, n, cut in zip(probs, used, truncated)
     )
     return ModelRun(
         loaded.spec.display_name, loaded.labels, predictions, (tokenized - start) * 1e3, (done - tokenized) * 1e3
     )
 
 
+def _truncated(tokenizer, encoded, texts: Sequence[str], limit: int) -> list[bool]:
+    """Which texts lost tokens to truncation. A fast tokenizer keeps what it cut off in each encoding's
+    `overflowing`, so the one tokenization already says; a slow one has to count the full lengths again."""
+    if encoded.encodings is not None:
+        return [bool(e.overflowing) for e in encoded.encodings]
+    return [len(ids) > limit for ids in tokenizer(list(texts), add_special_tokens=True)["input_ids"]]
+
+
 def predict_pair(pair: LoadedPair, texts: Sequence[str], max_tokens: int | None = None) -> PairRun:
     return PairRun(predict(pair.teacher, texts, max_tokens), predict(pair.student, texts, max_tokens))
+
+
+def predict_each(loaded: LoadedModel, texts: Sequence[str], max_tokens: int | None = None) -> list[ModelRun]:
+    """One padded pass over `texts`, handed back as one run per text (each with the whole pass's times): what a
+    micro-batcher gives each of the requests it gathered."""
+    run = predict(loaded, texts, max_tokens)
+    return [replace(run, predictions=(p,)) for p in run.predictions]
+
+
+@dataclass(frozen=True)
+class BatchedPair:
+    """One text's answer from both models' micro-batchers, and what it shared its passes with."""
+
+    run: PairRun
+    batches: tuple[int, int]  # requests in the teacher's and the student's pass
+
+    @property
+    def alone(self) -> bool:
+        return self.batches == (1, 1)
+
+
+def predict_batched(teacher: MicroBatcher[ModelRun], student: MicroBatcher[ModelRun], text: str,
+                    timeout: float | None = None) -> BatchedPair:
+    """Both models' answers for `text`, each from its batcher (the two run side by side); Busy if a queue is full."""
+    pending = teacher.submit(text), student.submit(text)
+    t, s = (f.result(timeout) for f in pending)
+    return BatchedPair(PairRun(t.result, s.result), (t.batch, s.batch))
 
 
 def dataset_logits(

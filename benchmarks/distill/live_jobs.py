@@ -3,13 +3,14 @@
 and finished students, at most K, each moved into place by one rename, so a killed job leaves nothing loadable.
 
     <state>/live/queue/<time>-<id>.json    requests waiting, oldest first
-    <state>/live/jobs/<id>.json            status + curves; <id>.cancel asks a job to stop
+    <state>/live/jobs/<id>.json            status + curves; <id>.cancel asks a job to stop; finished ones pruned
     <state>/live/partial/<id>/             a student being written (outside the loadable folder)
     <state>/live/students/<id>/            finished students: weights, tokenizer, live.json
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -51,6 +52,7 @@ from benchmarks.distill.live import (
 from benchmarks.distill.recipe import save_fp16
 
 State = Literal["queued", "running", "finished", "failed", "cancelled", "interrupted"]
+SERVER_STOPPED = "The server stopped while this job ran; nothing it made is kept."
 META = "live.json"
 SAVE_EVERY_S = 0.5  # status writes while training: often enough for a 2 s poll, rare enough to cost nothing
 
@@ -73,6 +75,7 @@ class Job:
     cpu_seconds: float = 0.0  # CPU time of the same span: on a busy machine, closer to what it costs on quiet cores
     measured_on: str = ""  # hardware, threads and load average, for the labels of every figure
     message: str = ""
+    owner: str = ""  # the session that queued it (core/owners.py); empty from the command line
 
     @property
     def active(self) -> bool:
@@ -115,14 +118,22 @@ class Student:
         )
 
 
+class QueueFull(ValueError):
+    """A session or the server has as many jobs waiting or running as allowed; str(error) is one sentence."""
+
+
 @dataclass(frozen=True)
 class LiveStore:
     root: Path  # <state>/live
     keep: int = 5
+    max_queued: int = 2  # per session
+    max_queued_server: int = 6
+    keep_jobs: int = 30  # finished job records
 
     @classmethod
     def of(cls, settings: Settings) -> "LiveStore":
-        return cls(settings.live_dir, settings.live_keep)
+        return cls(settings.live_dir, settings.live_keep, settings.live_max_queued, settings.live_max_queued_server,
+                   settings.live_keep_jobs)
 
     def _dir(self, name: str) -> Path:
         """For writers only: readers never create folders, so a read-only state folder still serves the page."""
@@ -164,11 +175,31 @@ class LiveStore:
 
     # --- queue ----------------------------------------------------------------------------------------
 
-    def submit(self, teacher: ModelSpec, config: LiveConfig) -> Job:
-        job = self.save(Job(uuid.uuid4().hex[:8], (teacher.source, teacher.ref), config, time.time()))
-        entry = self._dir("queue") / f"{time.time_ns()}-{job.id}.json"
-        write_atomically(entry, job.id)
+    def submit(self, teacher: ModelSpec, config: LiveConfig, owner: str = "") -> Job:
+        """Queue a job for `owner` (a session id; empty from the command line, which only the server cap binds).
+        Counting and adding happen under one lock, so two tabs submitting at once cannot both pass the caps."""
+        import fcntl
+
+        with open(self._dir(".") / "queue.lock", "a+") as guard:
+            fcntl.flock(guard, fcntl.LOCK_EX)
+            self._check_room(owner)
+            job = self.save(Job(uuid.uuid4().hex[:8], (teacher.source, teacher.ref), config, time.time(), owner=owner))
+            entry = self._dir("queue") / f"{time.time_ns()}-{job.id}.json"
+            write_atomically(entry, job.id)
         return job
+
+    def _check_room(self, owner: str) -> None:
+        active = [j for j in self.jobs() if j.active]
+        if owner and sum(j.owner == owner for j in active) >= self.max_queued:
+            raise QueueFull(
+                f"You already have {self.max_queued} distillation jobs waiting or running (KD_LIVE_MAX_QUEUED); "
+                f"cancel one or wait for it to finish."
+            )
+        if len(active) >= self.max_queued_server:
+            raise QueueFull(
+                f"This server already has {len(active)} distillation jobs waiting or running "
+                f"(KD_LIVE_MAX_QUEUED_SERVER); try again when one has finished."
+            )
 
     def queued(self) -> list[Path]:
         return self._list("queue", "*.json")
@@ -193,11 +224,29 @@ class LiveStore:
                 job = self.job(job_id)
                 if job is not None and job.state == "queued":
                     self.save(replace(job, state="cancelled", phase="cancelled before it started"))
+                self.prune_jobs()
                 return
         (self._dir("jobs") / f"{job_id}.cancel").touch()
 
     def _cancel_requested(self, job_id: str) -> bool:
         return (self.root / "jobs" / f"{job_id}.cancel").exists()
+
+    def prune_jobs(self) -> None:
+        """Keep the newest `keep_jobs` records of ended jobs; waiting and running ones are never touched."""
+        ended = sorted((j for j in self.jobs() if not j.active), key=lambda j: j.updated, reverse=True)
+        for old in ended[self.keep_jobs :]:
+            self._job_file(old.id).unlink(missing_ok=True)
+            (self.root / "jobs" / f"{old.id}.cancel").unlink(missing_ok=True)
+
+    def _cancel_queue(self, message: str) -> None:
+        """Drop every waiting request: their sessions went with the server, and nothing should run without one."""
+        for entry in self.queued():
+            with contextlib.suppress(FileNotFoundError):
+                job_id = entry.read_text().strip()
+                entry.unlink()
+                job = self.job(job_id)
+                if job is not None and job.state == "queued":
+                    self.save(replace(job, state="cancelled", phase="cancelled before it started", message=message))
 
     # --- students -------------------------------------------------------------------------------------
 
@@ -251,6 +300,9 @@ class LiveStore:
                         ran += 1
             except RunInProgress:
                 return ran  # the holder drains the queue, this request included
+            except KeyboardInterrupt:  # SIGTERM: the server stopped (or someone stopped this worker)
+                self._cancel_queue("The server stopped before this job started; queue it again.")
+                raise
             if not self.queued():  # re-checked after the lock is released: a request may have come in meanwhile
                 return ran
 
@@ -312,6 +364,11 @@ class LiveStore:
         except Cancelled:
             shutil.rmtree(partial, ignore_errors=True)
             self.save(replace(job, state="cancelled", phase="cancelled", losses=tuple(losses), checks=tuple(checks)))
+        except KeyboardInterrupt:
+            shutil.rmtree(partial, ignore_errors=True)
+            self.save(replace(job, state="interrupted", phase="stopped", message=SERVER_STOPPED, losses=tuple(losses),
+                              checks=tuple(checks)))
+            raise
         except Exception as exc:  # noqa: BLE001 - whatever went wrong, the job ends as "failed" with one sentence
             shutil.rmtree(partial, ignore_errors=True)
             known = isinstance(exc, (ModelLoadError, DataUnavailable, ValueError, OSError))
@@ -330,6 +387,7 @@ class LiveStore:
                 traceback.print_exc()  # into worker.log, for whoever runs the server
         finally:
             (self.root / "jobs" / f"{job.id}.cancel").unlink(missing_ok=True)
+            self.prune_jobs()
 
     @staticmethod
     def _scores(

@@ -37,7 +37,7 @@ class RunRequest:
     budget: float = 1.0
     data: str | None = None  # folder with SST-2 dev.tsv; None = the default
     force: bool = False
-    db: Path | None = None  # results cache; None = the configured one
+    db: str | Path | None = None  # results database (a sqlite file or a URL); None = the configured one
     runtimes: tuple[str, ...] = (DEFAULT_RUNTIME,)
     # A smaller grid than the standard one (full runs only): compiling every shape is the slow part of `compile`
     batch_sizes: tuple[int, ...] = ()
@@ -112,8 +112,8 @@ class RunReport:
         return [item.result for item in self.items]
 
 
-def open_store(db: Path | None) -> ResultStore:
-    return ResultStore(db if db is not None else load_settings().cache_path)
+def open_store(db: str | Path | None) -> ResultStore:
+    return ResultStore(db if db is not None else load_settings().results_db)
 
 
 def missing(request: RunRequest, results: Sequence[BenchmarkResult]) -> tuple[tuple[str, ...], list[tuple[str, str]]]:
@@ -142,7 +142,9 @@ def run_pair(
     store = store or open_store(request.db)
     seeded = store.seed()
     pair = request.pair
-    with run_lock(store.path.with_name("benchmark-run.lock")):
+    # One run per machine: the lock lives beside a sqlite file, else in this machine's state folder.
+    lock_dir = store.path.parent if store.path is not None else load_settings().state_dir
+    with run_lock(lock_dir / "benchmark-run.lock"):
         data = None if pair.architecture_only else load_sst2("validation", request.data)
         fingerprints = {role: load_model(getattr(pair, role), device).fingerprint for role in ROLES}
         configs = plan(pair, fingerprints, device, variants, settings, data, runtimes)

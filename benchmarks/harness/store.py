@@ -1,48 +1,30 @@
-"""The results cache: an embedded sqlite database of benchmark records, keyed by hardware, software,
-model identity, variant and settings (results.BenchmarkConfig.key), so nothing is measured twice.
-
-Safety: WAL journal and one transaction per write, so concurrent writers wait instead of corrupting
-and a killed run leaves no partial rows; an unreadable file is moved aside (never deleted) and rebuilt.
-Export/import moves records between machines as JSON (a GPU box's results beside this one's).
+"""The results cache: benchmark records keyed by hardware, software, model identity, variant and settings
+(results.BenchmarkConfig.key), so nothing is measured twice; in the one results database (store.database: a sqlite
+file by default, PostgreSQL for a team), where each key is one row and every write is one transaction.
+Export/import moves records between machines with no network as JSON (a GPU box's results beside this one's).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
-import sqlite3
-import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable
+
+import sqlalchemy as sa
 
 from benchmarks.core.persist import write_atomically
 from benchmarks.core.settings import DATA_DIR
 from benchmarks.harness.results import BenchmarkResult, Record, record_from_dict, record_to_json
+from benchmarks.store.database import Database
+from benchmarks.store.schema import records as table
 
 REFERENCE_DIR = DATA_DIR / "reference"
 EXPORT_FORMAT = "kd-benchmarks-export"
 EXPORT_VERSION = 1
-STORE_FORMAT = "kd-benchmarks-store-1"
 _log = logging.getLogger(__name__)
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS records (
-    key TEXT PRIMARY KEY,
-    kind TEXT NOT NULL,          -- model | peak
-    pair TEXT NOT NULL DEFAULT '',
-    hardware TEXT NOT NULL,      -- HardwareInfo.fingerprint
-    software TEXT NOT NULL,      -- SoftwareInfo.fingerprint
-    origin TEXT NOT NULL,        -- measured | reference | imported: <file>
-    stored_at TEXT NOT NULL,
-    payload TEXT NOT NULL        -- the record as JSON
-);
-CREATE INDEX IF NOT EXISTS records_pair ON records (kind, pair);
-"""
 
 
 @dataclass(frozen=True)
@@ -56,115 +38,37 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    """Serialise the open-check-recover step between processes (POSIX advisory lock)."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: sqlite's own locking still protects the data
-        yield
-        return
-    with open(path, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 class ResultStore:
-    """One sqlite file. Every call opens its own connection, so an instance is safe to share between
-    threads (Streamlit sessions) and processes (a background run writing while the page reads)."""
+    """The records of one results database: a sqlite file (a path) or a server (a SQLAlchemy URL). Safe to share
+    between threads (Streamlit sessions) and processes (a background run writing while the page reads)."""
 
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.recovered: str | None = None  # set when a corrupt file was moved aside; show it to the user
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with _file_lock(self.path.with_name(self.path.name + ".lock")):
-            try:
-                self._create_or_check()
-            except sqlite3.DatabaseError as exc:
-                aside = self._set_aside()
-                self.recovered = (
-                    f"The results cache {self.path} could not be read ({exc}); it was moved to {aside.name} "
-                    "and a new, empty cache was started."
-                )
-                self._create_or_check()
+    def __init__(self, target: str | Path):
+        self.db = Database(target)
+        self.path = self.db.path  # None on a server
+        self.recovered = self.db.recovered  # set when a corrupt file was moved aside; show it to the user
 
-    # --- opening, checking, recovering ---------------------------------------------------------
-
-    def _connect(self) -> sqlite3.Connection:
-        # isolation_level=None: no implicit transactions; every write below opens its own.
-        conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-        conn.execute("PRAGMA busy_timeout = 60000")
-        return conn
-
-    def _create_or_check(self) -> None:
-        conn = self._connect()
-        try:
-            conn.execute("PRAGMA journal_mode = WAL")  # readers never block the writer, and vice versa
-            status = conn.execute("PRAGMA quick_check").fetchone()[0]
-            if status != "ok":
-                raise sqlite3.DatabaseError(f"integrity check failed: {status}")
-            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            if tables and "meta" not in tables:
-                raise sqlite3.DatabaseError(f"not a results cache (tables: {', '.join(sorted(tables))})")
-            conn.executescript(_SCHEMA)
-            conn.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (STORE_FORMAT,))
-            found = conn.execute("SELECT value FROM meta WHERE name = 'format'").fetchone()[0]
-            if found != STORE_FORMAT:
-                raise sqlite3.DatabaseError(f"unsupported cache format {found!r}")
-        finally:
-            conn.close()
-
-    def _set_aside(self) -> Path:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
-        for suffix in ("", "-wal", "-shm"):
-            with contextlib.suppress(FileNotFoundError):
-                os.replace(f"{self.path}{suffix}", f"{aside}{suffix}")
-        return aside
-
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE takes the write lock up front: a second writer waits (busy_timeout) instead of
-        failing half-way; an exception or a killed process means nothing of the transaction is kept."""
-        conn = self._connect()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-        finally:
-            conn.close()
+    @property
+    def where(self) -> str:
+        return self.db.where
 
     # --- writing ---------------------------------------------------------------------------------
 
     def put_many(self, records: Iterable[Record], origin: str = "measured", replace: bool = True) -> int:
         """Write records in one transaction; with replace=False existing keys are kept. Returns rows written."""
-        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
         written = 0
-        with self._transaction() as conn:
+        with self.db.transaction() as conn:
             for rec in records:
-                pair = rec.config.pair if isinstance(rec, BenchmarkResult) else ""
-                cur = conn.execute(
-                    f"{verb} INTO records (key, kind, pair, hardware, software, origin, stored_at, payload) VALUES (?, "
-                    f"?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        rec.key,
-                        rec.kind,
-                        pair,
-                        rec.hardware.fingerprint,
-                        rec.software.fingerprint,
-                        origin,
-                        _now(),
-                        record_to_json(rec),
-                    ),
-                )
-                written += cur.rowcount
+                row = {
+                    "key": rec.key,
+                    "kind": rec.kind,
+                    "pair": rec.config.pair if isinstance(rec, BenchmarkResult) else "",
+                    "hardware": rec.hardware.fingerprint,
+                    "software": rec.software.fingerprint,
+                    "origin": origin,
+                    "stored_at": _now(),
+                    "payload": record_to_json(rec),
+                }
+                written += self.db.upsert(conn, table, row, replace)
         return written
 
     def put(self, record: Record, origin: str = "measured") -> None:
@@ -172,50 +76,39 @@ class ResultStore:
 
     # --- reading ---------------------------------------------------------------------------------
 
-    def _rows(self, where: str = "", params: tuple = ()) -> list[StoredRecord]:
-        conn = self._connect()
-        try:
-            rows = conn.execute(
-                f"SELECT payload, origin, stored_at FROM records {where} ORDER BY stored_at, key", params
-            ).fetchall()
-        finally:
-            conn.close()
+    def _rows(self, *where: sa.ColumnElement[bool]) -> list[StoredRecord]:
+        query = sa.select(table.c.payload, table.c.origin, table.c.stored_at).where(*where)
+        with self.db.reading() as conn:
+            rows = conn.execute(query.order_by(table.c.stored_at, table.c.key)).all()
         out = []
         for payload, origin, stored_at in rows:
             try:
                 out.append(StoredRecord(record_from_dict(json.loads(payload)), origin, stored_at))
             except ValueError as exc:  # a row from a newer schema: skip it, keep the rest usable
-                _log.warning("skipping an unreadable record in %s: %s", self.path, exc)
+                _log.warning("skipping an unreadable record in %s: %s", self.where, exc)
         return out
 
     def get(self, key: str) -> Record | None:
-        rows = self._rows("WHERE key = ?", (key,))
+        rows = self._rows(table.c.key == key)
         return rows[0].record if rows else None
 
     def keys(self) -> set[str]:
-        conn = self._connect()
-        try:
-            return {r[0] for r in conn.execute("SELECT key FROM records")}
-        finally:
-            conn.close()
+        with self.db.reading() as conn:
+            return set(conn.execute(sa.select(table.c.key)).scalars())
 
     def records(self, kind: str | None = None, pair: str | None = None) -> list[StoredRecord]:
-        clauses, params = [], []
+        clauses = []
         if kind:
-            clauses.append("kind = ?")
-            params.append(kind)
+            clauses.append(table.c.kind == kind)
         if pair is not None:
-            clauses.append("pair = ?")
-            params.append(pair)
-        return self._rows(("WHERE " + " AND ".join(clauses)) if clauses else "", tuple(params))
+            clauses.append(table.c.pair == pair)
+        return self._rows(*clauses)
 
     def version(self) -> tuple[int, str]:
         """Changes whenever rows are added or replaced: a cheap cache key for readers."""
-        conn = self._connect()
-        try:
-            n, last = conn.execute("SELECT count(*), coalesce(max(stored_at), '') FROM records").fetchone()
-        finally:
-            conn.close()
+        with self.db.reading() as conn:
+            n, last = conn.execute(sa.select(sa.func.count(), sa.func.coalesce(sa.func.max(table.c.stored_at), ""))
+                                   .select_from(table)).one()
         return int(n), str(last)
 
     # --- moving records between machines -----------------------------------------------------------

@@ -15,11 +15,12 @@ from benchmarks.harness import runner
 from benchmarks.harness.results import BenchmarkResult
 from benchmarks.runtimes.registry import unavailable_reason
 from dashboard import resources, safe
+from dashboard.sections import job_control
 
 
 def run_panel(pair: PairSpec, device: str, results: list[BenchmarkResult], version: tuple[int, str]) -> None:
     """What is missing for this machine, a button that measures it in the background, and its progress."""
-    state_dir, path = resources.settings().state_dir, str(resources.settings().cache_path)
+    state_dir, path = resources.settings().state_dir, resources.settings().results_db
     progress_path, log_path = state_dir / "benchmark-progress.json", state_dir / "benchmark-run.log"
     # Runtimes other than eager export or compile each model first (a minute or two each): opt in.
     here = [rt for rt in RUNTIMES if unavailable_reason(rt, "fp32", device) is None]
@@ -28,7 +29,9 @@ def run_panel(pair: PairSpec, device: str, results: list[BenchmarkResult], versi
     absent = [unavailable_reason(rt, "fp32", device) for rt in RUNTIMES if rt not in here]
     if absent:
         st.caption(" ".join(absent))
-    request = runner.RunRequest(pair, device, db=resources.settings().cache_path,
+    # A server's URL stays out of the command line (the run reads KD_DATABASE_URL itself, as every process does).
+    db = None if resources.settings().database_url else resources.settings().cache_path
+    request = runner.RunRequest(pair, device, db=db,
                                 runtimes=tuple(chosen) or (DEFAULT_RUNTIME,))
     variants, missing = runner.missing(request, results)
     was_active = runs.is_active(runs.read_progress(progress_path))
@@ -48,7 +51,9 @@ def run_panel(pair: PairSpec, device: str, results: list[BenchmarkResult], versi
                 st.caption("The run is a separate process (" + safe.message(progress.command) + "): this page and "
                            "other sessions stay usable, and each model's results appear here as soon as it is "
                            "finished.")
-                if st.button("Stop the run", key="bench_stop"):
+                if not job_control.may_control(progress.owner):
+                    job_control.not_yours("bench")
+                elif st.button("Stop the run", key="bench_stop"):
                     runs.stop(progress)
                     st.rerun()
                 return
@@ -75,7 +80,8 @@ def run_panel(pair: PairSpec, device: str, results: list[BenchmarkResult], versi
                 except ModelLoadError as exc:
                     st.error(safe.message(exc))
                     return
-                runs.start_background(request.cli_args(), progress_path, log_path)  # or finds another tab's run
+                # or finds another tab's run
+                runs.start_background(request.cli_args(), progress_path, log_path, job_control.session_id())
                 st.rerun()
 
     panel()

@@ -15,6 +15,7 @@ from benchmarks.core import background as runs
 from benchmarks.core.pairs import PairSpec
 from dashboard import resources, safe
 from dashboard.charts.attention import grid_heatmap
+from dashboard.sections import job_control
 
 SIZES = (100, 200, 400, 872)
 ROLES = ("teacher", "student")
@@ -108,7 +109,9 @@ def panel(spec: PairSpec, device: str, text: str) -> None:
             # The command names the pair's models (a visitor's URL can set them): text, not a Markdown code span.
             st.caption(f"A separate process ({safe.message(command)}): this page and other sessions stay usable. "
                        "One run at a time on this server.")
-            if st.button("Stop", key="heads_stop"):
+            if not job_control.may_control(progress.owner):
+                job_control.not_yours("heads")
+            elif st.button("Stop", key="heads_stop"):
                 runs.stop(progress)
                 st.rerun()
             return
@@ -124,7 +127,8 @@ def panel(spec: PairSpec, device: str, text: str) -> None:
             f"batch just now."
         )
         if st.button("Compute head importance in the background", type="primary", key="heads_start"):
-            runs.start_background(_run_args(spec, device, len(texts)), progress_path, log_path)
+            runs.start_background(_run_args(spec, device, len(texts)), progress_path, log_path,
+                                  job_control.session_id())
             time.sleep(0.5)  # let it write its first progress line
             st.rerun()
 

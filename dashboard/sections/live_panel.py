@@ -9,9 +9,10 @@ import streamlit as st
 from benchmarks.core.pairs import PairSpec
 from benchmarks.core.settings import Settings
 from benchmarks.distill.live import LAYER_CHOICES, STEPS_RANGE, T_RANGE, LiveConfig, labels_available
-from benchmarks.distill.live_jobs import Job, LiveStore
+from benchmarks.distill.live_jobs import Job, LiveStore, QueueFull
 from dashboard import safe
 from dashboard.charts.live import SMOOTH, dev_figure, loss_figure
+from dashboard.sections import job_control
 
 
 def section(pair_spec: PairSpec, limits: Settings) -> None:
@@ -74,8 +75,10 @@ def _form(store: LiveStore, pair_spec: PairSpec) -> None:
             st.error(safe.message(exc))
             return
         try:
-            store.submit(pair_spec.teacher, config)
+            store.submit(pair_spec.teacher, config, job_control.session_id())
             store.ensure_worker()
+        except QueueFull as exc:
+            st.error(safe.message(exc))
         except OSError:
             st.error("This server cannot write to its state folder (KD_STATE_DIR), so it cannot run or keep a student.")
 
@@ -90,10 +93,13 @@ def _jobs(store: LiveStore) -> None:
         shown = next((j for j in jobs if j.state == "running"), None) or next(
             (j for j in jobs if j.state != "queued"), None
         )
-        for job in (j for j in jobs if j.state == "queued"):
+        queued = [j for j in jobs if j.state == "queued"]
+        for place, job in enumerate(queued, 1):
             left, right = st.columns([4, 1])
-            left.caption(f"Queued: {job.config.describe()}")
-            right.button("Cancel", key=f"live-cancel-{job.id}", on_click=store.cancel, args=(job.id,))
+            left.caption(f"Queued ({place} of {len(queued)}): {job.config.describe()}")
+            _cancel_button(store, job, right)
+        if any(not job_control.may_control(j.owner) for j in jobs if j.active):
+            job_control.not_yours("live")
         if shown is None:
             st.caption("No student has been distilled on this server yet.")
         else:
@@ -117,7 +123,7 @@ def _job(store: LiveStore, job: Job) -> None:
         done = job.losses[-1].step if job.losses else 0
         left, right = st.columns([4, 1])
         left.progress(done / job.config.steps, text=job.phase)
-        right.button("Cancel", key=f"live-cancel-{job.id}", on_click=store.cancel, args=(job.id,))
+        _cancel_button(store, job, right)
     elif job.message:
         st.text(job.message)  # as text: it can quote a model reference a visitor typed
     if job.losses:
@@ -132,6 +138,17 @@ def _job(store: LiveStore, job: Job) -> None:
         )
     if job.state == "finished":
         _results(job)
+
+
+def _cancel_button(store: LiveStore, job: Job, where) -> None:
+    """Only for the session that queued the job, or a presenter with the admin token."""
+    if job_control.may_control(job.owner):
+        where.button("Cancel", key=f"live-cancel-{job.id}", on_click=_cancel, args=(store, job))
+
+
+def _cancel(store: LiveStore, job: Job) -> None:
+    if job_control.may_control(job.owner):  # checked again when the click arrives
+        store.cancel(job.id)
 
 
 def _results(job: Job) -> None:

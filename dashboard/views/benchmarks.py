@@ -6,16 +6,14 @@ shipped in data/reference; the run button measures what is missing in a backgrou
 
 from __future__ import annotations
 
-import sqlite3
-
 import streamlit as st
 
 from benchmarks.core.device import detect_hardware
-from benchmarks.core.paths import shown
 from benchmarks.core.vocabulary import RUNTIME_LABELS
 from benchmarks.harness import comparison
 from benchmarks.harness.results import BenchmarkResult, PeakResult
 from benchmarks.harness.store import StoredRecord, reference_records
+from benchmarks.store.database import StoreUnavailable, shown_target
 from dashboard import resources, safe, sidebar
 from dashboard.charts import benchmarks as charts
 from dashboard.charts.theme import CONFIG
@@ -28,15 +26,17 @@ TABS = ["Latency", "Throughput", "Speed-up", "Memory & size", "Accuracy", "Trade
 
 def load_records() -> tuple[list[StoredRecord], str | None, tuple[int, str] | None]:
     """(records, recovery message, cache version); without a usable cache, the shipped files read-only."""
-    path = str(resources.settings().cache_path)
+    path = resources.settings().results_db
     try:
         store = resources.benchmark_store(path)
         version = store.version()
         return resources.benchmark_records(path, version), store.recovered, version
-    except (OSError, sqlite3.Error) as exc:
-        st.warning(f"The results cache {safe.text(shown(path))} cannot be opened ({safe.message(exc)}); showing the "
-                   "shipped reference results, and measuring is off.")
-        return reference_records(), None, None
+    except StoreUnavailable as exc:  # already one sentence that names the database
+        st.warning(f"{safe.message(exc)} Showing the shipped reference results; measuring is off.")
+    except OSError as exc:
+        st.warning(f"The results cache {safe.text(shown_target(path))} cannot be opened ({safe.message(exc)}); "
+                   "showing the shipped reference results, and measuring is off.")
+    return reference_records(), None, None
 
 
 def show_headline(results: list[BenchmarkResult], variant: str, batch: int, seq_len: int) -> None:

@@ -6,8 +6,6 @@ The constraints live in the URL, so a link reproduces the view.
 
 from __future__ import annotations
 
-import sqlite3
-
 import pandas as pd
 import streamlit as st
 
@@ -31,6 +29,7 @@ from benchmarks.harness.candidates import candidates
 from benchmarks.harness.comparison import Machine, choice_labels, default_machine, latest, machine_of, machines
 from benchmarks.harness.results import BenchmarkResult
 from benchmarks.harness.store import reference_records
+from benchmarks.store.database import StoreUnavailable
 from dashboard import resources, safe, sidebar
 from dashboard.charts.decide import frontier_chart
 from dashboard.sections.decide_data import drift_section, own_scores, reference_texts
@@ -48,10 +47,10 @@ OWN_DATA = "A labelled file, scored here"
 def measured(pair: PairSpec) -> list[BenchmarkResult]:
     """The pair's latest result per model x variant x runtime x machine, from the results cache (the shipped files
     without one)."""
-    path = str(resources.settings().cache_path)
+    path = resources.settings().results_db
     try:
         stored = resources.benchmark_records(path, resources.benchmark_store(path).version())
-    except (OSError, sqlite3.Error):
+    except (OSError, StoreUnavailable):
         stored = reference_records()
     return latest(
         s.record for s in stored if isinstance(s.record, BenchmarkResult) and s.record.config.pair == pair.key
