@@ -19,12 +19,17 @@ from benchmarks.analysis.similarity import LayerSimilarity, layer_similarity
 from benchmarks.core import deadline
 from benchmarks.core.batching import MicroBatcher, Traffic
 from benchmarks.core.data import LabelledTexts, load_sst2
+from benchmarks.core.device import detect_hardware
 from benchmarks.core.inference import BatchedPair, ModelRun, predict_batched, predict_each
 from benchmarks.core.models import LoadedModel, LoadedPair, ModelLoadError, load_pair
 from benchmarks.core.pairs import ModelSpec, PairSpec
 from benchmarks.core.settings import Settings, load_settings
+from benchmarks.harness.comparison import Machine
+from benchmarks.harness.fastest import ANSWER_CELL, Choice, fastest_equivalent
+from benchmarks.harness.results import BenchmarkResult
 from benchmarks.harness.runtime_model import with_runtime
-from benchmarks.harness.store import ResultStore, StoredRecord
+from benchmarks.harness.store import ResultStore, StoredRecord, reference_records
+from benchmarks.store.database import StoreUnavailable
 
 
 @st.cache_resource(show_spinner=False)
@@ -178,6 +183,25 @@ def benchmark_store(path: str) -> ResultStore:
 def benchmark_records(path: str, version: tuple[int, str]) -> list[StoredRecord]:
     """Every stored benchmark record; re-read when `version` (ResultStore.version) shows new rows."""
     return benchmark_store(path).records()
+
+
+def default_setups(spec: PairSpec, device: str, offered: list[tuple[str, str]], cell: tuple[int, int] = ANSWER_CELL
+                   ) -> dict[str, Choice]:
+    """Per role, the fastest setup measured on this machine that changes no SST-2 dev answer (harness/fastest.py);
+    eager fp32 where nothing is measured, the store cannot be read or the pair cannot load."""
+    try:
+        path = settings().results_db
+        stored = benchmark_records(path, benchmark_store(path).version())
+    except (StoreUnavailable, OSError):
+        stored = reference_records()
+    results = [s.record for s in stored if isinstance(s.record, BenchmarkResult)]
+    machine = Machine.of(detect_hardware(), device, torch.get_num_threads())
+    try:
+        loaded = pair(spec, device)
+    except ModelLoadError:
+        return {role: fastest_equivalent((), "", machine, offered, cell) for role in ("teacher", "student")}
+    return {role: fastest_equivalent(results, getattr(loaded, role).fingerprint, machine, offered, cell)
+            for role in ("teacher", "student")}
 
 
 # --- Explain page: layer similarity, attributions, head importance (pure computations in benchmarks/analysis) ---

@@ -26,7 +26,8 @@ class Reply:
     metrics: dict[str, str]  # metric label -> shown value
     errors: tuple[str, ...]  # exception elements and error boxes, one line each
     busy: bool  # the server said it is busy rather than answering
-    texts: tuple[str, ...] = field(default=())  # captions and alerts, for checks on what an answer says
+    texts: tuple[str, ...] = field(default=())  # headings, Markdown, captions and alerts: what the page says
+    pages: dict[str, str] = field(default_factory=dict)  # page title -> page_script_hash, for moving between pages
 
     @property
     def problem(self) -> str | None:
@@ -46,9 +47,12 @@ def read_reply(messages: list, seconds: float) -> Reply:
     metrics: dict[str, str] = {}
     errors: list[str] = []
     texts: list[str] = []
+    pages: dict[str, str] = {}
     finished_ok, busy = False, False
     for msg in messages:
         kind = msg.WhichOneof("type")
+        if kind == "navigation":
+            pages.update({p.page_name: p.page_script_hash for p in msg.navigation.app_pages})
         if kind == "script_finished":
             finished_ok = msg.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY
             continue
@@ -67,11 +71,11 @@ def read_reply(messages: list, seconds: float) -> Reply:
                 errors.append(f"error box: {body.body[:200]}")
         elif which == "metric":
             metrics[body.label] = body.body
-        elif which in ("markdown", "text", "caption"):
+        elif which in ("markdown", "text", "heading"):
             texts.append(body.body)
         if getattr(body, "id", "") and getattr(body, "label", ""):
             labels[body.label] = body.id
-    return Reply(seconds, finished_ok, labels, metrics, tuple(errors), busy, tuple(texts))
+    return Reply(seconds, finished_ok, labels, metrics, tuple(errors), busy, tuple(texts), pages)
 
 
 class Session:
@@ -85,6 +89,7 @@ class Session:
         self._ws = websocket.create_connection(ws_url, subprotocols=["streamlit"], timeout=timeout)
         self.page = ""  # page_script_hash: "" is the default page (the Playground)
         self.labels: dict[str, str] = {}
+        self.pages: dict[str, str] = {}
 
     def run(self, values: dict[str, str | bool] | None = None) -> Reply:
         """One script run with these widget values (by label: str for a text box, True for a pressed button)."""
@@ -104,14 +109,25 @@ class Session:
             msg.rerun_script.widget_states.widgets.append(state)
         started = time.perf_counter()
         self._ws.send_binary(msg.SerializeToString())
-        messages = []
+        # A full run opens with `new_session`; anything before it is the tail of a fragment's timed rerun.
+        messages: list = []
         while not messages or messages[-1].WhichOneof("type") != "script_finished":
             raw = self._ws.recv()
             if isinstance(raw, bytes):
-                messages.append(ForwardMsg.FromString(raw))
+                msg = ForwardMsg.FromString(raw)
+                if messages or msg.WhichOneof("type") == "new_session":
+                    messages.append(msg)
         reply = read_reply(messages, time.perf_counter() - started)
         self.labels.update(reply.labels)
+        self.pages.update(reply.pages)
         return reply
+
+    def open(self, title: str) -> Reply:
+        """Go to another page (by its title in the navigation), as a click in the sidebar does."""
+        if not self.pages:
+            self.run()
+        self.page, self.labels = self.pages[title], {}
+        return self.run()
 
     def close(self) -> None:
         self._ws.close()
