@@ -22,6 +22,7 @@ from benchmarks.core.pairs import ModelSpec, PairSpec
 from benchmarks.core.settings import Settings, load_settings
 from benchmarks.harness.runtime_model import with_runtime
 from benchmarks.harness.store import ResultStore, StoredRecord
+from benchmarks.jobs.service import Jobs
 
 
 @st.cache_resource(show_spinner=False)
@@ -137,6 +138,17 @@ def benchmark_store(path: str) -> ResultStore:
     store = ResultStore(path)
     store.seed()
     return store
+
+
+@st.cache_resource(show_spinner=False)
+def _jobs(results_db: str, state_dir: str, ray_address: str) -> Jobs:
+    return Jobs(settings())
+
+
+def jobs() -> Jobs:
+    """The job layer (benchmark runs, head importance, live distillation), opened once per process and settings."""
+    s = settings()
+    return _jobs(s.results_db, str(s.state_dir), s.ray_address)
 
 
 @st.cache_data(show_spinner=False, max_entries=2)

@@ -49,7 +49,13 @@ class Settings:
     model_roots: tuple[Path, ...] = field(default_factory=lambda: (DATA_DIR.resolve(),))
     state_dir: Path = field(default_factory=lambda: (REPO_ROOT / "var").resolve())
     live_keep: int = 5  # students distilled on the Distillation page that are kept; the oldest goes first
+    live_max_queued: int = 2  # live-distillation jobs one session may have waiting or running
+    live_max_queued_server: int = 6  # ... and all sessions together
+    live_keep_jobs: int = 30  # finished live-distillation job records kept; the oldest go first
+    # Lets a presenter stop or cancel any session's job; empty: only the session that started a job may.
+    admin_token: str = field(default="", repr=False)
     database_url: str = ""  # KD_DATABASE_URL: a team's shared database (PostgreSQL); empty: the sqlite file below
+    ray_address: str = ""  # KD_RAY_ADDRESS: jobs go to this Ray cluster (host:port of its head); empty: this machine
 
     def __post_init__(self) -> None:
         unknown = set(self.allowed_sources) - set(SOURCES)
@@ -93,7 +99,12 @@ def load_settings() -> Settings:
         model_roots=_paths("KD_MODEL_ROOTS", (DATA_DIR.resolve(),)),
         state_dir=Path(os.environ.get("KD_STATE_DIR", REPO_ROOT / "var")).expanduser().resolve(),
         live_keep=_int("KD_LIVE_KEEP", Settings.live_keep),
+        live_max_queued=_int("KD_LIVE_MAX_QUEUED", Settings.live_max_queued),
+        live_max_queued_server=_int("KD_LIVE_MAX_QUEUED_SERVER", Settings.live_max_queued_server),
+        live_keep_jobs=_int("KD_LIVE_KEEP_JOBS", Settings.live_keep_jobs),
+        admin_token=os.environ.get("KD_ADMIN_TOKEN", "").strip(),
         database_url=os.environ.get("KD_DATABASE_URL", "").strip(),
+        ray_address=os.environ.get("KD_RAY_ADDRESS", "").strip(),
     )
 
 

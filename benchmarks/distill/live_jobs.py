@@ -59,6 +59,7 @@ class Job:
     cpu_seconds: float = 0.0  # CPU time of the same span: on a busy machine, closer to what it costs on quiet cores
     measured_on: str = ""  # hardware, threads and load average, for the labels of every figure
     message: str = ""
+    owner: str = ""  # the session that queued it (core/owners.py); empty from the command line
 
     @property
     def active(self) -> bool:

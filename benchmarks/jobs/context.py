@@ -17,8 +17,11 @@ PROGRESS_EVERY_S = 0.5  # row writes while working: often enough for a 2 s poll,
 
 
 class JobContext:
-    def __init__(self, board: JobBoard, job: JobRecord):
-        self.board, self.job = board, job
+    """`interrupt`: a Stop also sends SIGTERM (a worker process of its own); otherwise (a job run in a thread of a
+    bigger process) the job only sees cancelled() turn true."""
+
+    def __init__(self, board: JobBoard, job: JobRecord, interrupt: bool = True):
+        self.board, self.job, self.interrupt = board, job, interrupt
         self.stop_asked = False  # a Stop reached this job (not a shutdown of the machine)
         self._last = 0.0
         self._ended = threading.Event()
@@ -33,7 +36,8 @@ class JobContext:
                 continue
             if asked and not self.stop_asked:
                 self.stop_asked = True
-                _signal_own_group()
+                if self.interrupt:
+                    _signal_own_group()
 
     def progress(self, fraction: float, done: int, total: int, current: str, force: bool = False) -> None:
         if force or time.monotonic() - self._last >= PROGRESS_EVERY_S:

@@ -32,6 +32,17 @@ class QueueFull(ValueError):
 
 
 @dataclass(frozen=True)
+class Caps:
+    """Bounds on a kind's waiting and running jobs, per owner (a session) and in all, and how to name them."""
+
+    per_owner: int
+    total: int
+    what: str = "jobs"
+    per_owner_setting: str = ""
+    total_setting: str = ""
+
+
+@dataclass(frozen=True)
 class JobRecord:
     id: str
     kind: str
@@ -80,6 +91,17 @@ class JobRecord:
         return cls(**raw)
 
 
+def _check_room(caps: Caps, owner: str, active: list[JobRecord]) -> None:
+    if owner and sum(j.owner == owner for j in active) >= caps.per_owner:
+        named = f" ({caps.per_owner_setting})" if caps.per_owner_setting else ""
+        raise QueueFull(f"You already have {caps.per_owner} {caps.what} waiting or running{named}; cancel one or wait "
+                        "for it to finish.")
+    if len(active) >= caps.total:
+        named = f" ({caps.total_setting})" if caps.total_setting else ""
+        raise QueueFull(f"This server already has {len(active)} {caps.what} waiting or running{named}; try again "
+                        "when one has finished.")
+
+
 class JobBoard:
     """The jobs table of one database."""
 
@@ -89,10 +111,10 @@ class JobBoard:
     # --- adding ----------------------------------------------------------------------------------------
 
     def submit(self, kind: str, request: str, target: str, backend: str, owner: str = "", single: bool = False,
-               max_per_owner: int = 0, max_total: int = 0) -> tuple[JobRecord, bool]:
+               caps: Caps | None = None) -> tuple[JobRecord, bool]:
         """Queue a job; returns it and whether it is new. `single`: when a job of this kind for this target is already
-        waiting or running, that one is returned instead (two tabs pressing Measure at once start one run). The caps
-        (0 = none) bound the active jobs of this kind per owner and in all; QueueFull says which one was hit.
+        waiting or running, that one is returned instead (two tabs pressing Measure at once start one run). `caps`
+        bound the active jobs of this kind per owner and in all; QueueFull says which one was hit.
         Checking and adding are one transaction, taken under the kind's lock, so concurrent submits cannot both pass."""
         now = time.time()
         with self.db.transaction() as conn:
@@ -105,12 +127,8 @@ class JobBoard:
                 same = next((j for j in active if j.target == target), None)
                 if same is not None:
                     return same, False
-            if max_per_owner and owner and sum(j.owner == owner for j in active) >= max_per_owner:
-                raise QueueFull(f"You already have {max_per_owner} such jobs waiting or running; cancel one or wait "
-                                "for it to finish.")
-            if max_total and len(active) >= max_total:
-                raise QueueFull(f"This server already has {len(active)} such jobs waiting or running; try again when "
-                                "one has finished.")
+            if caps is not None:
+                _check_room(caps, owner, active)
             job = JobRecord(uuid.uuid4().hex[:10], kind, request, target, backend, owner, "queued", now, None, now,
                             current="waiting for a worker")
             row = {f.name: getattr(job, f.name) for f in fields(job)}
@@ -163,7 +181,7 @@ class JobBoard:
         if "detail" in changes:
             changes["detail"] = json.dumps(changes["detail"])
         with self.db.transaction() as conn:
-            conn.execute(sa.update(table).where(table.c.id == job_id).values(updated=time.time(), **changes))
+            conn.execute(sa.update(table).where(table.c.id == job_id).values(**{"updated": time.time(), **changes}))
             return bool(conn.execute(sa.select(table.c.cancel).where(table.c.id == job_id)).scalar())
 
     def end(self, job_id: str, state: State, message: str, **changes: Any) -> None:
