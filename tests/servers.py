@@ -79,9 +79,12 @@ def postgres():
 
 
 RAY_HEAD_PORT = 6390
+# A loopback address Ray keeps: Ray 2.60 replaces 127.0.0.1 (and "localhost") by the address of the interface that
+# routes outward (services.resolve_ip_for_localhost), while 127.0.0.2 is loopback too and used as given.
+RAY_NODE_IP = "127.0.0.2"
 # Every port a Ray node opens, inside this project's ranges (6390-6399, 10000-10999), one set per node.
 RAY_NODE_PORTS = [
-    ["--node-manager-port=6391", "--object-manager-port=6392", "--ray-client-server-port=6393",
+    ["--node-manager-port=6391", "--object-manager-port=6392",
      "--dashboard-agent-listen-port=6394", "--dashboard-agent-grpc-port=6395", "--metrics-export-port=6396",
      "--runtime-env-agent-port=6397", "--min-worker-port=10000", "--max-worker-port=10499"],
     ["--node-manager-port=6398", "--object-manager-port=6399", "--dashboard-agent-listen-port=10990",
@@ -91,7 +94,7 @@ RAY_NODE_PORTS = [
 
 
 class RayCluster:
-    """Two Ray nodes on this machine, both on 127.0.0.1, joined with `python -m benchmarks join` (1 and 2 CPUs: two
+    """Two Ray nodes on this machine, both on a loopback address (RAY_NODE_IP), joined with `python -m benchmarks join` (1 and 2 CPUs: two
     hardware identities, since a machine's identity includes the threads its runs use). Each node has its own state
     folder and its own Ray temp folder; stop() ends this cluster's processes only (never `ray stop`, which ends every
     Ray process of the user)."""
@@ -99,10 +102,10 @@ class RayCluster:
     def __init__(self, db_url: str, env: dict[str, str], root: Path):
         import sys
 
-        self.root, self.address = root, f"127.0.0.1:{RAY_HEAD_PORT}"
+        self.root, self.address = root, f"{RAY_NODE_IP}:{RAY_HEAD_PORT}"
         self.temp = Path(tempfile.mkdtemp(prefix="kdray", dir="/tmp"))  # Ray's socket paths must stay short
         self.env = {**env, "KD_DATABASE_URL": db_url, "RAY_USAGE_STATS_ENABLED": "0"}
-        base = [sys.executable, "-m", "benchmarks", "join", "--node-ip-address=127.0.0.1"]
+        base = [sys.executable, "-m", "benchmarks", "join", f"--node-ip-address={RAY_NODE_IP}"]
         for i, (cpus, ports) in enumerate(zip((1, 2), RAY_NODE_PORTS)):
             where = ["--head", f"--port={RAY_HEAD_PORT}"] if i == 0 else [f"--address={self.address}"]
             node_env = {**self.env, "KD_STATE_DIR": str(root / f"node{i}")}
