@@ -94,10 +94,10 @@ RAY_NODE_PORTS = [
 
 
 class RayCluster:
-    """Two Ray nodes on this machine, both on a loopback address (RAY_NODE_IP), joined with `python -m benchmarks join` (1 and 2 CPUs: two
-    hardware identities, since a machine's identity includes the threads its runs use). Each node has its own state
-    folder and its own Ray temp folder; stop() ends this cluster's processes only (never `ray stop`, which ends every
-    Ray process of the user)."""
+    """Two Ray nodes on this machine, both on a loopback address (RAY_NODE_IP), joined with `python -m benchmarks join`
+    (1 and 2 CPUs: two hardware identities, since a machine's identity includes the threads its runs use). Each node
+    has its own state folder and its own Ray temp folder; stop() ends this cluster's processes only (never `ray stop`,
+    which ends every Ray process of the user)."""
 
     def __init__(self, db_url: str, env: dict[str, str], root: Path):
         import sys

@@ -167,3 +167,27 @@ def test_without_the_cluster_extra_a_ray_address_gets_one_sentence(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_ray)
     with pytest.raises(cluster.ClusterUnavailable, match=r"Ray is not installed: pip install 'kd-dashboard\[cluster"):
         cluster.connect("127.0.0.1:6390")
+
+
+def test_a_student_distilled_on_a_cluster_node_reaches_this_machines_sidebar(tmp_path, monkeypatch):
+    from benchmarks.distill.live import LiveConfig
+    from benchmarks.distill.live_jobs import META, Job, LiveStore
+    from benchmarks.jobs.kinds import STUDENT_FILE
+    from benchmarks.jobs.service import fetch_students
+
+    monkeypatch.setenv("KD_STATE_DIR", str(tmp_path / "dashboard"))
+    jobs = Jobs(load_settings())
+    job, _ = jobs.board.submit("live", LiveRequest(("pocket", "teacher"), {}).to_json(), "gpu-box", "ray")
+    node = LiveStore(tmp_path / "node" / "live")  # the node's own state folder
+    folder = node.root / "students" / job.id
+    folder.mkdir(parents=True)
+    made = Job(job.id, ("pocket", "teacher"), LiveConfig(), time.time(), state="finished")
+    (folder / META).write_text(made.to_json())
+    (folder / "model.safetensors").write_bytes(b"weights")
+    jobs.board.put_file(job.id, STUDENT_FILE, node.pack(job.id))
+    assert fetch_students(jobs) == 0  # not finished yet: nothing to fetch
+    jobs.board.claim(job.id, "GPU: somewhere")
+    jobs.board.end(job.id, "finished", "finished in 60 s")
+    assert fetch_students(jobs) == 1 and fetch_students(jobs) == 0  # once
+    [student] = LiveStore.of(jobs.settings).students()
+    assert student.id == job.id and (student.folder / "model.safetensors").read_bytes() == b"weights"

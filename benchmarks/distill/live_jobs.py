@@ -8,9 +8,11 @@ moved into place by one rename, so a killed job leaves nothing loadable.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
+import tarfile
 import time
 import traceback
 from dataclasses import asdict, dataclass, replace
@@ -136,6 +138,25 @@ class LiveStore:
                 continue
             found.append(Student(folder.name, folder, job))
         return sorted(found, key=lambda s: s.job.updated, reverse=True)
+
+    def pack(self, job_id: str) -> bytes:
+        """A finished student's folder as a gzipped tar: how it travels from a cluster node to the dashboards."""
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+            tar.add(self.root / "students" / job_id, arcname=job_id)
+        return buffer.getvalue()
+
+    def adopt(self, job_id: str, packed: bytes) -> None:
+        """Unpack a student made on another machine; like a local one it becomes loadable by one rename."""
+        if (self.root / "students" / job_id).is_dir():
+            return
+        partial = self._dir("partial") / f"adopt-{job_id}"
+        shutil.rmtree(partial, ignore_errors=True)
+        with tarfile.open(fileobj=io.BytesIO(packed), mode="r:gz") as tar:
+            tar.extractall(partial, filter="data")  # regular files inside the folder only
+        os.rename(partial / job_id, self._dir("students") / job_id)
+        shutil.rmtree(partial, ignore_errors=True)
+        self._prune()
 
     def _prune(self) -> None:
         for old in self.students()[self.keep :]:

@@ -90,12 +90,18 @@ def run_live(request_json: str, ctx: JobContext, settings: Settings, log: Log) -
         ctx.board.update(ctx.job.id, detail=json.loads(changed.to_json()), current=changed.phase,
                          done=last, total=changed.config.steps, fraction=last / max(1, changed.config.steps))
 
-    ended = LiveStore.of(settings).run(job, settings, report, ctx.cancelled, log)
+    store = LiveStore.of(settings)
+    ended = store.run(job, settings, report, ctx.cancelled, log)
+    if ended.state == "finished" and ctx.job.backend != "local":  # made on a cluster node: travels in the database
+        ctx.board.put_file(ctx.job.id, STUDENT_FILE, store.pack(ctx.job.id))
     if ended.state == "failed":
         raise _Failed(ended.message)
     if ended.state == "stopped":
         raise KeyboardInterrupt
     return f"finished in {ended.seconds:.0f} s"
+
+
+STUDENT_FILE = "student.tar.gz"
 
 
 class _Failed(RuntimeError):

@@ -115,6 +115,23 @@ class Jobs:
         return self.board.cancel(job_id)
 
 
+def fetch_students(jobs: Jobs) -> int:
+    """Live students distilled on cluster nodes, unpacked into this machine's state folder (once each), so the
+    sidebar offers them as it offers local ones. Returns how many arrived."""
+    from benchmarks.distill.live_jobs import LiveStore
+    from benchmarks.jobs.kinds import STUDENT_FILE
+
+    store, arrived = LiveStore.of(jobs.settings), 0
+    for job in jobs.jobs("live"):
+        if job.state != "finished" or job.backend == LOCAL or (store.root / "students" / job.id).is_dir():
+            continue
+        packed = jobs.board.get_file(job.id, STUDENT_FILE)
+        if packed is not None:
+            store.adopt(job.id, packed)
+            arrived += 1
+    return arrived
+
+
 def request_summary(job: JobRecord) -> str:
     """What a job is doing, in a few words for a queue table (its request's pair or teacher)."""
     raw = json.loads(job.request)

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from benchmarks.core.background import pid_alive
 from benchmarks.store.database import Database
+from benchmarks.store.schema import job_files
 from benchmarks.store.schema import jobs as table
 
 State = Literal["queued", "running", "finished", "failed", "stopped"]
@@ -197,12 +198,24 @@ class JobBoard:
             conn.execute(sa.update(table).where(table.c.id == job_id, table.c.state == "running").values(cancel=True))
         return self.get(job_id)
 
+    # --- files a job leaves ---------------------------------------------------------------------------------
+
+    def put_file(self, job_id: str, name: str, data: bytes) -> None:
+        with self.db.transaction() as conn:
+            self.db.upsert(conn, job_files, {"job_id": job_id, "name": name, "data": data}, True)
+
+    def get_file(self, job_id: str, name: str) -> bytes | None:
+        with self.db.reading() as conn:
+            return conn.execute(sa.select(job_files.c.data).where(job_files.c.job_id == job_id,
+                                                                  job_files.c.name == name)).scalar()
+
     def prune(self, kind: str, keep: int) -> int:
         """Keep the newest `keep` ended jobs of a kind; waiting and running ones are never touched."""
         with self.db.transaction() as conn:
             ended = conn.execute(sa.select(table.c.id).where(table.c.kind == kind, table.c.state.not_in(ACTIVE))
                                  .order_by(table.c.updated.desc()).offset(keep)).scalars().all()
             if ended:
+                conn.execute(sa.delete(job_files).where(job_files.c.job_id.in_(ended)))
                 conn.execute(sa.delete(table).where(table.c.id.in_(ended)))
         return len(ended)
 

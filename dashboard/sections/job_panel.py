@@ -16,7 +16,8 @@ from dashboard import resources, safe
 from dashboard.sections import job_control
 
 FAST_S, SLOW_S = 2.0, 15.0
-UNAVAILABLE = (StoreUnavailable, ClusterUnavailable)
+# The database or the cluster out of reach, or a state folder this server cannot write: one sentence on the page.
+UNAVAILABLE = (StoreUnavailable, ClusterUnavailable, OSError)
 
 
 def kind_jobs(kind: str) -> list[JobRecord]:
@@ -24,7 +25,7 @@ def kind_jobs(kind: str) -> list[JobRecord]:
     try:
         return resources.jobs().jobs(kind, limit=20)
     except UNAVAILABLE as exc:
-        st.warning(safe.message(exc))
+        st.warning(f"Background jobs are unavailable: {safe.message(exc)}")
         return []
 
 
@@ -40,7 +41,10 @@ def watch(kind: str, body: Callable[[list[JobRecord]], None], changed: Callable[
         jobs = kind_jobs(kind)
         if any(j.active for j in jobs) != was_active or changed() != seen:
             st.rerun()
-        body(jobs)
+        try:
+            body(jobs)
+        except UNAVAILABLE as exc:
+            st.warning(f"Background jobs are unavailable: {safe.message(exc)}")
 
     panel()
 

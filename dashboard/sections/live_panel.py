@@ -13,6 +13,7 @@ from benchmarks.core.settings import Settings
 from benchmarks.distill.live import LAYER_CHOICES, STEPS_RANGE, T_RANGE, LiveConfig, labels_available
 from benchmarks.distill.live_jobs import Job
 from benchmarks.jobs.kinds import LiveRequest, live_job_of
+from benchmarks.jobs.service import fetch_students
 from benchmarks.store.jobs import JobRecord, QueueFull
 from dashboard import resources, safe
 from dashboard.charts.live import SMOOTH, dev_figure, loss_figure
@@ -89,6 +90,8 @@ def _form(pair_spec: PairSpec) -> None:
 def _jobs() -> None:
     def view(records: list[JobRecord]) -> None:
         resources.jobs().ensure_worker("live")  # heals a request that came in as a worker was exiting
+        if fetch_students(resources.jobs()):  # made on a cluster node: now in this machine's sidebar too
+            st.rerun()
         queued = [r for r in records if r.state == "queued"]
         for place, record in enumerate(reversed(queued), 1):
             left, right = st.columns([4, 1])
