@@ -60,6 +60,22 @@ def run_lock(path: Path, what: str = "Another benchmark run") -> Iterator[None]:
         lock.release()
 
 
+def lock_holder(path: Path) -> str | None:
+    """Whether a run_lock at `path` is held now ("another process") or not (None). Probed by taking the lock for an
+    instant, so a lock left by a dead process never counts."""
+    if not path.exists():
+        return None  # nothing ever ran here
+    lock = FileLock(str(path), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        return "another process"
+    except OSError:
+        return None
+    lock.release()
+    return None
+
+
 def spawn(args: Sequence[str], log_path: Path, env: dict[str, str] | None = None) -> int:
     """Start `python -m benchmarks <args>` detached from the caller, in its own process group (so a stop ends it and
     its measuring subprocesses together), stopped when this process exits. Returns its pid."""

@@ -23,7 +23,7 @@ import torch
 
 from benchmarks.core.data import DataUnavailable, load_sst2, read_sentences
 from benchmarks.core.device import detect_hardware
-from benchmarks.core.models import POCKET_DIR, ModelLoadError, canonical_columns, load_model
+from benchmarks.core.models import POCKET_DIR, ModelLoadError, load_model
 from benchmarks.core.pairs import ModelSpec
 from benchmarks.core.settings import Settings
 from benchmarks.distill.live import (
@@ -85,7 +85,7 @@ class Job:
                 "config": LiveConfig(**raw["config"]),
                 "losses": tuple(StepLoss(*row) for row in raw["losses"]),
                 "checks": tuple(DevCheck(**c) for c in raw["checks"]),
-                "scores": tuple(DevScore(**s) for s in raw["scores"]),
+                "scores": tuple(DevScore.from_dict(s) for s in raw["scores"]),
             }
         )
 
@@ -259,7 +259,6 @@ class LiveStore:
         teacher, folder: Path, dev, teacher_pred, config: LiveConfig, settings: Settings
     ) -> tuple[DevScore, ...]:
         """Teacher, the bundled pocket student and this student (as stored, fp16 -> fp32), timed in this one process."""
-        columns = canonical_columns(teacher.labels)
         models = [("teacher", teacher)]
         if "pocket" in settings.allowed_sources and (POCKET_DIR / "student" / "config.json").is_file():
             models.append(
@@ -277,7 +276,7 @@ class LiveStore:
                 m.model,
                 m.tokenizer,
                 dev,
-                canonical_columns(m.labels) if name != "teacher" else columns,
+                m.labels,
                 teacher_pred,
                 min(config.max_length, m.max_length),
             )

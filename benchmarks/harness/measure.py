@@ -21,8 +21,9 @@ import torch
 from benchmarks.analysis.metrics import Latency, accuracy_with_ci
 from benchmarks.core.data import LabelledTexts, sample_sentences
 from benchmarks.core.device import detect_hardware, detect_software, synchronize
-from benchmarks.core.inference import dataset_logits
-from benchmarks.core.models import canonical_logits, load_model
+from benchmarks.core.figures import weights_bytes
+from benchmarks.core.inference import score_texts, tokenized
+from benchmarks.core.models import load_model
 from benchmarks.harness.results import (
     Accuracy,
     BenchmarkConfig,
@@ -172,26 +173,6 @@ class _MemoryProbe:
         return torch.cuda.max_memory_reserved(self.device) / 2**20 if self.cuda else 0.0
 
 
-class _ByteCounter:
-    """A write-only file that only counts: the serialized size without holding a copy in memory."""
-
-    def __init__(self) -> None:
-        self.n = 0
-
-    def write(self, data: bytes) -> int:
-        self.n += len(data)
-        return len(data)
-
-    def flush(self) -> None:
-        pass
-
-
-def serialized_bytes(model: torch.nn.Module) -> int:
-    counter = _ByteCounter()
-    torch.save(model.state_dict(), counter)
-    return counter.n
-
-
 # --- one model --------------------------------------------------------------------------------------
 
 
@@ -200,16 +181,13 @@ def score(model, tokenizer, labels: tuple[str, ...], data: LabelledTexts, settin
     """Accuracy on `data` with its Wilson interval, and the time to score it end to end (tokenizer
     included, length-sorted batches padded only to their own longest sentence)."""
     texts = list(data.texts)
-    synchronize(device)
-    start = time.perf_counter()
-    logits = dataset_logits(model, tokenizer, texts, settings.eval_batch_size, max_length, device)
-    synchronize(device)
-    eval_s = time.perf_counter() - start
-    predicted = canonical_logits(logits, labels).argmax(dim=-1).tolist()  # 1 = positive, as in the gold labels
-    correct = sum(p == g for p, g in zip(predicted, data.labels))
+    synchronize(device)  # the timing loop's last calls are not billed to scoring
+    scored = score_texts(tokenized(model, tokenizer, max_length, device), texts, labels, settings.eval_batch_size)
+    predicted = scored.predictions.tolist()
+    correct = scored.correct(data.labels)
     ci = accuracy_with_ci(correct, len(texts))
     real_tokens = sum(len(ids) for ids in tokenizer(texts, truncation=True, max_length=max_length)["input_ids"])
-    return Accuracy(data.source, correct, len(texts), ci.low, ci.high, eval_s, real_tokens,
+    return Accuracy(data.source, correct, len(texts), ci.low, ci.high, scored.seconds, real_tokens,
                     "".join(map(str, predicted)), "".join(map(str, data.labels)))
 
 
@@ -245,7 +223,7 @@ def measure(config: BenchmarkConfig, eval_data: LabelledTexts | None = None,
     prepared = _runtime(config, loaded, shapes)
     model = prepared.model
     convert_s = time.perf_counter() - start
-    variant_bytes = prepared.artefact_bytes or serialized_bytes(loaded.model)
+    variant_bytes = prepared.artefact_bytes or weights_bytes(loaded.model)
     loaded = replace(loaded, model=model)  # drop the torch model where a runtime holds its own copy
     load_peak_mb = memory.peak_mb()
     memory.reset()  # from here the peak covers the resident weights plus inference activations

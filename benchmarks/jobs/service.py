@@ -94,7 +94,9 @@ class Jobs:
         return str(self.db.path) if self.db.path is not None else self.db.url.render_as_string(hide_password=False)
 
     def lock_path(self, kind: str) -> Path:
-        path = self.settings.state_dir / "jobs" / f"{kind}.lock"
+        from benchmarks.jobs.work import lane_lock
+
+        path = lane_lock(self.settings.state_dir, kind)
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import signal
 import threading
 import traceback
+from pathlib import Path
 from typing import Callable
 
 from benchmarks.core.background import RunInProgress, follow_parent, run_lock
@@ -71,6 +72,11 @@ def execute(board: JobBoard, job_id: str, settings: Settings, log: Log = print,
     return board.get(job.id)
 
 
+def lane_lock(state_dir: Path, kind: str) -> Path:
+    """The file lock of a kind's drainer on this machine: held while one of its jobs runs here."""
+    return state_dir / "jobs" / f"{kind}.lock"
+
+
 def _own_signals() -> bool:
     """Whether this job may turn a Stop into SIGTERM: only in a worker's main thread, where the handler is ours."""
     in_main = threading.current_thread() is threading.main_thread()
@@ -102,7 +108,7 @@ def drain(board: JobBoard, kind: str, settings: Settings, log: Log = print) -> i
     target, ran = here.fingerprint(), 0
     while True:
         try:
-            with run_lock(settings.state_dir / "jobs" / f"{kind}.lock", "Another job of this kind"):
+            with run_lock(lane_lock(settings.state_dir, kind), "Another job of this kind"):
                 while (job_id := board.next_queued(kind, target, "local")) is not None:
                     if execute(board, job_id, settings, log, holder) is not None:
                         ran += 1
