@@ -70,7 +70,7 @@ def run_heads(request_json: str, ctx: JobContext, settings: Settings, log: Log) 
     data = load_sst2("validation", request.data).head(request.sentences)
     result = heads.pair_head_importance(pair, data, lambda done, total, current: ctx.progress(
         done / total, done, total, current))
-    path = heads.cache_file(settings.state_dir, pair.teacher.fingerprint, pair.student.fingerprint, len(data))
+    path = heads.cache_file(settings.state_dir, pair.teacher.fingerprint, pair.student.fingerprint, data)
     heads.save(path, result)
     # The result rides in the job's row too: a dashboard on another machine saves it into its own cache.
     ctx.detail({"cache_name": path.name, "result": result.to_json()}, force=True)

@@ -71,8 +71,9 @@ def panel(spec: PairSpec, device: str, text: str) -> None:
     sentences = st.select_slider("SST-2 dev sentences (the first N)", SIZES, value=200, key="heads_n")
     loaded = resources.pair(spec, device)
     state = resources.settings().state_dir
-    path = heads.cache_file(state, loaded.teacher.fingerprint, loaded.student.fingerprint, sentences)
-    found = heads.load_cached(path)
+    data = resources.sst2_dev().head(sentences)
+    path = heads.cache_file(state, loaded.teacher.fingerprint, loaded.student.fingerprint, data)
+    found = heads.stored(state, loaded.teacher.fingerprint, loaded.student.fingerprint, data)
     if found is not None:
         results(found, resources.attention_maps(spec, device, text, resources.settings().attention_max_tokens))
         return
@@ -89,7 +90,7 @@ def panel(spec: PairSpec, device: str, text: str) -> None:
             job_panel.progress(running, "Masking head", "heads")
             return
         job_panel.ended(next(iter(mine), None), "head-importance run")
-        texts = resources.sst2_dev().texts[:sentences]
+        texts = data.texts
         estimate = resources.head_importance_estimate(spec, device, texts)
         passes = sum(m.n_layers * m.n_heads + 1 for m in (loaded.teacher, loaded.student))
         st.write(
