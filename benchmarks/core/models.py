@@ -4,10 +4,11 @@ labels up with the canonical NEGATIVE/POSITIVE order."""
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
+import os
 import pickle
 import re
+import stat
 import threading
 import time
 from dataclasses import dataclass, field
@@ -33,7 +34,15 @@ from benchmarks.core.hub import hub_reachable
 from benchmarks.core.pairs import ModelSpec, PairSpec
 from benchmarks.core.paths import scrub, shown
 from benchmarks.core.settings import DATA_DIR, Settings, load_settings
-from benchmarks.core.vetting import FolderRefused, check_config_size, resolve_folder, vet_folder
+from benchmarks.core.vetting import (
+    WEIGHT_SUFFIXES,
+    FolderRefused,
+    check_config_size,
+    named_files,
+    read_config,
+    resolve_folder,
+    vet_folder,
+)
 from benchmarks.core.vocabulary import CANONICAL_LABELS
 
 log = logging.getLogger(__name__)
@@ -122,18 +131,22 @@ def check_local_folder(path: str | Path, settings: Settings | None = None) -> Pa
     before anything loads it. Pickle weights (pytorch_model.bin) are accepted as on the Hub: load_model reads them
     only through torch's weights_only loader, and only when no safetensors are there."""
     settings = settings or load_settings()
-    roots = (*settings.model_roots, settings.students_dir)  # live-distilled students load like any folder
+    roots = _local_roots(settings)
     try:
         folder = resolve_folder(str(path), roots)
         if not (folder / "config.json").is_file():
             raise FolderRefused(f"{shown(folder, roots)} is not a Hugging Face model folder (no config.json).")
+        _vet(folder, roots, settings)
         if not _weight_files(folder):
             raise FolderRefused(f"{shown(folder, roots)} holds no model weights (model.safetensors or "
                                 f"pytorch_model.bin).")
-        _vet(folder, roots, settings)
     except FolderRefused as exc:
         raise ModelLoadError(str(exc)) from None
     return folder
+
+
+def _local_roots(settings: Settings) -> tuple[Path, ...]:
+    return (*settings.model_roots, settings.students_dir)  # live-distilled students load like any folder
 
 
 def _vet(folder: Path, roots: tuple[Path, ...], settings: Settings) -> dict:
@@ -184,8 +197,10 @@ def _hub_folder_or_id(repo_id: str) -> tuple[str, bool]:
 
 
 def _weight_files(folder: Path) -> list[Path]:
-    """The files from_pretrained would read: safetensors when there are any, else pytorch_model*.bin."""
-    return sorted(folder.glob("*.safetensors")) or sorted(folder.glob("pytorch_model*.bin"))
+    """The top-level files from_pretrained would read: safetensors (or their index) when there are any, else
+    pytorch_model*.bin (or its index)."""
+    return (sorted([*folder.glob("*.safetensors"), *folder.glob("*.safetensors.index.json")])
+            or sorted(folder.glob("pytorch_model*.bin*")))
 
 
 def _from_pretrained(source: str, revision: str | None, attn_implementation: str) -> tuple[PreTrainedModel, str]:
@@ -215,14 +230,23 @@ def _from_pretrained(source: str, revision: str | None, attn_implementation: str
     return model, PICKLE_NOTE
 
 
-def _weights_fingerprint(folder: Path) -> tuple[str, int]:
-    files = _weight_files(folder)
-    digest = hashlib.sha256()
+def _weights_fingerprint(folder: Path, roots: tuple[Path, ...]) -> tuple[str, int]:
+    """Hash of every weights file, the shards an index names included; each opened so that it cannot block, and
+    read only if it is a regular file (vetting checked the names; this checks what is opened)."""
+    sharded = [folder / name for name, _ in named_files(folder, roots) if Path(name).suffix in WEIGHT_SUFFIXES]
+    files = sorted({*_weight_files(folder), *sharded})
+    digest, size = hashlib.sha256(), 0
     for f in files:
-        with f.open("rb") as fh:
+        fd = os.open(f, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(fd, "rb") as fh:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise FolderRefused(f"{shown(f, roots)} is not a regular file (a pipe, device or socket); a model "
+                                    f"folder holds only files.")
             for chunk in iter(lambda: fh.read(1 << 22), b""):
                 digest.update(chunk)
-    return digest.hexdigest()[:16], sum(f.stat().st_size for f in files)
+            size += info.st_size
+    return digest.hexdigest()[:16], size
 
 
 def _architecture_model(role: str, attn: str) -> tuple[PreTrainedModel, str]:
@@ -252,25 +276,26 @@ def load_model(
             model, fingerprint = _architecture_model(spec.role, attn_implementation)
             size, weights_note = 0, ""
         else:
+            roots: tuple[Path, ...] = ()
             if spec.source == "local":
                 folder = check_local_folder(spec.ref, settings)  # vetted there
-                _refuse_remote_code(
-                    json.loads((folder / "config.json").read_text()), shown(folder, settings.model_roots)
-                )
+                roots = _local_roots(settings)
+                _refuse_remote_code(read_config(folder, roots), shown(folder, roots))
             elif spec.source == "pocket":
-                folder = POCKET_DIR / spec.ref
+                folder, roots = POCKET_DIR / spec.ref, (POCKET_DIR,)
                 if not (folder / "config.json").is_file():
                     raise ModelLoadError(f"The pocket {spec.ref} is missing from {shown(folder)}: run `python -m "
                                          f"benchmarks distill`.")
-                _refuse_remote_code(_vet(folder, (POCKET_DIR,), settings), shown(folder))
+                _refuse_remote_code(_vet(folder, roots, settings), shown(folder))
             else:
                 where, cached = _hub_folder_or_id(spec.ref)
                 folder = Path(where)
                 if cached:  # a snapshot's files are links into its repository's blobs/: that folder is the root
-                    _refuse_remote_code(_vet(folder, (folder.parent.parent,), settings), spec.ref)
+                    roots = (folder.parent.parent,)
+                    _refuse_remote_code(_vet(folder, roots, settings), spec.ref)
             revision = None
             if spec.source != "hub" or folder.is_dir():
-                fingerprint, size = _weights_fingerprint(folder)
+                fingerprint, size = _weights_fingerprint(folder, roots)
                 # a cache snapshot is named after its commit: the same key as online
                 if spec.source == "hub" and cached:
                     fingerprint = folder.name
