@@ -130,6 +130,44 @@ def test_custom_pair_tells_folders_from_hub_ids(tiny_pair_dirs):
     assert pair.teacher.source == "local" and pair.student.source == "hub"
 
 
+def _refusal(ref: str) -> str:
+    """What a visitor reads for `ref` typed as a teacher (the sidebar's custom pair)."""
+    with pytest.raises(ModelLoadError) as refused:
+        load_model(custom_pair(ref, ref).teacher)
+    return str(refused.value)
+
+
+def test_no_existence_oracle(allow_tmp_models, tmp_path, monkeypatch):
+    """Issue 28, class 2: whether something exists outside the roots never changes the answer."""
+    root = allow_tmp_models[0].parent
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "var" / "scores").mkdir(parents=True)  # exists, outside the roots
+    (tmp_path / "etc").mkdir()
+    pairs = [
+        ("var/scores", "var/nothere"),  # one slash: could be a Hub id; neither is a folder under the roots
+        (f"{root}/../etc", f"{root}/../nonexistent"),
+        ("var/../etc", "var/../nonexistent"),
+        (str(tmp_path / "etc"), str(tmp_path / "nonexistent")),
+        (f"{root}/missing", str(tmp_path / "etc")),
+        ("./var/scores", "./var/nothere"),
+    ]
+    for there, absent in pairs:
+        assert _refusal(there).replace(there, "X") == _refusal(absent).replace(absent, "X"), (there, absent)
+    folder_sentences = {_refusal(ref) for pair in pairs[1:] for ref in pair}
+    assert len(folder_sentences) == 1 and "KD_MODEL_ROOTS" in folder_sentences.pop()
+
+
+def test_live_students_are_named_relative_to_the_state_folder(allow_tmp_models, tmp_path, monkeypatch):
+    import shutil
+
+    monkeypatch.setenv("KD_STATE_DIR", str(tmp_path))
+    shutil.copytree(allow_tmp_models[1], tmp_path / "live" / "students" / "abc12345")
+    pair = custom_pair("live/students/abc12345", "live/students/abc12345")
+    assert pair.student.source == "local" and pair.student.display_name == "abc12345"
+    assert load_model(pair.student).n_layers == 1
+    assert "KD_MODEL_ROOTS" in _refusal("live/students/../../etc")
+
+
 @needs_pocket
 def test_architecture_pair_is_real_size():
     pair = load_pair(BUILTIN_PAIRS["architecture"])

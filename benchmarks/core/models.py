@@ -47,6 +47,7 @@ from benchmarks.core.vocabulary import CANONICAL_LABELS
 
 log = logging.getLogger(__name__)
 POCKET_DIR = DATA_DIR / "pocket"
+LIVE_STUDENTS = "live/students/"  # refs of live-distilled students start so (relative to the state folder)
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9._-]{1,96})?$")
 PICKLE_NOTE = (
     "No safetensors weights were available, so the pickle weights (pytorch_model.bin) were read with torch's "
@@ -131,9 +132,9 @@ def check_local_folder(path: str | Path, settings: Settings | None = None) -> Pa
     before anything loads it. Pickle weights (pytorch_model.bin) are accepted as on the Hub: load_model reads them
     only through torch's weights_only loader, and only when no safetensors are there."""
     settings = settings or load_settings()
-    roots = _local_roots(settings)
+    roots = settings.local_roots
     try:
-        folder = resolve_folder(str(path), roots)
+        folder = resolve_folder(str(live_student_path(str(path), settings)), roots)
         if not (folder / "config.json").is_file():
             raise FolderRefused(f"{shown(folder, roots)} is not a Hugging Face model folder (no config.json).")
         _vet(folder, roots, settings)
@@ -145,12 +146,19 @@ def check_local_folder(path: str | Path, settings: Settings | None = None) -> Pa
     return folder
 
 
-def _local_roots(settings: Settings) -> tuple[Path, ...]:
-    return (*settings.model_roots, settings.students_dir)  # live-distilled students load like any folder
-
-
 def _vet(folder: Path, roots: tuple[Path, ...], settings: Settings) -> dict:
     return vet_folder(folder, roots, settings.max_model_mb * 1_000_000, settings.max_params_m * 1_000_000)
+
+
+def live_student_ref(folder: Path) -> str:
+    """How a live-distilled student is named in links and fields: relative to the state folder, never the server's
+    absolute path (`live/students/<id>`)."""
+    return f"{LIVE_STUDENTS}{folder.name}"
+
+
+def live_student_path(ref: str, settings: Settings) -> str | Path:
+    """A `live/students/<id>` ref as the folder under the state folder; any other ref unchanged."""
+    return settings.state_dir / ref if ref.startswith(LIVE_STUDENTS) else ref
 
 
 def _refuse_remote_code(config_dict: dict, where: str) -> None:
@@ -279,7 +287,7 @@ def load_model(
             roots: tuple[Path, ...] = ()
             if spec.source == "local":
                 folder = check_local_folder(spec.ref, settings)  # vetted there
-                roots = _local_roots(settings)
+                roots = settings.local_roots
                 _refuse_remote_code(read_config(folder, roots), shown(folder, roots))
             elif spec.source == "pocket":
                 folder, roots = POCKET_DIR / spec.ref, (POCKET_DIR,)
