@@ -153,7 +153,7 @@ def test_no_existence_oracle(allow_tmp_models, tmp_path, monkeypatch):
     ]
     for there, absent in pairs:
         assert _refusal(there).replace(there, "X") == _refusal(absent).replace(absent, "X"), (there, absent)
-    folder_sentences = {_refusal(ref) for pair in pairs[1:] for ref in pair}
+    folder_sentences = {_refusal(ref) for pair in (pairs[1], pairs[3], pairs[4], pairs[5]) for ref in pair}
     assert len(folder_sentences) == 1 and "KD_MODEL_ROOTS" in folder_sentences.pop()
 
 
@@ -174,3 +174,28 @@ def test_architecture_pair_is_real_size():
     assert pair.spec.architecture_only
     assert (pair.teacher.n_layers, pair.student.n_layers) == (12, 6)
     assert 109e6 < pair.teacher.n_params < 110e6 and 66e6 < pair.student.n_params < 67.5e6
+
+
+def test_every_spelling_of_a_folder_shares_one_load(allow_tmp_models, tmp_path, monkeypatch):
+    """Issue 28, class 3: eight spellings of one teacher, one load (the dashboard's cache sees canonical names)."""
+    from dashboard import resources
+
+    teacher, student = allow_tmp_models
+    root = teacher.parent
+    (root / "linked-teacher").symlink_to(teacher)
+    monkeypatch.chdir(root.parent)
+    monkeypatch.setenv("HOME", str(root.parent))
+    spellings = [str(teacher), f"{teacher}/", f"{root}//teacher", f"{root}/./teacher", f"{root.name}/teacher",
+                 f"./{root.name}/teacher", str(root / "linked-teacher"), f"~/{root.name}/teacher"]
+    loads: list[str] = []
+    real = resources.load_model
+    monkeypatch.setattr(resources, "load_model", lambda spec, *a: loads.append(spec.ref) or real(spec, *a))
+    resources.settings.clear()
+    resources._loading.clear()
+    try:
+        models = {id(resources.pair(custom_pair(s, str(student))).teacher) for s in spellings}
+    finally:
+        (root / "linked-teacher").unlink()
+        resources._loading.clear()
+        resources.settings.clear()
+    assert len(models) == 1 and loads == [str(teacher.resolve()), str(student.resolve())], loads

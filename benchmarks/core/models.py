@@ -31,7 +31,7 @@ from transformers import (
 from transformers.utils import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME, has_file
 
 from benchmarks.core.hub import hub_reachable
-from benchmarks.core.pairs import ModelSpec, PairSpec
+from benchmarks.core.pairs import LIVE_STUDENTS, ModelSpec, PairSpec
 from benchmarks.core.paths import scrub, shown
 from benchmarks.core.settings import DATA_DIR, Settings, load_settings
 from benchmarks.core.vetting import (
@@ -47,7 +47,6 @@ from benchmarks.core.vocabulary import CANONICAL_LABELS
 
 log = logging.getLogger(__name__)
 POCKET_DIR = DATA_DIR / "pocket"
-LIVE_STUDENTS = "live/students/"  # refs of live-distilled students start so (relative to the state folder)
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9._-]{1,96})?$")
 PICKLE_NOTE = (
     "No safetensors weights were available, so the pickle weights (pytorch_model.bin) were read with torch's "
@@ -340,6 +339,24 @@ def load_model(
         time.perf_counter() - started,
     )
     return LoadedModel(spec, model, tokenizer, labels, note, fingerprint, size, attn_implementation, weights_note)
+
+
+def canonical_spec(spec: ModelSpec, settings: Settings | None = None) -> ModelSpec:
+    """One name per model, so that every spelling of it shares one load: a local folder by its real path (the
+    bundled pocket folders as the pocket source, where that is allowed); anything else, or a folder that will be
+    refused anyway, as it is. Never shown: the visitor's own spelling stays in the sidebar and the link."""
+    settings = settings or load_settings()
+    if spec.source != "local":
+        return spec
+    try:
+        folder = resolve_folder(str(live_student_path(spec.ref, settings)), settings.local_roots)
+    except FolderRefused:
+        return spec  # the load refuses it, in the same words for every spelling
+    if "pocket" in settings.allowed_sources:
+        for name in ("teacher", "student"):
+            if folder == (POCKET_DIR / name).resolve():
+                return ModelSpec("pocket", name, spec.role)
+    return ModelSpec("local", str(folder), spec.role)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from benchmarks.core.vocabulary import Role, Source
 
+LIVE_STUDENTS = "live/students/"  # refs of live-distilled students start so (relative to the state folder)
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -75,10 +77,10 @@ def custom_pair(teacher_ref: str, student_ref: str, roots: tuple[Path, ...] | No
 
 
 def looks_local(ref: str, roots: tuple[Path, ...]) -> bool:
-    """A folder, not a Hub id: anything that can only be a path ('.', '/' or '~' first, '..', more than one slash),
-    or an `owner/name` that is a folder under the allowed roots. The disk is asked only about the roots, so whether
-    something exists elsewhere never changes which refusal a visitor reads."""
-    if ref.startswith((".", "/", "~")) or ".." in Path(ref).parts or ref.count("/") > 1 or "\\" in ref:
+    """A folder, not a Hub id: a path ('.', '/' or '~' first), a live-distilled student (`live/students/<id>`), or a
+    folder under the allowed roots. The disk is asked only about the roots, so whether something exists elsewhere
+    never changes which refusal a visitor reads."""
+    if ref.startswith((".", "/", "~", LIVE_STUDENTS)):
         return True
     try:
         folder = Path(ref).expanduser().resolve()
