@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import Future
 from dataclasses import replace
@@ -16,17 +17,27 @@ from benchmarks.analysis.heads import estimate_seconds
 from benchmarks.analysis.lesson import Round, read_rounds
 from benchmarks.analysis.similarity import LayerSimilarity, layer_similarity
 from benchmarks.core import deadline
+from benchmarks.core.batching import MicroBatcher, Traffic
 from benchmarks.core.data import LabelledTexts, load_sst2
+from benchmarks.core.device import detect_hardware
+from benchmarks.core.inference import BatchedPair, ModelRun, predict_batched, predict_each
 from benchmarks.core.models import LoadedModel, LoadedPair, ModelLoadError, canonical_spec, load_model
 from benchmarks.core.pairs import ModelSpec, PairSpec
 from benchmarks.core.settings import Settings, load_settings
+from benchmarks.harness.comparison import Machine
+from benchmarks.harness.fastest import ANSWER_CELL, Choice, fastest_equivalent
+from benchmarks.harness.results import BenchmarkResult
 from benchmarks.harness.runtime_model import with_runtime
-from benchmarks.harness.store import ResultStore, StoredRecord
+from benchmarks.harness.store import ResultStore, StoredRecord, reference_records
+from benchmarks.store.database import StoreUnavailable
 
 
 @st.cache_resource(show_spinner=False)
 def settings() -> Settings:
-    return load_settings()
+    loaded = load_settings()
+    if loaded.threads:  # KD_THREADS: once per process, before any model runs (torch's pool is process-wide)
+        torch.set_num_threads(loaded.threads)
+    return loaded
 
 
 def _spec(pair: PairSpec) -> tuple[str, ...]:
@@ -93,6 +104,35 @@ def runtime_pair(spec: PairSpec, device: str, choices: dict[str, tuple[str, str]
     return replace(base, **models)
 
 
+@st.cache_resource(show_spinner=False)
+def traffic() -> Traffic:
+    """Compares this server process received lately: the load every answer is labelled with."""
+    return Traffic()
+
+
+@st.cache_resource(show_spinner=False)
+def timing_lock() -> threading.Lock:
+    """Timed repeats take turns, so two visitors' timings never share the cores."""
+    return threading.Lock()
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _batcher(key: tuple[str, ...], device: str, role: str, runtime: str, variant: str,
+             max_tokens: int) -> MicroBatcher[ModelRun]:
+    model = (getattr(_loaded(key, device, "sdpa"), role) if (runtime, variant) == ("eager", "fp32")
+             else _in_runtime(key, device, role, runtime, variant))
+    return MicroBatcher(lambda texts: predict_each(model, texts, max_tokens), name=f"batch {role} {runtime}")
+
+
+def batched_answer(spec: PairSpec, device: str, choices: dict[str, tuple[str, str]], text: str,
+                   max_tokens: int) -> BatchedPair:
+    """One forward pass per model, shared with whoever else asks within the batching window (core/batching.py);
+    Busy when a model's queue is full."""
+    key = _spec(spec)
+    teacher, student = (_batcher(key, device, role, *choices[role], max_tokens) for role in ("teacher", "student"))
+    return predict_batched(teacher, student, text, timeout=float(settings().load_timeout_s))
+
+
 def attention_pair(spec: PairSpec, device: str = "cpu") -> LoadedPair:
     """Separate eager-attention instances: SDPA returns no attention weights. Never benchmarked."""
     return _loaded(_spec(spec), device, "eager")
@@ -157,6 +197,25 @@ def benchmark_store(path: str) -> ResultStore:
 def benchmark_records(path: str, version: tuple[int, str]) -> list[StoredRecord]:
     """Every stored benchmark record; re-read when `version` (ResultStore.version) shows new rows."""
     return benchmark_store(path).records()
+
+
+def default_setups(spec: PairSpec, device: str, offered: list[tuple[str, str]], cell: tuple[int, int] = ANSWER_CELL
+                   ) -> dict[str, Choice]:
+    """Per role, the fastest setup measured on this machine that changes no SST-2 dev answer (harness/fastest.py);
+    eager fp32 where nothing is measured, the store cannot be read or the pair cannot load."""
+    try:
+        path = settings().results_db
+        stored = benchmark_records(path, benchmark_store(path).version())
+    except (StoreUnavailable, OSError):
+        stored = reference_records()
+    results = [s.record for s in stored if isinstance(s.record, BenchmarkResult)]
+    machine = Machine.of(detect_hardware(), device, torch.get_num_threads())
+    try:
+        loaded = pair(spec, device)
+    except ModelLoadError:
+        return {role: fastest_equivalent((), "", machine, offered, cell) for role in ("teacher", "student")}
+    return {role: fastest_equivalent(results, getattr(loaded, role).fingerprint, machine, offered, cell)
+            for role in ("teacher", "student")}
 
 
 # --- Explain page: layer similarity, attributions, head importance (pure computations in benchmarks/analysis) ---

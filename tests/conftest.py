@@ -16,7 +16,7 @@ pytest_plugins = ["tests.servers"]  # the throwaway PostgreSQL server fixture
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
-from benchmarks.loadtest.run import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from benchmarks.loadtest.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from benchmarks.loadtest.server import free_port, start_server, wait_healthy  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent

@@ -9,6 +9,7 @@ import pytest
 
 from benchmarks import cli
 from benchmarks.harness.comparison import (
+    choice_labels,
     default_machine,
     drift,
     flips_vs_eager_fp32,
@@ -33,8 +34,8 @@ def test_speedup_is_teacher_over_student_p50_with_the_flops_ceiling():
 
 
 def test_sweep_ratios_pair_the_two_models_sweep_by_sweep():
-    teacher = result("teacher", sweeps=(1.1, 1.2, 0.95))  # the host slowed the teacher's turns in two sweeps
-    student = result("student", speed=1.8, sweeps=(1.0, 1.0, 1.0))
+    teacher = result("teacher", sweeps=(1.1, 1.2, 0.95), run_id="r1")  # the host slowed the teacher's turns twice
+    student = result("student", speed=1.8, sweeps=(1.0, 1.0, 1.0), run_id="r1")
     for u in speedups([teacher, student]):
         assert u.sweep_ratios == pytest.approx((1.98, 2.16, 1.71))
         assert u.sweep_range == pytest.approx((1.71, 2.16))
@@ -43,6 +44,10 @@ def test_sweep_ratios_pair_the_two_models_sweep_by_sweep():
     assert all(u.sweep_range is None and u.ratio == pytest.approx(1.8) for u in e2e)
     unpaired = result("student", speed=1.8)  # an older record: no sweeps
     assert all(u.sweep_ratios == () and u.sweep_range is None for u in speedups([teacher, unpaired]))
+    # Sweeps pair up only when the two took turns in one run: another run's, or an unknown one's, are unpaired.
+    for other in ("r2", ""):
+        later = dataclasses.replace(student, run_id=other)
+        assert all(u.sweep_ratios == () and u.ratio == pytest.approx(1.8) for u in speedups([teacher, later]))
 
 
 def test_drift_reports_the_typical_and_the_worst_spread_between_sweeps():
@@ -139,3 +144,21 @@ def test_elsewhere_the_page_opens_on_the_fullest_sweep_of_this_device_type():
     assert chosen.device_type == "cpu" and chosen.fingerprint == full[0].hardware.fingerprint
     (on_gpu,) = machines(gpu)
     assert on_gpu.label.startswith("GPU: ") and on_gpu.label.endswith("· 2 threads on the host")
+
+
+def test_select_labels_lead_with_what_tells_machines_apart():
+    from tests.benchmark_fakes import GPU_BOX
+
+    avx512 = HARDWARE.__class__(**{**HARDWARE.__dict__, "torch_cpu_capability": "AVX512"})
+    twin = HARDWARE.__class__(**{**HARDWARE.__dict__, "isa": ("avx2",)})  # reads as HARDWARE: same model, ISA, cores
+    options = machines([*pair_results(), *pair_results(hardware=avx512), *pair_results(hardware=twin),
+                        *pair_results(hardware=GPU_BOX, device="cuda")])
+    labels = choice_labels(options, (HARDWARE.fingerprint, "cpu"))
+    assert len(set(labels.values())) == 4  # no two alike
+    by_fingerprint = {m.fingerprint: labels[m] for m in options}
+    assert by_fingerprint[avx512.fingerprint] == "CPU AVX512 · 2 threads · Test CPU, 2 cores"
+    assert by_fingerprint[HARDWARE.fingerprint].startswith("This machine: CPU AVX2 · 2 threads")
+    # Two machines with one short label are told apart by their hardware fingerprints.
+    assert by_fingerprint[HARDWARE.fingerprint].endswith(f"hardware {HARDWARE.fingerprint[:6]}")
+    assert by_fingerprint[twin.fingerprint].endswith(f"hardware {twin.fingerprint[:6]}")
+    assert by_fingerprint[GPU_BOX.fingerprint] == "GPU NVIDIA H100 · 2 threads on the host"

@@ -7,16 +7,18 @@ from html.parser import HTMLParser
 
 import pytest
 
+from benchmarks.analysis.cost import cost_per_million
 from benchmarks.analysis.decision import (
     Candidate,
     Constraints,
+    admitting,
     decide,
     from_query,
     pareto_front,
     precision_flips,
     to_query,
 )
-from benchmarks.analysis.review_pack import Provenance, review_pack
+from benchmarks.analysis.review_pack import Provenance, frontier_figure, ranking_rows, review_pack
 from benchmarks.harness.candidates import P95_BOUND, candidates
 from tests.benchmark_fakes import result
 
@@ -85,25 +87,34 @@ def test_pareto_front():
 
 def test_url_round_trip_and_hostile_values():
     k = Constraints(8, 64, "p95", budget_ms=12.5, min_accuracy=88, max_drop_pp=1, max_memory_mb=300, max_size_mb=70.5,
-                    objective="size", machine="abc:cpu")
+                    objective="size", machine="abc:cpu", price_per_hour=2.48)
     default = Constraints(1, 128, machine="abc:cpu")
     back, notes = from_query(to_query(k), ["abc:cpu"], [1, 8, 32], [16, 64, 128], default)
     assert back == k and notes == ()
     hostile = {"hw": "<script>", "batch": "7", "seq": "x", "pct": "p42", "budget": "nan", "min_acc": "1e9",
-               "max_drop": "-5", "max_mem": "inf", "rank": "**bold**"}
+               "max_drop": "-5", "max_mem": "inf", "rank": "**bold**", "price": "<b>cheap</b>"}
     got, notes = from_query(hostile, ["abc:cpu"], [1, 8, 32], [16, 64, 128], default)
     assert got == Constraints(8, 128, machine="abc:cpu", min_accuracy=100.0, max_drop_pp=0.0)
-    assert len(notes) == 9 and not any(v in n for n in notes for v in ("<script>", "**bold**", "p42", "1e9"))
+    assert len(notes) == 10
+    assert not any(v in n for n in notes for v in ("<script>", "**bold**", "p42", "1e9", "cheap"))
 
 
 def test_candidates_from_records_and_p95_bound():
-    results = [result("teacher", sweeps=(1.0, 1.02, 0.99)), result("student", speed=2.0, sweeps=(1.0, 0.98, 1.01))]
+    results = [result("teacher", sweeps=(1.0, 1.02, 0.99), run_id="r1"),
+               result("student", speed=2.0, sweeps=(1.0, 0.98, 1.01), run_id="r1")]
     cands = candidates(results, 8, 64, "p95")
     assert cands[0].latency_ms == pytest.approx(results[0].cell(8, 64).model.p99) and cands[0].latency_note == P95_BOUND
     assert candidates(results, 8, 64, "p50")[1].latency_ms == pytest.approx(0.05 * 8 * 64 / 2)
     assert cands[0].accuracy.value == pytest.approx(780 / 872)
     sp = next(v.speedup for v in decide(cands, Constraints(8, 64)).verdicts if v.candidate.role == "student")
     assert sp.paired and sp.ratio == pytest.approx(2.0, rel=0.05) and sp.low > 1.0
+    assert cands[1].run_id == "r1"
+    assert cands[1].sentences_per_s == pytest.approx(results[1].cell(8, 64).sentences_per_s())
+    # The same records from two runs (or from a shipped file that does not say) do not pair their sweeps.
+    for other in ("r2", ""):
+        apart = candidates([results[0], replace(results[1], run_id=other)], 8, 64, "p50")
+        sp = next(v.speedup for v in decide(apart, Constraints(8, 64)).verdicts if v.candidate.role == "student")
+        assert not sp.paired and sp.ratio == pytest.approx(2.0, rel=0.05) and "unpaired" in sp.interval()
     own = {("teacher", "fp32"): ((1, 0, 1), (1, 1, 1))}
     mine = candidates(results, 8, 64, "p50", own)
     assert mine[0].accuracy.value == pytest.approx(2 / 3) and mine[1].accuracy is None  # not scored: no accuracy
@@ -178,3 +189,74 @@ def test_review_pack_is_self_contained_and_escapes_names():
     )
     nothing = review_pack(decide(CANDS, Constraints(8, 128, budget_ms=1)), [], Provenance("CPU", "abc", "t", "d", "h"))
     assert "Nothing measured meets these constraints" in nothing and "Raise the p50 latency budget" in nothing
+
+
+def test_relaxing_rounds_toward_admitting_and_keeps_units():
+    slow = [replace(CANDS[0], latency_ms=308.931, memory_mb=70.123), replace(CANDS[2], latency_ms=400.0)]
+    d = decide(slow, Constraints(8, 128, budget_ms=300))
+    # 308.9 would shut out a p50 of 308.931 ms: the advice rounds up, and following it admits the candidate.
+    assert d.relax == ("Raise the p50 latency budget from 300 ms to 309 ms (by 9 ms): then teacher · fp32 fits.",)
+    assert decide(slow, Constraints(8, 128, budget_ms=309)).recommendation.candidate.name == "teacher · fp32"
+    d = decide(slow, Constraints(8, 128, max_memory_mb=60))
+    assert d.relax == ("Raise the memory cap from 60 MiB to 70.13 MiB (by 10.1 MiB): then teacher · fp32 fits.",)
+    assert decide(slow, Constraints(8, 128, max_memory_mb=70.13)).recommendation is not None
+    thirds = replace(CANDS[0], predictions=(1, 1, 0), labels=(1, 1, 1))  # 66.666… % accurate
+    (relax,) = decide([thirds], Constraints(8, 128, min_accuracy=70)).relax
+    assert "to 66.66 %" in relax  # rounded down, not to 66.67
+    assert decide([thirds], Constraints(8, 128, min_accuracy=66.66)).recommendation is not None
+    assert admitting(1.15, "max_mem") == 1.15 and admitting(0.0012345, "budget") == 0.001235
+
+
+def test_latency_ties_go_to_the_more_accurate_before_the_smaller():
+    small = _cand("student", "int8-dynamic", 30.0, 85, size=40)
+    accurate = _cand("student", "bf16", 30.0, 90, size=120)  # as fast, more accurate: small is dominated
+    d = decide([CANDS[0], small, accurate], Constraints(8, 128))
+    assert d.recommendation.candidate.name == "student · bf16"
+    assert decide([CANDS[0], small, accurate], Constraints(8, 128, objective="size")).recommendation.candidate is small
+
+
+NO_ACCURACY = [replace(c, predictions=None, labels=None, sweep_p50s=(), p50_ms=c.latency_ms) for c in CANDS]
+
+
+def test_without_accuracy_the_decision_rests_on_latency_memory_and_size():
+    d = decide(NO_ACCURACY, Constraints(1, 128))
+    assert d.axis == "memory" and d.recommendation.candidate.name == "student · int8-dynamic"
+    assert any("Accuracy cannot be judged" in r for r in d.reasons)
+    assert any("memory–latency Pareto frontier" in r for r in d.reasons)
+    # The shipped GPU records keep no sweeps: the speed-up still shows, as the ratio of the two p50s.
+    assert any(r.startswith("Speed-up over the teacher") and "3.33× (no interval: no sweeps kept)" in r
+               for r in d.reasons)
+    heavy_fast = replace(NO_ACCURACY[1], variant="bf16", latency_ms=20.0, memory_mb=500)  # fastest, heaviest
+    front = {v.candidate.name for v in decide(NO_ACCURACY + [heavy_fast], Constraints(1, 128)).verdicts if v.pareto}
+    assert front == {"student · int8-dynamic", "student · bf16"}
+    by_accuracy = decide(NO_ACCURACY, Constraints(1, 128, objective="accuracy"))  # nothing to rank by: the fastest
+    assert by_accuracy.recommendation.candidate.name == "student · int8-dynamic"
+    assert any("falls back to the fastest" in r for r in by_accuracy.reasons)
+    lightest = decide(NO_ACCURACY, Constraints(1, 128, objective="memory")).recommendation.candidate
+    assert lightest.name == "student · int8-dynamic"
+
+
+def test_cost_per_million_sentences_from_an_hourly_price():
+    assert cost_per_million(3.6, 1000.0) == pytest.approx(1.0)  # 3.6 an hour, 3.6 M sentences an hour
+    priced = [replace(c, sentences_per_s=8 / c.latency_ms * 1e3) for c in CANDS]
+    assert all(v.cost is None for v in decide(priced, Constraints(8, 128)).verdicts)  # none by default
+    assert "cost / 1M sentences" not in ranking_rows(decide(priced, Constraints(8, 128)))[0]
+    d = decide(priced, Constraints(8, 128, price_per_hour=2.0))
+    best = d.recommendation
+    assert best.cost == pytest.approx(2.0 / (8 / 30.0 * 1e3 * 3600) * 1e6)
+    assert any(r.startswith("Cost: 2.083 per million sentences at 2 per hour") for r in d.reasons)
+    assert ranking_rows(d)[0]["cost / 1M sentences"] == "2.083"
+    pack = review_pack(d, [], Provenance("CPU: Test CPU", "abc", "torch", "SST-2", "feed"))
+    assert "2.083" in pack and "measured on CPU: Test CPU (model-only p50 at batch 8 × 128 tokens)" in pack
+
+
+def test_review_pack_without_accuracy_plots_memory_and_drops_empty_columns():
+    d = decide(NO_ACCURACY, Constraints(1, 128))
+    rows = ranking_rows(d)
+    assert "accuracy [95 %]" not in rows[0] and rows[0]["speed-up vs teacher fp32 (eager) [95 %]"].startswith("3.33×")
+    fig = frontier_figure(d)
+    assert fig.axes[0].get_ylabel() == "peak memory while running (MiB)"
+    named = {t.get_text() for t in fig.axes[0].texts}
+    assert named == {v.candidate.name for v in d.verdicts if v.pareto or v is d.recommendation}
+    pack = review_pack(d, [], Provenance("GPU", "abc", "torch", "no labelled set", "–"))
+    assert "sets peak memory against latency" in pack and "95 % t-interval on log ratios" in pack

@@ -11,7 +11,7 @@ from urllib.parse import urlencode, urlparse
 
 import pytest
 
-from benchmarks.loadtest.run import LOCALHOST
+from benchmarks.loadtest.browser import LOCALHOST
 from benchmarks.loadtest.server import free_port, start_server, wait_healthy
 from tests.conftest import needs_pocket
 

@@ -1,8 +1,10 @@
 import math
+from dataclasses import replace
 
 import pytest
+import torch
 
-from benchmarks.core.inference import InvalidInput, clean_text, predict, predict_pair
+from benchmarks.core.inference import InvalidInput, clean_text, predict, predict_pair, score_texts, tokenized
 from benchmarks.core.models import LoadedPair, load_pair
 from benchmarks.core.pairs import ModelSpec, PairSpec
 
@@ -51,6 +53,31 @@ def test_long_input_is_truncated_and_flagged(tiny):
     assert predict(tiny.student, ["good " * 100], max_tokens=10).predictions[0].tokens == 10
 
 
+class _CountingTokenizer:
+    """Wraps a tokenizer and counts its calls (the timed span of `predict` must tokenize once)."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer, self.calls = tokenizer, 0
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        return self.tokenizer(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.tokenizer, name)
+
+
+def test_the_with_tokenizer_time_tokenizes_once_and_still_flags_truncation(tiny):
+    counting = _CountingTokenizer(tiny.student.tokenizer)
+    student = replace(tiny.student, tokenizer=counting)
+    run = predict(student, ["good " * 100, "good"], max_tokens=10)
+    assert counting.calls == 1  # truncation is read off the one tokenization, not a second one
+    assert [p.truncated for p in run.predictions] == [True, False]
+    assert [p.tokens for p in run.predictions] == [10, 3]
+    exact = predict(student, ["good " * 8], max_tokens=10).predictions[0]  # [CLS] + 8 + [SEP]: fits exactly
+    assert exact.tokens == 10 and not exact.truncated
+
+
 def test_empty_batch_is_refused(tiny):
     with pytest.raises(InvalidInput):
         predict(tiny.teacher, [])
@@ -79,3 +106,36 @@ def test_clean_text_refuses_empty(raw):
 def test_clean_text_refuses_oversize():
     with pytest.raises(InvalidInput, match="limit"):
         clean_text("x" * 101, 100)
+
+
+def test_score_texts_restores_input_order_and_canonical_columns_on_any_callable():
+    # A "model" whose logits are (length, -length) per row, in (POSITIVE, NEGATIVE) column order.
+    def model(input_ids, attention_mask):
+        n = attention_mask.sum(-1).float()
+        return torch.stack([n, -n], -1)
+
+    class Tokens:
+        def __call__(self, texts, **_):
+            width = max(len(t.split()) for t in texts)
+            mask = torch.tensor([[1] * len(t.split()) + [0] * (width - len(t.split())) for t in texts])
+            return {"input_ids": mask.clone(), "attention_mask": mask}
+
+    texts = ["a b c", "a", "a b c d e", "a b"]
+    done = []
+    scored = score_texts(tokenized(model, Tokens()), texts, ("POSITIVE", "NEGATIVE"), batch_size=2,
+                         progress=done.append)
+    assert scored.logits.tolist() == [[-3, 3], [-1, 1], [-5, 5], [-2, 2]]  # back in input order, NEGATIVE first
+    assert scored.predictions.tolist() == [1, 1, 1, 1] and scored.correct([1, 0, 1, 0]) == 2
+    assert done == [2, 4] and scored.seconds > 0
+
+
+def test_score_texts_on_a_prepared_runtime_equals_the_torch_model(tiny):
+    from benchmarks.runtimes.base import RuntimeModel
+
+    loaded = tiny.student
+    texts = ["a good movie", "awful !", "the movie w1 w2 w3"]
+    plain = score_texts(tokenized(loaded.model, loaded.tokenizer), texts, loaded.labels)
+    forward = lambda ids, mask: loaded.model(input_ids=ids, attention_mask=mask).logits  # noqa: E731
+    runtime = RuntimeModel(loaded.model.config, forward, loaded.device)
+    through = score_texts(tokenized(runtime, loaded.tokenizer), texts, loaded.labels, lock=loaded.lock)
+    assert torch.allclose(plain.logits, through.logits, atol=1e-6)

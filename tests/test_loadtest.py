@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.loadtest import run as loadtest
-from benchmarks.loadtest.run import LoadReport, Request, ScriptRuns, varied, warm_moment
+from benchmarks.loadtest import browser as loadtest
+from benchmarks.loadtest.browser import LoadReport, Request, ScriptRuns, varied, warm_moment
 from benchmarks.loadtest.server import count_loads, tree_rss
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from benchmarks.core.data import LabelledTexts
-from benchmarks.core.inference import dataset_logits
+from benchmarks.core.inference import score_texts, tokenized
 from benchmarks.core.models import load_model
 from benchmarks.core.pairs import ModelSpec
 from benchmarks.harness.pipeline_baseline import fastest_scoring, pipeline_score
@@ -40,7 +40,6 @@ def test_pipeline_predictions_match_the_harness_on_the_same_model(allow_tmp_mode
     texts = ("a good movie !", "a bad movie .", "great !", "awful .", "the movie", "good good good bad")
     data = LabelledTexts(texts, (1, 0, 1, 0, 1, 1), "tiny")
     score = pipeline_score(loaded, data)
-    positive = loaded.labels.index("POSITIVE")
-    ours = (dataset_logits(loaded.model, loaded.tokenizer, texts).argmax(-1) == positive).int().tolist()
+    ours = score_texts(tokenized(loaded.model, loaded.tokenizer), texts, loaded.labels)
     assert score.n == 6 and score.seconds > 0
-    assert score.correct == sum(p == g for p, g in zip(ours, data.labels))
+    assert score.correct == ours.correct(data.labels)

@@ -1,11 +1,10 @@
 """The committed pocket pair: loads offline, gets clear sentences right, holds its accuracy floor on SST-2 dev."""
 
 import pytest
-import torch
 
 from benchmarks.analysis.metrics import accuracy_with_ci
 from benchmarks.core.data import load_sst2
-from benchmarks.core.inference import dataset_logits, predict_pair
+from benchmarks.core.inference import predict_pair, score_texts, tokenized
 from benchmarks.core.models import load_pair
 from benchmarks.core.pairs import POCKET_PAIR
 from tests.conftest import POCKET, SST2, needs_pocket
@@ -48,9 +47,8 @@ def test_clear_sentences(pocket):
 @pytest.mark.slow
 def test_accuracy_floor_on_sst2_dev(pocket):
     dev = load_sst2("validation", SST2)
-    gold = torch.tensor(dev.labels)
     floors = {"teacher": 0.895, "student": 0.88}
     for role, loaded in (("teacher", pocket.teacher), ("student", pocket.student)):
-        logits = dataset_logits(loaded.model, loaded.tokenizer, dev.texts)
-        acc = accuracy_with_ci(int((logits.argmax(-1) == gold).sum()), len(dev))
+        scored = score_texts(tokenized(loaded.model, loaded.tokenizer), dev.texts, loaded.labels)
+        acc = accuracy_with_ci(scored.correct(dev.labels), len(dev))
         assert acc.value >= floors[role], f"{role}: {acc.value:.4f} < {floors[role]}"

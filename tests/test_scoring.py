@@ -11,7 +11,6 @@ import torch
 
 from benchmarks.analysis import scoring
 from benchmarks.core.data import LabelledTexts
-from benchmarks.core.inference import dataset_logits
 from benchmarks.core.models import LoadedPair, load_pair
 from benchmarks.core.pairs import custom_pair
 
@@ -32,8 +31,9 @@ def tiny(tiny_pair_dirs) -> LoadedPair:
 
 def test_scores_are_the_models_logits_in_canonical_order(tiny, tmp_path):
     scores = scoring.score_pair(tiny, DATA, tmp_path)
-    direct = dataset_logits(tiny.teacher.model, tiny.teacher.tokenizer, list(DATA.texts))
-    assert np.allclose(np.asarray(scores.teacher.logits), direct.numpy(), atol=1e-5)
+    direct = tiny.teacher.model(**tiny.teacher.tokenizer(list(DATA.texts), padding=True, return_tensors="pt")).logits
+    canonical = direct.detach()[:, [tiny.teacher.labels.index(name) for name in ("NEGATIVE", "POSITIVE")]]
+    assert np.allclose(np.asarray(scores.teacher.logits), canonical.numpy(), atol=1e-5)
     assert scores.teacher.probs.sum(axis=1) == pytest.approx(np.ones(len(DATA)))
     assert scores.gold == DATA.labels and scores.teacher.seconds > 0 and scores.student.sentences_per_second > 0
     assert scores.run.threads == torch.get_num_threads() and scores.run.batch_size == scoring.BATCH_SIZE
@@ -63,7 +63,7 @@ def test_second_call_reads_the_cache_and_computes_nothing(tiny, tmp_path, monkey
     def refuse(*args, **kwargs):
         raise AssertionError("scored twice")
 
-    monkeypatch.setattr(scoring, "dataset_logits", refuse)
+    monkeypatch.setattr(scoring, "score_texts", refuse)
     calls = []
     again = scoring.score_pair(tiny, DATA, tmp_path, progress=lambda f, m: calls.append(f))
     assert again == first and calls == []
@@ -78,7 +78,7 @@ def test_unreadable_cache_file_is_recomputed(tiny, tmp_path):
 
 
 def test_progress_rises_to_one_teacher_then_student(tiny, tmp_path, monkeypatch):
-    monkeypatch.setattr(scoring, "CHUNK", 2)  # several updates per model on a six-sentence set
+    monkeypatch.setattr(scoring, "BATCH_SIZE", 2)  # several updates per model on a six-sentence set
     seen: list[tuple[float, str]] = []
     scoring.score_pair(tiny, DATA, tmp_path, progress=lambda f, m: seen.append((f, m)))
     fractions = [f for f, _ in seen]
@@ -86,9 +86,9 @@ def test_progress_rises_to_one_teacher_then_student(tiny, tmp_path, monkeypatch)
     assert seen[0][1].startswith("Teacher: 2 of 6") and seen[-1][1] == "Student: 6 of 6 sentences"
 
 
-def test_chunked_scoring_equals_one_pass(tiny, tmp_path, monkeypatch):
+def test_batched_scoring_equals_one_pass(tiny, tmp_path, monkeypatch):
     whole = scoring.score_pair(tiny, DATA, tmp_path / "a")
-    monkeypatch.setattr(scoring, "CHUNK", 2)
+    monkeypatch.setattr(scoring, "BATCH_SIZE", 2)
     chunked = scoring.score_pair(tiny, DATA, tmp_path / "b")
     assert np.allclose(np.asarray(whole.student.logits), np.asarray(chunked.student.logits), atol=1e-5)
 

@@ -10,13 +10,15 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Literal, Mapping, Sequence
 
+from benchmarks.analysis.cost import cost_per_million
 from benchmarks.analysis.metrics import Proportion, accuracy_with_ci
-from benchmarks.analysis.stats import PairedAccuracy, SpeedupInterval, bootstrap_speedup, flip_rate, paired_accuracy
+from benchmarks.analysis.stats import PairedAccuracy, SpeedupInterval, flip_rate, paired_accuracy, speedup_interval
 from benchmarks.core.vocabulary import DEFAULT_RUNTIME, setup_name
 
 PERCENTILES = ("p50", "p90", "p95", "p99")
 OBJECTIVES = {"latency": "fastest", "accuracy": "most accurate", "size": "smallest", "memory": "least memory"}
 Objective = Literal["latency", "accuracy", "size", "memory"]
+Axis = Literal["accuracy", "memory"]
 # Bounds a link's numbers are clamped to: wide enough for any real model, narrow enough to stay meaningful.
 LIMITS = {
     "budget": (0.01, 1e6),
@@ -24,6 +26,7 @@ LIMITS = {
     "max_drop": (0.0, 100.0),
     "max_mem": (1.0, 1e7),
     "max_size": (0.01, 1e7),
+    "price": (0.0001, 1e6),
 }
 
 
@@ -39,6 +42,7 @@ class Constraints:
     max_size_mb: float | None = None  # weights of the variant, MiB
     objective: Objective = "latency"
     machine: str = ""  # Machine key: "<hardware fingerprint>:<device type>:<threads>"
+    price_per_hour: float | None = None  # what the instance costs, in the visitor's currency; None: no cost shown
 
     def __post_init__(self) -> None:
         if self.percentile not in PERCENTILES or self.objective not in OBJECTIVES:
@@ -74,6 +78,9 @@ class Candidate:
     labels: tuple[int, ...] | None = None
     runtime: str = DEFAULT_RUNTIME  # what runs it (vocabulary.RUNTIMES)
     runtime_label: str = "PyTorch eager (SDPA)"  # the same, as a reader knows it
+    run_id: str = ""  # the run it was measured in (results.BenchmarkResult.run_id); "" = unknown
+    p50_ms: float | None = None  # model-only p50 at the cell, whatever the percentile ranked on
+    sentences_per_s: float | None = None  # model-only throughput at the cell (the record's own figure)
 
     @property
     def name(self) -> str:
@@ -109,7 +116,8 @@ class Verdict:
     failures: tuple[Failure, ...]
     vs_teacher: PairedAccuracy | None
     speedup: SpeedupInterval | None  # teacher fp32 time / this time, at the constraint cell
-    pareto: bool
+    pareto: bool  # on the frontier of latency against Decision.axis
+    cost: float | None = None  # per million sentences at Constraints.price_per_hour; None without a price
 
     @property
     def fits(self) -> bool:
@@ -123,6 +131,7 @@ class Decision:
     excluded: tuple[Verdict, ...]
     reasons: tuple[str, ...]  # why the first of `ranked` is recommended
     relax: tuple[str, ...] = field(default=())  # when nothing fits: what to relax, by how much
+    axis: Axis = "accuracy"  # what the frontier sets against latency: memory where nothing has an accuracy
 
     @property
     def recommendation(self) -> Verdict | None:
@@ -134,8 +143,8 @@ class Decision:
 
 
 def pareto_front(points: Sequence[tuple[float, float]]) -> tuple[bool, ...]:
-    """Which (latency, accuracy) points no other point beats: as fast or faster and as accurate or more, better in
-    one."""
+    """Which (latency, merit) points no other point beats: as fast or faster and as good or better (accuracy, or
+    memory negated), better in one."""
     return tuple(
         not any(ol <= lat and oa >= acc and (ol < lat or oa > acc) for ol, oa in points)
         for lat, acc in points
@@ -170,12 +179,13 @@ def _failures(c: Candidate, k: Constraints, teacher_acc: float | None) -> tuple[
 
 
 def _sort_key(v: Verdict, objective: Objective) -> tuple:
+    """The objective, then latency, then accuracy before size and memory: a tie never goes to a configuration that
+    another one dominates."""
     c, acc = v.candidate, v.candidate.accuracy
     lat = c.latency_ms if c.latency_ms is not None else math.inf
-    primary = {"latency": lat, "accuracy": -(acc.value if acc else -1.0), "size": c.size_mb, "memory": c.memory_mb}[
-        objective
-    ]
-    return (primary, lat, c.size_mb, c.name)
+    worse = -(acc.value if acc else -1.0)
+    primary = {"latency": lat, "accuracy": worse, "size": c.size_mb, "memory": c.memory_mb}[objective]
+    return (primary, lat, worse, c.size_mb, c.memory_mb, c.name)
 
 
 _RELAX = {
@@ -187,14 +197,33 @@ _RELAX = {
 }
 _CURRENT = {"budget": "budget_ms", "min_acc": "min_accuracy", "max_drop": "max_drop_pp", "max_mem": "max_memory_mb",
             "max_size": "max_size_mb"}
+_NUMBERS = {**_CURRENT, "price": "price_per_hour"}  # every number a link carries: the constraints and the price
+
+
+def admitting(needed: float, constraint: str, digits: int = 4) -> float:
+    """`needed` rounded to `digits` significant digits toward admitting the candidate: up for a cap or a budget,
+    down for the accuracy floor. Rounded to nearest, a budget of 308.9 ms would shut out a p50 of 308.931 ms."""
+    if needed == 0:
+        return 0.0
+    places = digits - 1 - math.floor(math.log10(abs(needed)))  # decimal places kept; negative: tens, hundreds
+    step = 10 ** abs(places)  # an int, so the division below is exact where the decimal figure is
+    scaled = round(needed * step if places >= 0 else needed / step, 6)  # 1.15 * 1000 = 1150.0000000000002
+    whole = math.floor(scaled) if constraint == "min_acc" else math.ceil(scaled)
+    return whole / step if places >= 0 else float(whole * step)
 
 
 def _relax_text(f: Failure, k: Constraints) -> str:
     what, unit, verb = _RELAX[f.constraint]
     current = getattr(k, _CURRENT[f.constraint])
     assert f.needed is not None
-    return (f"{verb} {what.format(p=k.percentile)} from {current:g} {unit} to {f.needed:.4g} {unit} "
-            f"(by {abs(f.needed - current):.3g} {unit})")
+    limit = admitting(f.needed, f.constraint)
+    return (f"{verb} {what.format(p=k.percentile)} from {current:g} {unit} to {limit:g} {unit} "
+            f"(by {abs(limit - current):.3g} {unit})")
+
+
+def _sentence(text: str) -> str:
+    """The first letter in capitals, the rest untouched (str.capitalize would turn "MiB" into "mib")."""
+    return text[:1].upper() + text[1:]
 
 
 def relaxations(verdicts: Sequence[Verdict], k: Constraints) -> tuple[str, ...]:
@@ -210,22 +239,42 @@ def relaxations(verdicts: Sequence[Verdict], k: Constraints) -> tuple[str, ...]:
             if best is None or (f.needed > best[0].needed if f.constraint == "min_acc" else f.needed < best[0].needed):  # type: ignore[operator]
                 single[f.constraint] = (f, v)
     if single:
-        return tuple(f"{_relax_text(f, k).capitalize()}: then {v.candidate.name} fits." for f, v in single.values())
+        return tuple(f"{_sentence(_relax_text(f, k))}: then {v.candidate.name} fits." for f, v in single.values())
     if not relaxable:
         return ("No relaxing admits a configuration: each lacks a measurement a constraint needs (accuracy, or this "
                 "cell); drop that constraint or measure it first.",)
     closest = min(relaxable, key=lambda v: len(v.failures))
-    return ("No single change is enough. " + "; ".join(_relax_text(f, k) for f in closest.failures).capitalize()
+    return ("No single change is enough. " + _sentence("; ".join(_relax_text(f, k) for f in closest.failures))
             + f": then {closest.candidate.name} fits.",)
 
 
+def _speedup(teacher: Candidate, c: Candidate) -> SpeedupInterval | None:
+    """Teacher fp32 time over the candidate's at the cell: from the sweeps' p50s where both kept them (paired only
+    when they took turns in one run), else the ratio of the two p50s with no interval."""
+    if teacher.sweep_p50s and c.sweep_p50s:
+        paired = bool(teacher.run_id) and teacher.run_id == c.run_id and len(c.sweep_p50s) == len(teacher.sweep_p50s)
+        return speedup_interval(teacher.sweep_p50s, c.sweep_p50s, paired)
+    if teacher.p50_ms and c.p50_ms:
+        return SpeedupInterval(teacher.p50_ms / c.p50_ms, None, None, 0, False)
+    return None
+
+
+def _merit(c: Candidate, axis: Axis) -> float | None:
+    """What the frontier weighs against latency, higher is better."""
+    if axis == "accuracy":
+        return c.accuracy.value if c.accuracy else None
+    return -c.memory_mb
+
+
 def decide(candidates: Sequence[Candidate], k: Constraints) -> Decision:
-    """Check every candidate against the constraints, rank those that fit, and explain the first."""
+    """Check every candidate against the constraints, rank those that fit, and explain the first. Without any
+    accuracy (random weights, no labelled set) the frontier is latency against peak memory, and a ranking by
+    accuracy falls back to latency."""
     teacher = next((c for c in candidates if c.role == "teacher" and c.is_reference), None)
     teacher_acc = teacher.accuracy.value if teacher and teacher.accuracy else None
-    scored = [(c.latency_ms, c.accuracy.value) for c in candidates if c.latency_ms is not None and c.accuracy]
-    front = pareto_front(scored)
-    on_front = {pt for pt, keep in zip(scored, front) if keep}
+    axis: Axis = "accuracy" if any(c.accuracy and c.latency_ms is not None for c in candidates) else "memory"
+    scored = [(c.latency_ms, m) for c in candidates if c.latency_ms is not None and (m := _merit(c, axis)) is not None]
+    on_front = {pt for pt, keep in zip(scored, pareto_front(scored)) if keep}
     verdicts = []
     for c in candidates:
         vs = (
@@ -233,42 +282,49 @@ def decide(candidates: Sequence[Candidate], k: Constraints) -> Decision:
             if teacher and c is not teacher and teacher.correct and c.correct and teacher.labels == c.labels
             else None
         )
-        sp = None
-        if teacher and c is not teacher and teacher.sweep_p50s and c.sweep_p50s:
-            # Sweeps pair up only where the two took turns in one run: one precision in one runtime.
-            paired = (c.variant, c.runtime) == (teacher.variant, teacher.runtime) and len(c.sweep_p50s) == len(
-                teacher.sweep_p50s)
-            sp = bootstrap_speedup(teacher.sweep_p50s, c.sweep_p50s, paired)
-        pareto = c.latency_ms is not None and c.accuracy is not None and (c.latency_ms, c.accuracy.value) in on_front
-        verdicts.append(Verdict(c, _failures(c, k, teacher_acc), vs, sp, pareto))
-    ranked = tuple(sorted((v for v in verdicts if v.fits), key=lambda v: _sort_key(v, k.objective)))
+        sp = _speedup(teacher, c) if teacher and c is not teacher else None
+        pareto = c.latency_ms is not None and (c.latency_ms, _merit(c, axis)) in on_front
+        cost = (cost_per_million(k.price_per_hour, c.sentences_per_s)
+                if k.price_per_hour is not None and c.sentences_per_s else None)
+        verdicts.append(Verdict(c, _failures(c, k, teacher_acc), vs, sp, pareto, cost))
+    objective = "latency" if k.objective == "accuracy" and axis == "memory" else k.objective
+    ranked = tuple(sorted((v for v in verdicts if v.fits), key=lambda v: _sort_key(v, objective)))
     excluded = tuple(v for v in verdicts if not v.fits)
     if not ranked:
-        return Decision(k, (), excluded, (), relaxations(excluded, k))
-    return Decision(k, ranked, excluded, _reasons(ranked, k))
+        return Decision(k, (), excluded, (), relaxations(excluded, k), axis)
+    return Decision(k, ranked, excluded, _reasons(ranked, k, objective, axis), axis=axis)
 
 
-def _reasons(ranked: Sequence[Verdict], k: Constraints) -> tuple[str, ...]:
+def _reasons(ranked: Sequence[Verdict], k: Constraints, objective: Objective, axis: Axis) -> tuple[str, ...]:
     best, c = ranked[0], ranked[0].candidate
     out = [f"It meets every constraint ({k.describe().rstrip('.')})."]
+    if axis == "memory":
+        out.append("Accuracy cannot be judged here: no configuration has an accuracy measured (random weights or no "
+                   "labelled set), so the choice rests on latency, memory and size alone"
+                   + (", and ranking by accuracy falls back to the fastest." if k.objective == "accuracy" else "."))
     others = f" of the {len(ranked)} that fit" if len(ranked) > 1 else ", the only one that fits"
     out.append(
-        f"It is the {OBJECTIVES[k.objective]}{others}"
+        f"It is the {OBJECTIVES[objective]}{others}"
         + (f" ({k.percentile} {c.latency_ms:.1f} ms at {k.batch}×{k.seq_len})." if c.latency_ms is not None else ".")
     )
     if len(ranked) > 1:
         nxt = ranked[1].candidate
         lat = f"{nxt.latency_ms:.1f} ms" if nxt.latency_ms is not None else "no latency"
-        acc = f", {nxt.accuracy.value:.1%} accurate" if nxt.accuracy else ""
+        acc = f", {nxt.accuracy.value:.1%} accurate" if nxt.accuracy else f", {nxt.memory_mb:.0f} MiB peak"
         out.append(f"Runner-up: {nxt.name} ({lat}{acc}).")
     if best.vs_teacher is not None:
         out.append("Accuracy: " + best.vs_teacher.describe("the teacher (fp32)"))
     if best.speedup is not None:
         out.append(f"Speed-up over the teacher (fp32), model only at {k.batch}×{k.seq_len}: {best.speedup.describe()}"
                    + (": within noise." if best.speedup.within_noise else "."))
+    if best.cost is not None:
+        out.append(f"Cost: {best.cost:,.4g} per million sentences at {k.price_per_hour:g} per hour "
+                   f"({c.sentences_per_s:,.1f} sentences/s, model only, at {k.batch}×{k.seq_len}).")
     if best.pareto:
         out.append(
             "It lies on the accuracy–latency Pareto frontier: nothing measured is both faster and more accurate."
+            if axis == "accuracy" else
+            "It lies on the memory–latency Pareto frontier: nothing measured is both faster and lighter."
         )
     return tuple(out)
 
@@ -278,9 +334,8 @@ def _reasons(ranked: Sequence[Verdict], k: Constraints) -> tuple[str, ...]:
 
 def to_query(k: Constraints) -> dict[str, str]:
     q = {"hw": k.machine, "batch": str(k.batch), "seq": str(k.seq_len), "pct": k.percentile, "rank": k.objective}
-    for key, value in (("budget", k.budget_ms), ("min_acc", k.min_accuracy), ("max_drop", k.max_drop_pp),
-                       ("max_mem", k.max_memory_mb), ("max_size", k.max_size_mb)):
-        if value is not None:
+    for key, attr in _NUMBERS.items():
+        if (value := getattr(k, attr)) is not None:
             q[key] = f"{value:g}"
     return q
 
@@ -320,7 +375,7 @@ def from_query(params: Mapping[str, str], machines: Sequence[str], batches: Sequ
                 k = replace(k, **{attr: raw})
             else:
                 notes.append(f"The link's {key} is not one of {', '.join(choices)}; the default is used.")
-    for key, attr in _CURRENT.items():
+    for key, attr in _NUMBERS.items():
         raw = params.get(key)
         if raw is None or raw == "":
             continue
@@ -329,7 +384,7 @@ def from_query(params: Mapping[str, str], machines: Sequence[str], batches: Sequ
             if not math.isfinite(value):
                 raise ValueError
         except ValueError:
-            notes.append(f"The link's {key} is not a number; that constraint is off.")
+            notes.append(f"The link's {key} is not a number; it is left unset.")
             continue
         low, high = LIMITS[key]
         if not low <= value <= high:

@@ -21,8 +21,8 @@ import torch
 
 from benchmarks.core.data import LabelledTexts
 from benchmarks.core.device import detect_hardware
-from benchmarks.core.inference import dataset_logits
-from benchmarks.core.models import LoadedModel, LoadedPair, canonical_columns
+from benchmarks.core.inference import score_texts, tokenized
+from benchmarks.core.models import LoadedModel, LoadedPair
 from benchmarks.core.persist import write_atomically
 
 FORMAT_VERSION = 2
@@ -102,15 +102,11 @@ class HeadImportance:
 
 def _scores(loaded: LoadedModel, data: LabelledTexts) -> tuple[float, float]:
     """Accuracy and mean probability of the gold label."""
-    logits = dataset_logits(
-        loaded.model, loaded.tokenizer, data.texts, max_length=min(128, loaded.max_length), device=loaded.device
-    )
-    columns = canonical_columns(loaded.labels)
-    gold = torch.tensor([columns[g] for g in data.labels])
-    probs = torch.softmax(logits, -1)
-    return float((logits.argmax(-1) == gold).double().mean()), float(
-        probs[torch.arange(len(gold)), gold].double().mean()
-    )
+    scored = score_texts(tokenized(loaded.model, loaded.tokenizer, min(128, loaded.max_length)), data.texts,
+                         loaded.labels)
+    gold = torch.tensor(data.labels)
+    probs = torch.softmax(scored.logits, -1)
+    return scored.correct(data.labels) / len(data), float(probs[torch.arange(len(gold)), gold].double().mean())
 
 
 def head_importance(
@@ -159,12 +155,8 @@ def estimate_seconds(loaded: LoadedModel, texts: Sequence[str], probe: int = 32)
     """Seconds a head-importance run of this model over `texts` should take here, from timing one pass over
     the first `probe` sentences now (outside load changes it either way)."""
     sample = list(texts[:probe])
-    with loaded.lock:
-        started = time.perf_counter()
-        dataset_logits(
-            loaded.model, loaded.tokenizer, sample, max_length=min(128, loaded.max_length), device=loaded.device
-        )
-        seconds = time.perf_counter() - started
+    classify = tokenized(loaded.model, loaded.tokenizer, min(128, loaded.max_length))
+    seconds = score_texts(classify, sample, loaded.labels, lock=loaded.lock).seconds
     return seconds * len(texts) / max(len(sample), 1) * (loaded.n_layers * loaded.n_heads + 1)
 
 

@@ -19,7 +19,9 @@ import jinja2
 from markupsafe import Markup
 from matplotlib.figure import Figure
 
+from benchmarks.analysis.cost import cost_note
 from benchmarks.analysis.decision import Decision, Flips, Verdict
+from benchmarks.analysis.stats import INTERVAL_METHOD
 
 TEACHER_COLOUR, STUDENT_COLOUR = "#4C72B0", "#DD8452"  # as on the dashboard's pages
 PACKAGES = ("torch", "transformers", "scipy", "numpy", "streamlit", "plotly", "matplotlib", "jinja2")
@@ -46,29 +48,41 @@ def software_versions() -> dict[str, str]:
 
 
 def frontier_figure(decision: Decision) -> Figure:
-    """Accuracy against latency, bubble area = weight size; the frontier joined, the recommendation ringed."""
-    k = decision.constraints
+    """Accuracy (or, without any, peak memory) against latency, bubble area = weight size; the frontier joined and
+    named, the recommendation ringed and named; the others unnamed, so labels never pile up (the table names
+    them)."""
+    k, memory = decision.constraints, decision.axis == "memory"
     fig = Figure(figsize=(7.5, 4.2), dpi=110)
     ax = fig.subplots()
-    shown = [v for v in decision.verdicts if v.candidate.latency_ms is not None and v.candidate.accuracy]
+    shown = [v for v in decision.verdicts if v.candidate.latency_ms is not None and (memory or v.candidate.accuracy)]
+
+    def y(v: Verdict) -> float:
+        return v.candidate.memory_mb if memory else v.candidate.accuracy.value * 100  # type: ignore[union-attr]
+
     for v in shown:
         c, acc = v.candidate, v.candidate.accuracy
-        assert acc is not None and c.latency_ms is not None
+        assert c.latency_ms is not None
         colour = TEACHER_COLOUR if c.role == "teacher" else STUDENT_COLOUR
-        ax.errorbar(c.latency_ms, acc.value * 100, yerr=[[(acc.value - acc.low) * 100], [(acc.high - acc.value) * 100]],
-                    fmt="none", ecolor="#999", elinewidth=0.8, zorder=1)
-        ax.scatter(c.latency_ms, acc.value * 100, s=20 + 4 * c.size_mb, color=colour, alpha=0.85 if v.fits else 0.3,
+        if not memory and acc is not None:
+            ax.errorbar(c.latency_ms, y(v), yerr=[[(acc.value - acc.low) * 100], [(acc.high - acc.value) * 100]],
+                        fmt="none", ecolor="#999", elinewidth=0.8, zorder=1)
+        ax.scatter(c.latency_ms, y(v), s=20 + 4 * c.size_mb, color=colour, alpha=0.85 if v.fits else 0.3,
                    edgecolors="black" if v is decision.recommendation else "none", linewidths=2, zorder=2)
-        ax.annotate(c.name, (c.latency_ms, acc.value * 100), textcoords="offset points", xytext=(6, 6), fontsize=8)
-    front = sorted((v.candidate.latency_ms, v.candidate.accuracy.value * 100) for v in shown if v.pareto)  # type: ignore[union-attr]
+    named = sorted((v for v in shown if v.pareto or v is decision.recommendation),
+                   key=lambda v: v.candidate.latency_ms)  # type: ignore[arg-type, return-value]
+    for i, v in enumerate(named):  # above and below in turn: neighbours on the frontier sit close
+        ax.annotate(v.candidate.name, (v.candidate.latency_ms, y(v)), textcoords="offset points",  # type: ignore[arg-type]
+                    xytext=(6, 8 if i % 2 == 0 else -14), fontsize=8)
+    front = sorted((v.candidate.latency_ms, y(v)) for v in shown if v.pareto)  # type: ignore[misc]
     if front:
         ax.plot([x for x, _ in front], [y for _, y in front], color="#555", linestyle="--", linewidth=1, zorder=0,
                 label="Pareto frontier")
-        ax.legend(loc="lower right", fontsize=8)
+        ax.legend(loc="upper right" if memory else "lower right", fontsize=8)
     if k.budget_ms is not None:
         ax.axvline(k.budget_ms, color="#c00", linewidth=1)
+    ax.set_xlim(left=0)
     ax.set_xlabel(f"{k.percentile} latency at batch {k.batch} × {k.seq_len} tokens, model only (ms)")
-    ax.set_ylabel("accuracy (%) with 95 % interval")
+    ax.set_ylabel("peak memory while running (MiB)" if memory else "accuracy (%) with 95 % interval")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
@@ -88,36 +102,45 @@ def _png(fig: Figure) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def _row(rank: int | None, v: Verdict) -> dict[str, str]:
-    """One ranking-table row, keyed by column header, every figure as display text."""
+def _row(rank: int | None, v: Verdict, accuracy: bool, cost: bool) -> dict[str, str]:
+    """One ranking-table row, keyed by column header, every figure as display text; the accuracy columns only when
+    something has an accuracy, the cost only with a price."""
     c, acc, vs, sp = v.candidate, v.candidate.accuracy, v.vs_teacher, v.speedup
-    return {
+    row = {
         "rank": str(rank) if rank else "–",
         "configuration": c.name,
         "excluded by": "; ".join(f.text for f in v.failures),
         "latency": "–" if c.latency_ms is None else f"{c.latency_ms:.1f} ms" + (" (bound)" if c.latency_note else ""),
-        "accuracy [95 %]": "–" if acc is None else f"{acc.value:.1%} [{acc.low:.1%}, {acc.high:.1%}]",
-        "vs teacher fp32 [paired 95 %]": "–"
-        if vs is None
-        else f"{vs.difference * 100:+.1f} pp [{vs.low * 100:+.1f}, {vs.high * 100:+.1f}]",
-        "McNemar p (discordant)": "–"
-        if vs is None
-        else f"{vs.p_value:.3g} ({vs.only_candidate} vs {vs.only_baseline})"
-        + (" · within noise" if vs.within_noise else ""),
-        "speed-up vs teacher fp32 (eager)": "–"
+    }
+    if accuracy:
+        row |= {
+            "accuracy [95 %]": "–" if acc is None else f"{acc.value:.1%} [{acc.low:.1%}, {acc.high:.1%}]",
+            "vs teacher fp32 [paired 95 %]": "–"
+            if vs is None
+            else f"{vs.difference * 100:+.1f} pp [{vs.low * 100:+.1f}, {vs.high * 100:+.1f}]",
+            "McNemar p (discordant)": "–"
+            if vs is None
+            else f"{vs.p_value:.3g} ({vs.only_candidate} vs {vs.only_baseline})"
+            + (" · within noise" if vs.within_noise else ""),
+        }
+    row |= {
+        "speed-up vs teacher fp32 (eager) [95 %]": "–"
         if sp is None
-        else sp.describe() + (" · within noise" if sp.within_noise else ""),
+        else sp.interval() + (" · within noise" if sp.within_noise else ""),
         "peak memory": f"{c.memory_mb:.0f} MiB",
         "weights": f"{c.size_mb:.1f} MiB",
-        "Pareto": "yes" if v.pareto else "",
-        "model": c.model,
-        "runtime": c.runtime_label,
     }
+    if cost:
+        row["cost / 1M sentences"] = "–" if v.cost is None else f"{v.cost:,.4g}"
+    row |= {"Pareto": "yes" if v.pareto else "", "model": c.model, "runtime": c.runtime_label}
+    return row
 
 
 def ranking_rows(decision: Decision) -> list[dict[str, str]]:
     """Those that fit, best first and numbered, then the excluded with the constraints that excluded them."""
-    return [_row(i, v) for i, v in enumerate(decision.ranked, start=1)] + [_row(None, v) for v in decision.excluded]
+    accuracy, cost = decision.axis == "accuracy", decision.constraints.price_per_hour is not None
+    return ([_row(i, v, accuracy, cost) for i, v in enumerate(decision.ranked, start=1)]
+            + [_row(None, v, accuracy, cost) for v in decision.excluded])
 
 
 _TEMPLATE = """<!DOCTYPE html>
@@ -153,11 +176,13 @@ anywhere.</p>
 {% for r in rows %}<tr>{% for v in r.values() %}<td>{{ v }}</td>{% endfor %}</tr>
 {% endfor %}</table>
 {% for note in latency_notes %}<p class="note">{{ note }}</p>{% endfor %}
+{% if cost_note %}<p class="note">{{ cost_note }}</p>{% endif %}
 
 <h2>Frontier</h2>
 {{ svg }}
-<p class="note">Bubble area: size of the weights. Ringed: the recommendation; faded: excluded. Dashed: the Pareto
-frontier. Red line: the latency budget. The same chart as PNG:</p>
+<p class="note">{{ axis_note }} Bubble area: size of the weights. Ringed: the recommendation; faded: excluded. Dashed:
+the Pareto frontier; only it and the recommendation are named (the ranking names every point). Red line: the latency
+budget. The same chart as PNG:</p>
 <img alt="accuracy against latency" width="660" src="{{ png }}">
 
 <h2>Precision and runtime drift</h2>
@@ -172,10 +197,11 @@ answered the same sentences, so the comparison is paired — the exact McNemar t
 discordant sentences) and Newcombe's square-and-add interval for the difference of paired proportions (method 10,
 1998). "Within noise" is said only where p ≥ 0.05 or a speed-up interval holds 1.0 (at the margin the
 interval can exclude 0 while p is just above 0.05: two methods; the verdict follows the test). Speed-up: teacher fp32
-time over the
-candidate's at the chosen cell, from each sweep's p50; percentile bootstrap (2,000 resamples) over the paired
-sweep-by-sweep ratios where both took turns in one run, over each side's sweeps otherwise. Few sweeps give a coarse
-interval. Latency: model-only forward pass.</p>
+time over the candidate's at the chosen cell, from each sweep's p50, with a {{ interval_method }}: "paired" where both
+were measured taking turns in one run (the mean of the sweep-by-sweep log ratios, a t-interval with sweeps − 1 degrees
+of freedom), "unpaired" otherwise (Welch's interval of the difference of the two sides' mean log times). Valid with
+three sweeps, where a bootstrap is not; few sweeps still give a wide interval. "No interval" where the records kept no
+per-sweep timings: then the figure is the ratio of the two p50s. Latency: model-only forward pass.</p>
 
 <h2>Provenance</h2>
 <table>
@@ -193,7 +219,7 @@ _ENV = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
 def review_pack(decision: Decision, flips: list[Flips], prov: Provenance, texts_per_flip: int = 20) -> str:
     """The whole pack as one HTML string."""
     fig = frontier_figure(decision)
-    rec = decision.recommendation
+    k, rec = decision.constraints, decision.recommendation
     rows = ranking_rows(decision)
     notes = sorted({v.candidate.latency_note for v in decision.verdicts if v.candidate.latency_note})
     return _ENV.from_string(_TEMPLATE).render(
@@ -206,6 +232,10 @@ def review_pack(decision: Decision, flips: list[Flips], prov: Provenance, texts_
         relax=decision.relax,
         rows=rows,
         latency_notes=notes,
+        cost_note=cost_note(k.price_per_hour, k.batch, k.seq_len, prov.machine) if k.price_per_hour is not None else "",
+        interval_method=INTERVAL_METHOD,
+        axis_note=("Nothing here has an accuracy measured, so the chart sets peak memory against latency."
+                   if decision.axis == "memory" else ""),
         svg=Markup(_svg(fig)),
         png=_png(fig),
         flips=[

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,8 +18,8 @@ from benchmarks.analysis.losses import hard_loss, kd_loss, soften
 from benchmarks.analysis.metrics import Agreement, Calibration, Proportion, accuracy_with_ci, agreement, calibration
 from benchmarks.core.data import LabelledTexts
 from benchmarks.core.device import detect_hardware
-from benchmarks.core.inference import dataset_logits
-from benchmarks.core.models import LoadedModel, LoadedPair, canonical_logits
+from benchmarks.core.inference import score_texts, tokenized
+from benchmarks.core.models import LoadedModel, LoadedPair
 from benchmarks.core.persist import write_atomically
 from benchmarks.core.vocabulary import CANONICAL_LABELS, Role
 
@@ -28,7 +27,6 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 1  # bump when the cached JSON layout changes: old files then miss instead of misparsing
 BATCH_SIZE = 64
 MAX_LENGTH = 128  # SST-2 dev's longest sentence is ~66 tokens; longer uploaded texts are truncated
-CHUNK = 4 * BATCH_SIZE  # sentences per progress update (and per hold of the model's lock)
 
 Progress = Callable[[float, str], None]  # (fraction done in [0, 1], what is running)
 
@@ -165,23 +163,10 @@ def _store(path: Path, scores: DatasetScores, keep: int | None = None) -> None:
 def _score_model(
     loaded: LoadedModel, texts: Sequence[str], max_length: int, report: Callable[[int], None]
 ) -> ModelScores:
-    # Sorting once here makes every chunk's batches identical to one dataset_logits call over all texts.
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    limit = min(max_length, loaded.max_length)
-    logits = torch.empty(len(texts), len(CANONICAL_LABELS))
-    seconds = 0.0
-    for start in range(0, len(order), CHUNK):
-        idx = order[start : start + CHUNK]
-        with loaded.lock:  # per chunk, so other sessions' predictions interleave with a long scoring pass
-            began = time.perf_counter()
-            chunk = dataset_logits(
-                loaded.model, loaded.tokenizer, [texts[i] for i in idx], BATCH_SIZE, limit, loaded.device
-            )
-            seconds += time.perf_counter() - began
-        logits[idx] = canonical_logits(chunk, loaded.labels)
-        report(start + len(idx))
-    rows = tuple(tuple(float(x) for x in row) for row in logits.tolist())
-    return ModelScores(loaded.spec.display_name, loaded.fingerprint, rows, seconds)
+    classify = tokenized(loaded.model, loaded.tokenizer, min(max_length, loaded.max_length))
+    scored = score_texts(classify, texts, loaded.labels, BATCH_SIZE, lock=loaded.lock, progress=report)
+    rows = tuple(tuple(float(x) for x in row) for row in scored.logits.tolist())
+    return ModelScores(loaded.spec.display_name, loaded.fingerprint, rows, scored.seconds)
 
 
 def score_pair(
@@ -237,13 +222,11 @@ def prune(cache_dir: Path, keep: int) -> int:
 
 def sentence_logits(pair: LoadedPair, text: str, max_length: int = MAX_LENGTH) -> tuple[torch.Tensor, torch.Tensor]:
     """Raw logits (canonical label order, shape [2]) of teacher and student for one sentence."""
-    out = []
-    for loaded in (pair.teacher, pair.student):
-        with loaded.lock:
-            limit = min(max_length, loaded.max_length)
-            logits = dataset_logits(loaded.model, loaded.tokenizer, [text], 1, limit, loaded.device)
-        out.append(canonical_logits(logits, loaded.labels)[0])
-    return out[0], out[1]
+    teacher, student = (
+        score_texts(tokenized(m.model, m.tokenizer, min(max_length, m.max_length)), [text], m.labels, lock=m.lock)
+        for m in (pair.teacher, pair.student)
+    )
+    return teacher.logits[0], student.logits[0]
 
 
 @dataclass(frozen=True)

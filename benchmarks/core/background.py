@@ -145,6 +145,23 @@ def run_lock(path: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def lock_holder(path: Path) -> str | None:
+    """Who holds the run_lock at `path` now ("pid 123"), or None when nobody does. Probed by taking the lock for an
+    instant: the holder's note alone could be stale."""
+    import fcntl
+
+    try:
+        with open(path) as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return fh.read().strip() or "another process"
+            fcntl.flock(fh, fcntl.LOCK_UN)
+    except OSError:  # no lock file: nothing ever ran here
+        return None
+    return None
+
+
 def start_background(
     args: Sequence[str], progress_path: Path, log_path: Path, owner: str = ""
 ) -> tuple[RunProgress, bool]:

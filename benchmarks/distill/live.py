@@ -4,7 +4,6 @@ the teacher every N steps. The DistilBERT recipe itself (student init, batching,
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -19,7 +18,7 @@ from transformers import (
 from benchmarks.analysis.losses import hard_loss, kd_loss
 from benchmarks.analysis.metrics import accuracy_with_ci
 from benchmarks.core.data import LabelledTexts, load_sst2, sst2_dir
-from benchmarks.core.inference import dataset_logits
+from benchmarks.core.inference import Scored, score_texts, tokenized
 from benchmarks.core.models import LoadedModel, canonical_columns
 from benchmarks.distill.recipe import bucketed_batches, collate, student_from_teacher
 
@@ -126,10 +125,8 @@ def gold_labels(sentences: Sequence[str]) -> tuple[int, ...] | None:
     return None if any(y is None for y in labels) else tuple(labels)  # type: ignore[misc]
 
 
-def dev_logits(
-    model: torch.nn.Module, tokenizer, dev: LabelledTexts, columns: list[int], max_length: int
-) -> torch.Tensor:
-    return dataset_logits(model, tokenizer, dev.texts, max_length=max_length)[:, columns]
+def dev_scores(model: torch.nn.Module, tokenizer, dev: LabelledTexts, labels: Sequence[str], max_length: int) -> Scored:
+    return score_texts(tokenized(model, tokenizer, max_length), dev.texts, labels)
 
 
 def score_on_dev(
@@ -137,16 +134,13 @@ def score_on_dev(
     model: torch.nn.Module,
     tokenizer,
     dev: LabelledTexts,
-    columns: list[int],
+    labels: Sequence[str],
     teacher_pred: torch.Tensor,
     max_length: int,
 ) -> DevScore:
-    dev_logits(model, tokenizer, dev.head(WARMUP), columns, max_length)  # first calls pay for allocations
-    start = time.perf_counter()
-    logits = dev_logits(model, tokenizer, dev, columns, max_length)
-    seconds = time.perf_counter() - start
-    pred = logits.argmax(-1)
-    acc = accuracy_with_ci(int((pred == torch.tensor(dev.labels)).sum()), len(dev))
+    dev_scores(model, tokenizer, dev.head(WARMUP), labels, max_length)  # first calls pay for allocations
+    scored = dev_scores(model, tokenizer, dev, labels, max_length)
+    acc = accuracy_with_ci(scored.correct(dev.labels), len(dev))
     cfg = model.config
     return DevScore(
         name,
@@ -155,8 +149,8 @@ def score_on_dev(
         acc.value,
         acc.low,
         acc.high,
-        float((pred == teacher_pred).float().mean()),
-        len(dev) / seconds,
+        float((scored.predictions == teacher_pred).float().mean()),
+        len(dev) / scored.seconds,
     )
 
 
@@ -193,7 +187,7 @@ def distil(
     student = student_from_teacher(teacher.model, teacher_layers(config.layers, teacher.n_layers))
     student.config.id2label = dict(enumerate(teacher.labels))  # same columns as the teacher's copied classifier
     student.config.label2id = {name: i for i, name in enumerate(teacher.labels)}
-    teacher_dev = dev_logits(teacher.model, tokenizer, dev, columns, max_length).argmax(-1)
+    teacher_dev = dev_scores(teacher.model, tokenizer, dev, teacher.labels, max_length).predictions
 
     encoded = tokenizer(list(sentences), truncation=True, max_length=max_length)["input_ids"]
     # Gold labels as the model's output columns (the teacher's order, which the student inherits).
@@ -229,7 +223,7 @@ def distil(
         on_step(StepLoss(step, float(kd.detach()), float(hard.detach()), float(total.detach())))
         if step % config.eval_every == 0 or step == config.steps:
             student.eval()
-            pred = dev_logits(student, tokenizer, dev, columns, max_length).argmax(-1)
+            pred = dev_scores(student, tokenizer, dev, teacher.labels, max_length).predictions
             student.train()
             on_check(
                 DevCheck(

@@ -35,7 +35,7 @@ from benchmarks.core.background import (
 )
 from benchmarks.core.data import DataUnavailable, load_sst2, read_sentences
 from benchmarks.core.device import detect_hardware
-from benchmarks.core.models import POCKET_DIR, ModelLoadError, canonical_columns, load_model
+from benchmarks.core.models import POCKET_DIR, ModelLoadError, load_model
 from benchmarks.core.pairs import ModelSpec
 from benchmarks.core.persist import write_atomically
 from benchmarks.core.settings import Settings
@@ -394,7 +394,6 @@ class LiveStore:
         teacher, folder: Path, dev, teacher_pred, config: LiveConfig, settings: Settings
     ) -> tuple[DevScore, ...]:
         """Teacher, the bundled pocket student and this student (as stored, fp16 -> fp32), timed in this one process."""
-        columns = canonical_columns(teacher.labels)
         models = [("teacher", teacher)]
         if "pocket" in settings.allowed_sources and (POCKET_DIR / "student" / "config.json").is_file():
             models.append(
@@ -412,7 +411,7 @@ class LiveStore:
                 m.model,
                 m.tokenizer,
                 dev,
-                canonical_columns(m.labels) if name != "teacher" else columns,
+                m.labels,
                 teacher_pred,
                 min(config.max_length, m.max_length),
             )

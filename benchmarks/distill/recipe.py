@@ -28,7 +28,7 @@ from transformers import (
 from benchmarks.analysis.losses import cosine_hidden_loss, hard_loss, kd_loss
 from benchmarks.analysis.metrics import accuracy_with_ci, counted_accuracy
 from benchmarks.core.data import LabelledTexts, load_sst2
-from benchmarks.core.inference import dataset_logits
+from benchmarks.core.inference import score_texts, tokenized
 from benchmarks.core.vocabulary import CANONICAL_LABELS
 from benchmarks.distill.cards import model_card
 
@@ -198,8 +198,9 @@ def train(
 
 
 def evaluate(model: torch.nn.Module, tokenizer, data: LabelledTexts) -> dict[str, float | str]:
-    logits = dataset_logits(model, tokenizer, data.texts)
-    correct, metric = counted_accuracy(logits.argmax(-1).tolist(), data.labels)
+    labels = tuple(model.config.id2label[i] for i in range(model.config.num_labels))
+    scored = score_texts(tokenized(model, tokenizer), data.texts, labels)
+    correct, metric = counted_accuracy(scored.predictions.tolist(), data.labels)
     acc = accuracy_with_ci(correct, len(data))
     return {"accuracy": acc.value, "ci_low": acc.low, "ci_high": acc.high, "n": len(data), "correct": correct,
             "metric": metric}

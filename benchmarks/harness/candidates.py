@@ -48,5 +48,6 @@ def candidates(results: Iterable[BenchmarkResult], batch: int, seq_len: int, per
             r.memory.run_peak_mb, r.variant_bytes / MIB, preds, labels, r.config.runtime,
             f"PyTorch eager ({r.config.settings.attn_implementation.upper()})" if r.config.runtime == DEFAULT_RUNTIME
             else RUNTIME_LABELS[r.config.runtime],
+            r.run_id, cell.model.p50 if cell else None, cell.sentences_per_s("model") if cell else None,
         ))
     return out

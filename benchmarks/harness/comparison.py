@@ -26,6 +26,7 @@ class Machine:
     device_type: str
     threads: int
     label: str
+    choice: str = ""  # the same, shorter, leading with what tells machines apart: for a select's options
 
     @classmethod
     def of(cls, hardware: HardwareInfo, device: str, threads: int) -> "Machine":
@@ -33,7 +34,12 @@ class Machine:
         # The thread count first, so a narrow selectbox still shows it; on a GPU it is only the host's.
         label = (f"{hardware.label(device)} · {thread_count(threads)} on the host" if kind == "cuda"
                  else f"{thread_count(threads)} on {hardware.label(device)}")
-        return cls(hardware.fingerprint, kind, threads, label)
+        if kind == "cuda":
+            choice = f"GPU {hardware.gpu_name} · {thread_count(threads)} on the host"
+        else:
+            isa = hardware.label(device).rsplit(" · ", 1)[-1]  # "AVX512 + AMX": what decides the kernels
+            choice = f"CPU {isa} · {thread_count(threads)} · {hardware.cpu_model}, {hardware.physical_cores} cores"
+        return cls(hardware.fingerprint, kind, threads, label, choice)
 
     @property
     def key(self) -> str:
@@ -48,6 +54,16 @@ def machine_of(result: BenchmarkResult | PeakResult) -> Machine:
 
 def machines(results: Iterable[BenchmarkResult]) -> list[Machine]:
     return sorted({machine_of(r) for r in results}, key=lambda m: (m.device_type != "cpu", m.label))
+
+
+def choice_labels(options: Sequence[Machine], here: tuple[str, str] | None = None) -> dict[Machine, str]:
+    """What a select shows for each machine: its short label, with the hardware fingerprint where two would
+    otherwise read alike, and "this machine" on the one with `here`'s (fingerprint, device type)."""
+    counts: dict[str, int] = {}
+    for m in options:
+        counts[m.choice] = counts.get(m.choice, 0) + 1
+    return {m: ("This machine: " if (m.fingerprint, m.device_type) == here else "") + m.choice
+            + (f" · hardware {m.fingerprint[:6]}" if counts[m.choice] > 1 else "") for m in options}
 
 
 def default_machine(results: Sequence[BenchmarkResult], hardware: HardwareInfo, device: str) -> Machine | None:
@@ -155,8 +171,9 @@ class Speedup:
     teacher_ms: float
     student_ms: float
     ceiling: float  # teacher FLOPs / student FLOPs: the most fewer layers can buy
-    # The ratio within each sweep of the grid (the two models took turns, seconds apart); empty when
-    # the records do not keep sweeps. Their range is how far host drift alone moves the ratio.
+    # The ratio within each sweep of the grid (the two models took turns in one run, seconds apart); empty when
+    # the records do not keep sweeps or were not measured taking turns. Their range is how far host drift alone
+    # moves the ratio.
     sweep_ratios: tuple[float, ...] = ()
     runtime: str = DEFAULT_RUNTIME
 
@@ -189,10 +206,11 @@ def speedups(results: Iterable[BenchmarkResult], timing: Timing = "model") -> li
     for roles in _by_role(results).values():
         if set(ROLES) <= roles.keys():
             config = roles["teacher"].config
+            turns = roles["teacher"].took_turns_with(roles["student"])
             for tc in roles["teacher"].cells:
                 sc = roles["student"].cell(tc.batch, tc.seq_len)
                 if sc is not None:
-                    paired = timing == "model" and len(tc.sweep_p50s) == len(sc.sweep_p50s)
+                    paired = turns and timing == "model" and len(tc.sweep_p50s) == len(sc.sweep_p50s)
                     ratios = tuple(t / s for t, s in zip(tc.sweep_p50s, sc.sweep_p50s)) if paired else ()
                     out.append(Speedup(config.variant, tc.batch, tc.seq_len, tc.timing(timing).p50,
                                        sc.timing(timing).p50, tc.flops / sc.flops, ratios, config.runtime))

@@ -21,8 +21,8 @@ import torch
 from benchmarks.analysis.metrics import Latency, accuracy_with_ci
 from benchmarks.core.data import LabelledTexts, sample_sentences
 from benchmarks.core.device import detect_hardware, detect_software, synchronize
-from benchmarks.core.inference import dataset_logits
-from benchmarks.core.models import canonical_logits, load_model
+from benchmarks.core.inference import score_texts, tokenized
+from benchmarks.core.models import load_model
 from benchmarks.harness.results import (
     Accuracy,
     BenchmarkConfig,
@@ -200,16 +200,13 @@ def score(model, tokenizer, labels: tuple[str, ...], data: LabelledTexts, settin
     """Accuracy on `data` with its Wilson interval, and the time to score it end to end (tokenizer
     included, length-sorted batches padded only to their own longest sentence)."""
     texts = list(data.texts)
-    synchronize(device)
-    start = time.perf_counter()
-    logits = dataset_logits(model, tokenizer, texts, settings.eval_batch_size, max_length, device)
-    synchronize(device)
-    eval_s = time.perf_counter() - start
-    predicted = canonical_logits(logits, labels).argmax(dim=-1).tolist()  # 1 = positive, as in the gold labels
-    correct = sum(p == g for p, g in zip(predicted, data.labels))
+    synchronize(device)  # the timing loop's last calls are not billed to scoring
+    scored = score_texts(tokenized(model, tokenizer, max_length, device), texts, labels, settings.eval_batch_size)
+    predicted = scored.predictions.tolist()
+    correct = scored.correct(data.labels)
     ci = accuracy_with_ci(correct, len(texts))
     real_tokens = sum(len(ids) for ids in tokenizer(texts, truncation=True, max_length=max_length)["input_ids"])
-    return Accuracy(data.source, correct, len(texts), ci.low, ci.high, eval_s, real_tokens,
+    return Accuracy(data.source, correct, len(texts), ci.low, ci.high, scored.seconds, real_tokens,
                     "".join(map(str, predicted)), "".join(map(str, data.labels)))
 
 

@@ -7,16 +7,16 @@ precision; the pipeline feeds sentences one at a time in fp32. Both include toke
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
+import torch
 from transformers import pipeline
 
 from benchmarks.analysis.metrics import accuracy_with_ci
 from benchmarks.core.data import LabelledTexts
 from benchmarks.core.device import synchronize
+from benchmarks.core.inference import score_texts
 from benchmarks.core.models import LoadedModel
-from benchmarks.core.vocabulary import CANONICAL_LABELS
 from benchmarks.harness.results import BenchmarkResult
 
 
@@ -34,16 +34,23 @@ class PipelineScore:
 def pipeline_score(loaded: LoadedModel, data: LabelledTexts) -> PipelineScore:
     """Score `data` with a default text-classification pipeline on `loaded`'s fp32 model."""
     device = next(loaded.model.parameters()).device
-    classify = pipeline("text-classification", model=loaded.model, tokenizer=loaded.tokenizer, device=device)
-    classify(data.texts[0])  # warm-up, as the harness's scoring also runs on a warm model
+    pipe = pipeline("text-classification", model=loaded.model, tokenizer=loaded.tokenizer, device=device)
     label2id = {name: i for i, name in loaded.model.config.id2label.items()}
+
+    def classify(texts: list[str]) -> torch.Tensor:
+        # By default the pipeline answers with its top label and that label's probability; with two classes the
+        # other label holds the rest. Their logs serve as logits.
+        probs = torch.empty(len(texts), len(label2id))
+        for row, answer in enumerate(pipe(texts)):
+            probs[row] = (1 - answer["score"]) / (len(label2id) - 1)
+            probs[row, label2id[answer["label"]]] = answer["score"]
+        return probs.log()
+
+    classify(list(data.texts[:1]))  # warm-up, as the harness's scoring also runs on a warm model
     synchronize(device)
-    start = time.perf_counter()
-    outputs = classify(list(data.texts))
-    synchronize(device)
-    seconds = time.perf_counter() - start
-    predicted = [CANONICAL_LABELS.index(loaded.labels[label2id[o["label"]]]) for o in outputs]
-    return PipelineScore(sum(p == g for p, g in zip(predicted, data.labels)), len(data), seconds)
+    # One call over every sentence: the pipeline feeds them one at a time, as a newcomer's code would.
+    scored = score_texts(classify, data.texts, loaded.labels, batch_size=len(data))
+    return PipelineScore(scored.correct(data.labels), len(data), scored.seconds)
 
 
 def fastest_scoring(results: list[BenchmarkResult], role: str, tolerance_pp: float = 0.5) -> BenchmarkResult | None:

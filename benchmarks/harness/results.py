@@ -224,6 +224,10 @@ class BenchmarkResult:
     # and the artefact it keeps on disk; 0 for eager and for records from before runtimes existed.
     export_s: float = 0.0
     artefact_bytes: int = 0
+    # The measurement this result was taken in, shared by the workers that took turns with it (harness/worker.py):
+    # only results with one run id had their sweeps seconds apart, so only theirs pair sweep by sweep. "" in records
+    # from before it was kept (the shipped references among them): they count as unpaired.
+    run_id: str = ""
     kind: Literal["model"] = field(default="model", init=False)
 
     def __post_init__(self) -> None:
@@ -244,6 +248,10 @@ class BenchmarkResult:
 
     def cell(self, batch: int, seq_len: int) -> CellResult | None:
         return next((c for c in self.cells if c.batch == batch and c.seq_len == seq_len), None)
+
+    def took_turns_with(self, other: "BenchmarkResult") -> bool:
+        """Whether the two were measured in one run, taking turns, so their sweeps pair up one by one."""
+        return bool(self.run_id) and self.run_id == other.run_id
 
     def to_dict(self) -> dict:
         return {"schema": SCHEMA_VERSION, **asdict(self)}

@@ -18,8 +18,9 @@ import os
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from benchmarks.core.data import LabelledTexts
@@ -101,7 +102,8 @@ class _Worker:
 def measure_in_turns(configs: Sequence[BenchmarkConfig], eval_data: LabelledTexts | None = None,
                      on_step: Callable[[int, int, int], None] | None = None) -> Iterator[tuple[int, BenchmarkResult]]:
     """Measure each config in its own worker, the workers taking turns step by step; yields (index into
-    configs, result) as each finishes. on_step(index, done, total) reports each step."""
+    configs, result) as each finishes, all with one run id. on_step(index, done, total) reports each step."""
+    run_id = uuid.uuid4().hex[:12]
     with tempfile.TemporaryDirectory(prefix="kd-bench-") as tmp:
         workers = []
         for i, config in enumerate(configs):
@@ -116,7 +118,7 @@ def measure_in_turns(configs: Sequence[BenchmarkConfig], eval_data: LabelledText
                 for i, worker in list(waiting):
                     if worker.advance():
                         waiting.remove((i, worker))
-                        yield i, worker.result  # type: ignore[misc]
+                        yield i, replace(worker.result, run_id=run_id)  # type: ignore[type-var]
         finally:
             for worker in workers:
                 worker.stop()

@@ -1,7 +1,11 @@
-"""python -m benchmarks.loadtest --sessions N --seconds S: see --help."""
+"""python -m benchmarks.loadtest --sessions N --seconds S [--json OUT]: see --help."""
 
 import sys
 
-from benchmarks.loadtest.run import main
+if "--browser" not in sys.argv[1:]:
+    # Locust's gevent patches the standard library when imported; it must come before anything else imports it.
+    import locust  # noqa: F401
+
+from benchmarks.loadtest.cli import main  # noqa: E402
 
 sys.exit(main())

@@ -312,8 +312,9 @@ def speedup_note(sp: Sequence[Speedup]) -> str:
            "models took turns, seconds apart, so a slow minute hits both); bar: the median of those ratios, whiskers: "
            "the lowest and highest, i.e. how far the host's drift alone moves it. "
            if any(x.sweep_range for x in sp) else
-           "Teacher p50 / student p50 over the whole run on the same cell, variant and machine; no whiskers, because "
-           "per-sweep p50s exist only for model-only timings of runs measured since they were kept. ")
+           "Teacher p50 / student p50 over the whole run on the same cell, variant and machine; unpaired, no "
+           "whiskers: sweeps pair up only for model-only timings of two models measured taking turns in one run "
+           "(the shipped reference records do not say whether they were). ")
     return how + ("Half the layers do half the FLOPs, so the dashed line is the most the student can gain; the gap "
                   "is fixed cost (embeddings, tokenizer, Python, launches). Identical layers cannot beat it, so a bar "
                   "above the line is noise. `python -m benchmarks repeat` measures how well this machine repeats a "

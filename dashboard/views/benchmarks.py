@@ -154,10 +154,11 @@ def main() -> None:
     hardware = detect_hardware()
     options, first = comparison.machines(mine), comparison.default_machine(mine, hardware, device)
     this = (hardware.fingerprint, device.split(":", 1)[0])
-    f1, f2, f3, f4 = st.columns([3, 2, 2, 2])
-    machine = f1.selectbox("Hardware and threads", options, index=options.index(first), key="bench_hw",
-                           format_func=lambda m: m.label + (" (this machine)" if (m.fingerprint, m.device_type) == this
-                                                            else ""))
+    labels = comparison.choice_labels(options, this)
+    # A row of its own: the part that tells two machines apart must not be cut off.
+    machine = st.selectbox("Hardware and threads", options, index=options.index(first), key="bench_hw",
+                           format_func=labels.__getitem__)
+    f2, f3, f4 = st.columns(3)
     on_machine = [r for r in mine if comparison.machine_of(r) == machine]
     present = list(dict.fromkeys(r.config.variant for r in on_machine))
     variants = f2.multiselect("Precision variants", present, default=present,

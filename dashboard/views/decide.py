@@ -6,8 +6,10 @@ The constraints live in the URL, so a link reproduces the view.
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
+from benchmarks.analysis.cost import cost_note
 from benchmarks.analysis.decision import (
     LIMITS,
     OBJECTIVES,
@@ -20,10 +22,11 @@ from benchmarks.analysis.decision import (
     to_query,
 )
 from benchmarks.analysis.review_pack import Provenance, ranking_rows, review_pack
+from benchmarks.analysis.stats import INTERVAL_METHOD
 from benchmarks.core.device import detect_hardware, thread_count
 from benchmarks.core.pairs import PairSpec
 from benchmarks.harness.candidates import candidates
-from benchmarks.harness.comparison import Machine, default_machine, latest, machine_of, machines
+from benchmarks.harness.comparison import Machine, choice_labels, default_machine, latest, machine_of, machines
 from benchmarks.harness.results import BenchmarkResult
 from benchmarks.harness.store import reference_records
 from benchmarks.store.database import StoreUnavailable
@@ -31,10 +34,13 @@ from dashboard import resources, safe, sidebar
 from dashboard.charts.decide import frontier_chart
 from dashboard.sections.decide_data import drift_section, own_scores, reference_texts
 
-URL_KEYS = ("hw", "batch", "seq", "pct", "budget", "min_acc", "max_drop", "max_mem", "max_size", "rank")
+URL_KEYS = ("hw", "batch", "seq", "pct", "budget", "min_acc", "max_drop", "max_mem", "max_size", "rank", "price")
 NUMBERS = {"budget": ("Latency budget (ms)", "budget_ms"), "min_acc": ("Minimum accuracy (%)", "min_accuracy"),
            "max_drop": ("Largest drop against the teacher (pp)", "max_drop_pp"),
-           "max_mem": ("Peak memory cap (MiB)", "max_memory_mb"), "max_size": ("Weights size cap (MiB)", "max_size_mb")}
+           "max_mem": ("Peak memory cap (MiB)", "max_memory_mb"), "max_size": ("Weights size cap (MiB)", "max_size_mb"),
+           "price": ("Instance price per hour", "price_per_hour")}
+PRICE_HELP = ("What the machine costs per hour, in any currency: the ranking then shows the cost per million "
+              "sentences in the same currency. Not a constraint.")
 OWN_DATA = "A labelled file, scored here"
 
 
@@ -86,24 +92,25 @@ def constraint_form(options: list[Machine], results: list[BenchmarkResult]) -> C
         )
     if st.session_state.get("dk_hw") not in keys:  # another pair in the sidebar may have other machines
         st.session_state["dk_hw"] = keys[0]
-    labels = {m.key: m.label + (" (this machine)" if (m.fingerprint, m.device_type) == (hardware.fingerprint, "cpu")
-                                else "") for m in options}
-    top = st.columns([3, 1, 1, 1, 1])
-    machine = top[0].selectbox("Hardware (from the results cache)", keys, format_func=labels.__getitem__, key="dk_hw")
+    labels = {m.key: label for m, label in choice_labels(options, (hardware.fingerprint, "cpu")).items()}
+    # A row of its own: the part that tells two machines apart must not be cut off.
+    machine = st.selectbox("Hardware (from the results cache)", keys, format_func=labels.__getitem__, key="dk_hw")
+    top = st.columns(4)
     cells = {(c.batch, c.seq_len) for r in grid(machine) for c in r.cells}
     batches, lengths = sorted({b for b, _ in cells}), sorted({s for _, s in cells})
     for key, opts in (("dk_batch", batches), ("dk_seq", lengths)):  # another machine may have another grid
         if st.session_state.get(key) not in opts:
             st.session_state[key] = opts[0]
-    batch = top[1].selectbox("Batch size", batches, key="dk_batch")
-    seq_len = top[2].selectbox("Sequence length", lengths, key="dk_seq")
-    percentile = top[3].selectbox("Latency percentile", PERCENTILES, key="dk_pct")
-    objective = top[4].selectbox("Rank by", list(OBJECTIVES), format_func=OBJECTIVES.__getitem__, key="dk_rank")
+    batch = top[0].selectbox("Batch size", batches, key="dk_batch")
+    seq_len = top[1].selectbox("Sequence length", lengths, key="dk_seq")
+    percentile = top[2].selectbox("Latency percentile", PERCENTILES, key="dk_pct")
+    objective = top[3].selectbox("Rank by", list(OBJECTIVES), format_func=OBJECTIVES.__getitem__, key="dk_rank")
     limits = {}
     for col, (q, (label, attr)) in zip(st.columns(len(NUMBERS)), NUMBERS.items()):
         low, high = LIMITS[q]
         limits[attr] = col.number_input(
-            label, min_value=low, max_value=high, value=None, placeholder="no limit", key=f"dk_{q}"
+            label, min_value=low, max_value=high, value=None, placeholder="none" if q == "price" else "no limit",
+            key=f"dk_{q}", help=PRICE_HELP if q == "price" else None,
         )
     k = Constraints(batch, seq_len, percentile, objective=objective, machine=machine, **limits)
     for key in URL_KEYS:
@@ -156,20 +163,30 @@ def main() -> None:
     cands = candidates(on_machine, k.batch, k.seq_len, k.percentile, scored)
     decision = decide(cands, k)
     recommendation(decision)
+    machine_label = machine_of(on_machine[0]).label
     st.plotly_chart(frontier_chart(decision, data_label), key="dk_frontier")
-    st.caption(f"Accuracy on {safe.text(data_label)}; latency model only (forward pass), measured with "
-               f"{machine_of(on_machine[0]).label}. "
-               "Bubble area: weight size; marker: precision (eager) or runtime; ringed: the recommendation; faded: "
-               "excluded; dashed: the Pareto frontier.")
+    axis = ("Nothing here has an accuracy measured, so the chart sets peak memory against latency. "
+            if decision.axis == "memory" else f"Accuracy on {safe.text(data_label)}. ")
+    st.caption(f"{axis}Latency model only (forward pass), measured with {machine_label}. Bubble area: weight size; "
+               "marker: precision (eager) or runtime; ringed: the recommendation; faded: excluded; dashed: the Pareto "
+               "frontier. Only the frontier and the recommendation are named: hover over a point for the others.")
     st.subheader("Ranking")
-    st.dataframe(ranking_rows(decision), hide_index=True, key="dk_ranking")
+    rows = ranking_rows(decision)
+    # A static table wraps its cells, so every name and column shows at any width. st.table renders Markdown: each
+    # cell goes through safe.text (the headers are this module's own words).
+    st.table(pd.DataFrame([{h: safe.text(v) for h, v in row.items()} for row in rows]), hide_index=True)
     for note in sorted({c.latency_note for c in cands if c.latency_note}):
         st.caption(safe.text(note))
+    if k.price_per_hour is not None:
+        st.caption(safe.text(cost_note(k.price_per_hour, k.batch, k.seq_len, machine_label)))
+    pairing = sorted({v.speedup.pairing for v in decision.verdicts if v.speedup and v.speedup.low is not None})
     st.caption("Against the teacher (eager fp32): exact McNemar test on the discordant sentences and Newcombe's paired "
-               "95 % interval of the difference; speed-up: bootstrap 95 % interval over the sweeps' p50s (paired where "
-               "the two took turns in one run). \"Within noise\" only where p ≥ 0.05 or the interval holds 1.0; at the "
-               "margin the interval can exclude 0 while p is just above 0.05 (two methods): the verdict follows the "
-               "test.")
+               f"95 % interval of the difference; speed-up: {INTERVAL_METHOD} over the sweeps' p50s — "
+               + (" and ".join(pairing) if pairing else "no interval here")
+               + " (paired only where the two took turns in one run; unpaired otherwise, as for every shipped "
+               "reference record, which does not say whether it did; no interval where no per-sweep timings were "
+               "kept). \"Within noise\" only where p ≥ 0.05 or the interval holds 1.0; at the margin the interval can "
+               "exclude 0 while p is just above 0.05 (two methods): the verdict follows the test.")
     drift_section(precision_flips(cands), {c.name: c for c in cands}, texts)
     prov = Provenance(
         on_machine[0].hardware.label(on_machine[0].device), on_machine[0].hardware.fingerprint,  # threads: below

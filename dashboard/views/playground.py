@@ -7,11 +7,15 @@ import statistics
 import streamlit as st
 import torch
 
+from benchmarks.core import background
+from benchmarks.core.batching import RECENT_S, Busy
 from benchmarks.core.data import sample_sentences
-from benchmarks.core.device import detect_hardware
+from benchmarks.core.device import detect_hardware, thread_count
 from benchmarks.core.inference import InvalidInput, ModelRun, PairRun, clean_text, predict_pair
-from benchmarks.core.models import ModelLoadError
+from benchmarks.core.models import LoadedPair, ModelLoadError
+from benchmarks.core.pairs import PairSpec
 from benchmarks.core.vocabulary import ROLES, RUNTIME_LABELS
+from benchmarks.harness.measure import model_flops
 from benchmarks.harness.runtime_model import setups
 from benchmarks.runtimes.base import RuntimeUnavailable
 from dashboard import resources, safe, sidebar
@@ -20,18 +24,23 @@ from dashboard.charts.theme import CONFIG, ROLE_COLOURS
 from dashboard.sections import lesson
 
 REPEATS = 5  # timed repeats per input: one run of a ~10 ms model is mostly noise
+TIMING_QUEUE_S = 30  # how long "Time it now" waits behind other visitors' timings before giving up
 
 
 def setup_label(choice: tuple[str, str]) -> str:
     return f"{RUNTIME_LABELS[choice[0]]} · {choice[1]}"
 
 
-def choose_runtimes(device: str) -> dict[str, tuple[str, str]]:
-    """A runtime and precision per model (default eager fp32), and why the others are not offered here."""
+def choose_runtimes(pair_spec: PairSpec, device: str) -> dict[str, tuple[str, str]]:
+    """A runtime and precision per model, by default the fastest measured here that changes no SST-2 dev answer;
+    and why the others are not offered here."""
     offered, reasons = setups(device, detect_hardware())
+    defaults = resources.default_setups(pair_spec, device, offered)
     columns = st.columns(2)
     choices = {role: column.selectbox(f"{role.capitalize()} runs in", offered, format_func=setup_label,
-                                      key=f"runtime_{role}") for column, role in zip(columns, ROLES)}
+                                      index=offered.index(defaults[role].setup), key=f"runtime_{role}",
+                                      help=f"Default: {defaults[role].why}.")
+               for column, role in zip(columns, ROLES)}
     if reasons:
         with st.expander("Runtimes not offered on this device"):
             for reason in reasons:
@@ -40,7 +49,7 @@ def choose_runtimes(device: str) -> dict[str, tuple[str, str]]:
 
 
 def model_column(role: str, run: ModelRun, timings: list[float], totals: list[float], n_layers: int,
-                 choice: tuple[str, str]) -> None:
+                 choice: tuple[str, str], how: str) -> None:
     pred, title = run.predictions[0], role.capitalize()
     st.subheader(title)
     st.caption(f"{safe.text(run.model)} · {n_layers} layer{'s' if n_layers != 1 else ''} · ran in "
@@ -48,18 +57,51 @@ def model_column(role: str, run: ModelRun, timings: list[float], totals: list[fl
     st.metric("Label", pred.label, help="argmax of the class probabilities")
     st.plotly_chart(probability_chart(run, 0, ROLE_COLOURS[role]), config=CONFIG, key=f"probs-{title}")
     c1, c2 = st.columns(2)
-    c1.metric("Model latency (p50)", f"{statistics.median(timings):.1f} ms",
-              help=f"forward pass only, median of {REPEATS} runs; range {min(timings):.1f}–{max(timings):.1f} ms")
-    c2.metric("With tokenizer (p50)", f"{statistics.median(totals):.1f} ms", help="tokenization + forward pass")
+    spread = f"; range {min(timings):.1f}–{max(timings):.1f} ms" if len(timings) > 1 else ""
+    c1.metric(f"Model latency ({'p50' if len(timings) > 1 else 'one pass'})", f"{statistics.median(timings):.1f} ms",
+              help=f"forward pass only, {how}{spread}")
+    c2.metric(f"With tokenizer ({'p50' if len(totals) > 1 else 'one pass'})", f"{statistics.median(totals):.1f} ms",
+              help=f"one tokenization + forward pass, {how}")
     st.caption(f"{pred.tokens} tokens" + (" · **truncated** to the model's limit" if pred.truncated else ""))
 
 
-def timed_runs(text: str, max_tokens: int, choices: dict[str, tuple[str, str]]) -> tuple[PairRun, list[PairRun]]:
+def timed_runs(text: str, max_tokens: int, choices: dict[str, tuple[str, str]]) -> list[PairRun]:
     pair_spec, device = sidebar.current()
     loaded = resources.runtime_pair(pair_spec, device, choices)
     predict_pair(loaded, [text], max_tokens)  # warm-up: first calls pay for allocations
-    runs = [predict_pair(loaded, [text], max_tokens) for _ in range(REPEATS)]
-    return runs[0], runs
+    return [predict_pair(loaded, [text], max_tokens) for _ in range(REPEATS)]
+
+
+def machine_holder() -> str | None:
+    """What holds this machine now (a benchmark run or live distillation), in words; None when nothing does."""
+    settings = resources.settings()
+    for lock, what in ((settings.state_dir / "benchmark-run.lock", "a benchmark run"),
+                       (settings.live_dir / "worker.lock", "a live-distillation job")):
+        if background.lock_holder(lock):
+            return what
+    return None
+
+
+def timing(text: str, max_tokens: int, choices: dict[str, tuple[str, str]], asked: bool,
+           load: int) -> tuple[list[PairRun] | None, str]:
+    """Timed repeats when the visitor asked, or when this server is otherwise idle; else None and why not. They
+    take turns (one lock per process) and never run while a benchmark or a live distillation holds the machine."""
+    holder = machine_holder()
+    if holder is not None:
+        return None, f"not timed: {holder} is using this machine, and timings taken beside it would both be wrong"
+    if not asked and load > 1:
+        return None, "not timed: other visitors are asking too (press Time it now to queue a timing)"
+    lock = resources.timing_lock()
+    if not lock.acquire(timeout=TIMING_QUEUE_S if asked else 0):
+        return None, "not timed: another visitor's timing is running; press Time it now again"
+    try:
+        return timed_runs(text, max_tokens, choices), "timed on request" if asked else "timed while the server was idle"
+    finally:
+        lock.release()
+
+
+def flops_ceiling(pair: LoadedPair, tokens: int) -> float:
+    return model_flops(pair.teacher.model.config, tokens) / model_flops(pair.student.model.config, tokens)
 
 
 def main() -> None:
@@ -73,24 +115,38 @@ def main() -> None:
     default = "" if choice == "(type your own)" else choice
     # No max_chars on the box: the browser would drop an over-long paste silently; clean_text() says how long it was.
     text = st.text_area("Text", value=default, height=100, key=f"text-{choice}")
-    runtimes = choose_runtimes(sidebar.current()[1])
-    if not st.button("Compare", type="primary") and not text:
+    pair_spec, device = sidebar.current()
+    runtimes = choose_runtimes(pair_spec, device)
+    buttons = st.columns([1, 1, 4])
+    compare = buttons[0].button("Compare", type="primary")
+    time_now = buttons[1].button("Time it now", help=f"{REPEATS} timed runs of each model after a warm-up, queued "
+                                                     "behind other visitors' timings; never while a benchmark runs")
+    if not compare and not time_now and not text:
         st.info("Pick an example or type a sentence, then press **Compare**.")
         return
     try:
         text = clean_text(text, limits.max_chars)
-        pair_spec, _ = sidebar.current()
+        load = resources.traffic().note()
         with st.spinner("Running both models (a runtime's first use exports or compiles the model: up to a "
                         "minute or two)…"):
-            first, runs = timed_runs(text, limits.max_tokens, runtimes)
+            answer = resources.batched_answer(pair_spec, device, runtimes, text, limits.max_tokens)
+            timed, how = timing(text, limits.max_tokens, runtimes, time_now, load)
+    except Busy as exc:
+        st.warning(str(exc))
+        return
     except (InvalidInput, ModelLoadError, RuntimeUnavailable) as exc:
         st.error(safe.message(exc))
         return
-    loaded = resources.pair(pair_spec, sidebar.current()[1])
+    first = answer.run
+    loaded = resources.pair(pair_spec, device)
     if any(p.truncated for r in (first.teacher, first.student) for p in r.predictions):
         st.warning(f"The input is longer than the models' limit and was truncated to "
                    f"{min(limits.max_tokens, loaded.teacher.max_length)} tokens.")
-    ratios = [r.speedup for r in runs]
+    shown_runs = timed or [first]
+    ratios = [r.speedup for r in shown_runs]
+    batches = "alone" if answer.alone else f"in batches of {answer.batches[0]} (teacher) and {answer.batches[1]} " \
+                                            "(student) with other visitors' sentences"
+    one_pass = f"one pass {batches}, {how}"
     verdict, speed = st.columns(2)
     verdict.markdown(
         "### :material/check_circle: Teacher and student **agree**"
@@ -99,25 +155,31 @@ def main() -> None:
     )
     speed.metric(
         "Student speed-up on this input (model only)", f"{statistics.median(ratios):.2f}×",
-        help=f"teacher ms / student ms, median of {REPEATS} paired runs (range {min(ratios):.2f}–{max(ratios):.2f}×). "
-        "One short input is noisy: the Benchmarks page has swept, percentile figures.",
+        help=(f"teacher ms / student ms, median of {REPEATS} paired runs (range {min(ratios):.2f}–{max(ratios):.2f}×)"
+              if timed else f"teacher ms / student ms from {one_pass}") +
+        ". One short input is noisy: the Benchmarks page has swept, percentile figures.",
     )
+    ceiling = flops_ceiling(loaded, first.teacher.predictions[0].tokens)
+    if statistics.median(ratios) > ceiling:
+        speed.warning(f"Noise: {statistics.median(ratios):.2f}× is above the FLOPs ceiling of {ceiling:.2f}× (teacher "
+                      "FLOPs / student FLOPs at this length), which fewer layers cannot beat.")
     left, right = st.columns(2)
     for column, role in zip((left, right), ROLES):
         with column:
-            model_column(role, getattr(first, role), [getattr(r, role).model_ms for r in runs],
-                         [getattr(r, role).total_ms for r in runs], getattr(loaded, role).n_layers, runtimes[role])
-    threads = torch.get_num_threads()
+            model_column(role, getattr(first, role), [getattr(r, role).model_ms for r in shown_runs],
+                         [getattr(r, role).total_ms for r in shown_runs], getattr(loaded, role).n_layers,
+                         runtimes[role], f"median of {REPEATS} runs" if timed else one_pass)
     st.caption(
-        f"Measured now on {detect_hardware().label(sidebar.current()[1])}, {threads} torch threads, "
-        f"teacher in {setup_label(runtimes['teacher'])}, student in {setup_label(runtimes['student'])}, batch 1, "
-        f"{REPEATS} timed runs after one warm-up. Label mapping: {safe.text(loaded.label_note)}."
+        f"Measured now on {detect_hardware().label(device)}, {thread_count(torch.get_num_threads())}, teacher in "
+        f"{setup_label(runtimes['teacher'])}, student in {setup_label(runtimes['student'])}; load: {load} "
+        f"Compare{'s' if load != 1 else ''} on this server in the last {RECENT_S:g} s; "
+        + (f"batch 1, {REPEATS} timed runs after one warm-up ({how})." if timed else f"{one_pass}.")
+        + f" Label mapping: {safe.text(loaded.label_note)}."
     )
     for note in loaded.weights_notes:  # plain text: said once per model whose weights were not safetensors
         st.text(note)
     if pair_spec.architecture_only:
         st.warning("Architecture-only pair: random weights, so labels and probabilities mean nothing; the timings are "
                    "real.")
-
 
 main()

@@ -1,6 +1,9 @@
-"""Load test: N concurrent browser sessions of the Playground against the real app on localhost.
+"""Browser smoke test: a few concurrent headless-Chromium sessions of the Playground against the real app.
 
-    python -m benchmarks.loadtest --sessions 20 --seconds 120
+    python -m benchmarks.loadtest --browser --sessions 3 --seconds 60
+
+It checks the real browser path (page, widgets, rendered answer). Its timings are not the server's: on a shared
+machine the browsers take most of the CPU. For load figures use the protocol-level generator (protocol.py).
 
 Starts `streamlit run dashboard/app.py` on a free localhost port (or targets --url, localhost only),
 opens one headless Chromium with one isolated context per session, and has every session loop: fill
@@ -13,21 +16,19 @@ most MAX_SECONDS, each request at most --timeout seconds.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
 import os
 import random
 import statistics
-import sys
 import tempfile
 import time
 import urllib.parse
 import urllib.request
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.core.data import sample_sentences
+from benchmarks.loadtest.protocol import varied
 from benchmarks.loadtest.server import count_loads, free_port, start_server, tree_rss, wait_healthy
 
 MAX_SESSIONS = 50
@@ -132,14 +133,6 @@ class LoadReport:
             "verdict: " + ("OK" if self.ok else "FAILED (errors, a model loaded more than once, or no answers)")
         )
         return "\n".join(lines)
-
-
-_ENDINGS = ("", " Really.", " Honestly!", " I mean it.", " Or so I thought.", " Five stars?", " Meh.")
-
-
-def varied(sentences: list[str], rng: random.Random, session: int, i: int) -> str:
-    """A sample sentence, changed enough that no two consecutive inputs of a session are equal."""
-    return f"{rng.choice(sentences)}{rng.choice(_ENDINGS)} (viewer {session}, take {i})"
 
 
 class ScriptRuns:
@@ -383,35 +376,3 @@ def run(
     loads = count_loads(server_log.read_text(errors="replace")) if server_log and server_log.exists() else None
     warm = warm_moment(requests, sessions)
     return LoadReport(url, sessions, opened, elapsed, tuple(requests), warm, tuple(rss), loads, os.cpu_count() or 1)
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.loadtest", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sessions", type=int, default=20, help=f"concurrent browser sessions (1..{MAX_SESSIONS}; default "
-                                                             f"20)")
-    ap.add_argument(
-        "--seconds", type=float, default=120, help=f"how long to drive them (1..{MAX_SECONDS}; default 120)"
-    )
-    ap.add_argument("--url", help="an app already running on this machine (default: start one on a free port)")
-    ap.add_argument("--server-log", type=Path, help="that app's log, to count model loads")
-    ap.add_argument("--teacher", help="custom pair: teacher folder or Hub id (default: the pocket pair)")
-    ap.add_argument("--student", help="custom pair: student folder or Hub id")
-    ap.add_argument("--timeout", type=float, default=120, help="seconds one request may take before it counts as an "
-                                                               "error")
-    ap.add_argument("--json", type=Path, help="also write the report (every request, every RSS sample) as JSON")
-    args = ap.parse_args(argv)
-    if bool(args.teacher) != bool(args.student):
-        ap.error("--teacher and --student go together")
-    try:
-        report = run(args.sessions, args.seconds, args.url, args.server_log, args.teacher, args.student, args.timeout)
-    except (ValueError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(report.text())
-    if args.json:
-        args.json.write_text(json.dumps(asdict(report), indent=1))
-    return 0 if report.ok else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,64 @@
+"""Fast by default: the setup (runtime × precision) that answers and scores unless a visitor picks another.
+
+It is the fastest one measured on this machine (same hardware, device and thread count) for this model whose SST-2
+dev answers are all the same as eager fp32's in the results store. Anything that changed even one answer is out, and
+with no such measurement here the default is eager fp32 itself. Pure: the caller passes the records and says which
+setups can run here now.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Collection, Iterable
+
+from benchmarks.core.vocabulary import DEFAULT_RUNTIME, RUNTIME_LABELS
+from benchmarks.harness.comparison import Machine, machine_of
+from benchmarks.harness.results import BenchmarkResult
+
+EAGER = (DEFAULT_RUNTIME, "fp32")
+ANSWER_CELL = (1, 16)  # batch × tokens of one visitor's sentence (SST-2 sentences average 13 tokens)
+SCORING_CELL = (32, 64)  # batch × tokens of a length-sorted data-set pass
+
+
+@dataclass(frozen=True)
+class Choice:
+    runtime: str
+    variant: str
+    why: str  # one sentence, for the page and the CLI
+
+    @property
+    def setup(self) -> tuple[str, str]:
+        return self.runtime, self.variant
+
+    @property
+    def label(self) -> str:
+        return f"{RUNTIME_LABELS[self.runtime]} · {self.variant}"
+
+
+def _p50(result: BenchmarkResult, cell: tuple[int, int]) -> float | None:
+    found = result.cell(*cell)
+    return found.model.p50 if found is not None else None
+
+
+def fastest_equivalent(results: Iterable[BenchmarkResult], fingerprint: str, machine: Machine,
+                       offered: Collection[tuple[str, str]], cell: tuple[int, int] = ANSWER_CELL) -> Choice:
+    """The fastest setup of the model `fingerprint` measured on `machine` at `cell` (model-only p50) that is in
+    `offered` and gives every SST-2 dev answer eager fp32 gives; eager fp32 when none is, or nothing is measured."""
+    mine = [r for r in results if r.config.fingerprint == fingerprint and machine_of(r) == machine
+            and _p50(r, cell) is not None]
+    base = next((r for r in mine if (r.config.runtime, r.config.variant) == EAGER and r.accuracy is not None), None)
+    if base is None or base.accuracy is None:
+        return Choice(*EAGER, "eager fp32: no setup of this model was measured with SST-2 dev answers on this machine "
+                              f"at {machine.label}")
+    same = [r for r in mine if r.accuracy is not None and r.config.eval_set == base.config.eval_set
+            and r.accuracy.predictions == base.accuracy.predictions and (r.config.runtime, r.config.variant) in offered]
+    best = min(same, key=lambda r: _p50(r, cell) or float("inf"), default=base)
+    base_ms, best_ms = _p50(base, cell) or 0.0, _p50(best, cell) or 0.0
+    n = base.accuracy.n
+    if best is base or best_ms >= base_ms:
+        return Choice(*EAGER, f"eager fp32: nothing measured on this machine at batch {cell[0]} × {cell[1]} tokens "
+                              f"was faster without changing one of the {n} SST-2 dev answers")
+    return Choice(best.config.runtime, best.config.variant,
+                  f"{RUNTIME_LABELS[best.config.runtime]} · {best.config.variant}: the fastest setup measured on this "
+                  f"machine at batch {cell[0]} × {cell[1]} tokens ({best_ms / base_ms:.2f}× eager fp32's time) that "
+                  f"changes none of the {n} SST-2 dev answers")
