@@ -108,7 +108,7 @@ def _live_distill(args: argparse.Namespace) -> int:
     for s in job.scores:
         print(f"{s.name:>15}: {s.layers} layers, {s.params / 1e6:.1f} M params · dev {s.accuracy:.1%} "
               f"[{s.ci_low:.1%}, {s.ci_high:.1%}] · agreement with the teacher {s.agreement:.1%} · "
-              f"{s.sentences_per_second:.0f} sentences/s")
+              f"{s.throughput.describe()}")
     return 0
 
 

@@ -168,6 +168,21 @@ def test_runtime_filter_narrows_every_tab_and_names_the_runtime(state):
     assert not at.exception and any("one runtime" in w.value for w in at.warning)
 
 
+@needs_reference
+def test_throughput_and_size_carry_their_conditions(state):
+    at = _benchmarks("pocket")
+    note = next(c.value for c in at.caption if c.value.startswith("Throughput = "))
+    assert "at batch × 128 tokens, no padding, model only, 2 threads" in note and "Distillation summary" in note
+    bars = next(fig for fig in (json.loads(c.proto.spec) for c in at.get("plotly_chart"))
+                if fig["layout"]["title"]["text"].startswith("Throughput at 128"))
+    assert all("batch 32 × 128 tokens, no padding" in str(bar["customdata"]) for bar in bars["data"])
+    size = next(fig for fig in (json.loads(c.proto.spec) for c in at.get("plotly_chart"))
+                if fig["layout"]["title"]["text"].startswith("Weights in the precision they run in"))
+    assert size["data"]
+    table = next(df.value for df in at.dataframe if "conditions" in df.value.columns)
+    assert all("tokenizer included" in c for c in table["conditions"])
+
+
 def test_speed_up_whiskers_only_for_models_that_took_turns_in_one_run():
     from benchmarks.harness.comparison import speedups
     from dashboard.charts.benchmarks import speedup_chart, speedup_note

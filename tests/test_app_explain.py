@@ -1,6 +1,9 @@
 """AppTest of the Explain page on the tiny pair: every tab renders, numbers come with their labels, hostile
 tokens stay text, and head importance shows an estimate before a run and the grids after one."""
 
+import dataclasses
+import json
+
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -10,8 +13,8 @@ from benchmarks.analysis.attribution import TokenAttribution
 from benchmarks.core.models import load_pair
 from benchmarks.core.pairs import custom_pair
 from dashboard import resources
-from dashboard.charts.explain import attribution_bars
-from tests.conftest import REPO
+from dashboard.charts.explain import attribution_bars, shared_range
+from tests.conftest import REPO, plain
 
 APP = str(REPO / "dashboard" / "app.py")
 
@@ -114,3 +117,48 @@ def test_head_importance_estimates_first_then_shows_cached_grids(allow_tmp_model
         and tables[1]["accuracy drop (pp)"][0] == pytest.approx(10.0)
     )
     assert any("One sentence = 0.50 pp" in c.value for c in at.caption)
+
+
+def test_an_over_long_paste_is_refused_with_its_length_and_the_limit(allow_tmp_models):
+    at = _explain_page(allow_tmp_models, "Token attributions")
+    at.text_area[0].input("good " * 5_000).run()  # 25,000 characters: the browser no longer drops it silently
+    assert not at.exception
+    assert [plain(e.value) for e in at.error] == ["The text has 25,000 characters; the limit is 20,000 (KD_MAX_CHARS)."]
+    assert not at.get("plotly_chart")  # nothing computed on it
+
+
+@pytest.mark.slow
+def test_attributions_say_when_the_text_was_truncated_and_share_one_x_scale(allow_tmp_models):
+    at = _explain_page(allow_tmp_models, "Token attributions")
+    at.text_area[0].input("good movie " * 30).run()  # 62 tokens with [CLS]/[SEP]; the tiny pair takes 32
+    assert not at.exception and not at.error
+    warnings = [w.value for w in at.warning]
+    assert ("The text has 62 tokens for the teacher; its attributions cover the first 32 (truncated, [SEP] kept at "
+            "the end).") in warnings
+    teacher, student = (json.loads(c.proto.spec)["layout"]["xaxis"]["range"] for c in at.get("plotly_chart"))
+    assert teacher == student and teacher[1] > 0
+
+
+def test_shared_range_covers_both_models_and_keeps_zero():
+    def attr(scores):
+        return TokenAttribution("m", (1, 2), ("a", "b"), (False, False), np.array(scores), 1, "POSITIVE", 0.9, 0.2,
+                                0.0, 50)
+
+    low, high = shared_range(attr([0.1, 0.5]), attr([0.02, 0.05]))
+    assert high == pytest.approx(0.54) and -0.03 < low < 0  # all positive: zero stays at the left edge
+    low, high = shared_range(attr([0.1, -0.9]), attr([0.3, 0.05]))
+    assert (low, high) == pytest.approx((-0.972, 0.972))
+    assert not attr([0.1, 0.2]).truncated and dataclasses.replace(attr([0.1, 0.2]), full_length=5).truncated
+
+
+def test_rollout_says_when_the_text_was_cut_to_the_token_cap(allow_tmp_models, monkeypatch):
+    monkeypatch.setenv("KD_ATTENTION_MAX_TOKENS", "8")
+    resources.settings.clear()
+    try:
+        at = _explain_page(allow_tmp_models, "Attention rollout")
+        at.text_area[0].input("good movie " * 10).run()
+        assert not at.exception
+        assert any("rollout shows the first 8 (token cap 8" in w.value for w in at.warning)
+    finally:
+        monkeypatch.undo()
+        resources.settings.clear()

@@ -109,7 +109,7 @@ def test_candidates_from_records_and_p95_bound():
     sp = next(v.speedup for v in decide(cands, Constraints(8, 64)).verdicts if v.candidate.role == "student")
     assert sp.paired and sp.ratio == pytest.approx(2.0, rel=0.05) and sp.low > 1.0
     assert cands[1].run_id == "r1"
-    assert cands[1].sentences_per_s == pytest.approx(results[1].cell(8, 64).sentences_per_s())
+    assert cands[1].sentences_per_s == pytest.approx(results[1].throughput(8, 64).per_second)
     # The same records from two runs (or from a shipped file that does not say) do not pair their sweeps.
     for other in ("r2", ""):
         apart = candidates([results[0], replace(results[1], run_id=other)], 8, 64, "p50")

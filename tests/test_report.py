@@ -7,6 +7,7 @@ import pytest
 
 from benchmarks.analysis import report, scoring
 from benchmarks.analysis.metrics import Agreement, accuracy_with_ci
+from benchmarks.core.figures import weights_bytes
 from benchmarks.core.models import load_pair
 from benchmarks.core.pairs import custom_pair
 
@@ -29,16 +30,19 @@ def _scores() -> scoring.DatasetScores:
     return scoring.DatasetScores("h", gold, model("t", teacher, 2.0), model("s", student, 1.0), run)
 
 
-TEACHER = report.ModelFacts(EVIL, 6, 22_700_000, 90 * 2**20)
-STUDENT = report.ModelFacts("student", 3, 15_000_000, 0)
+TEACHER = report.ModelFacts(EVIL, 6, 22_700_000, 90 * 2**20, "fp32")
+STUDENT = report.ModelFacts("student", 3, 15_000_000, 60 * 2**20, "fp32")
 
 
 def test_summary_carries_accuracy_speed_size_and_agreement():
     page = report.summary_html("pair title", "SST-2 dev", TEACHER, STUDENT, _scores())
     assert "90.0%" in page and "80.0%" in page  # both accuracies, with their intervals
     assert f"{accuracy_with_ci(9, 10).low:.1%}" in page
-    assert "<b>2.00×</b>" in page and "(10 vs 5 sentences/s)" in page  # 10 sentences in 1 s vs 2 s
-    assert "22.7 M" in page and "90.0 MB" in page and "no weights file" in page
+    assert "<b>2.00×</b>" in page and "(10 sentences/s vs 5.0 sentences/s)" in page  # 10 sentences in 1 s vs 2 s
+    # the conditions beside the figure, in words, and the size in the one definition's unit
+    assert "batch 64, real sentence lengths padded to each batch&#39;s longest, tokenizer included, 2 threads" in page
+    assert "22.7 M" in page and "90.0 MiB of fp32 weights" in page and "60.0 MiB of fp32 weights" in page
+    assert " MB" not in page and "on disk" not in page
     assert "66%" in page  # parameter ratio
     assert "(3 disagreements" in page
     assert "<td>teacher right</td><td>7</td><td>2</td>" in page and "<td>teacher wrong</td><td>1</td><td>0</td>" in page
@@ -73,7 +77,10 @@ def test_model_facts_from_a_loaded_model(allow_tmp_models):
     teacher, student = allow_tmp_models
     pair = load_pair(custom_pair(str(teacher), str(student)))
     facts = report.ModelFacts.of(pair.teacher)
-    assert facts.n_layers == 2 and facts.n_params == pair.teacher.n_params and facts.size_bytes > 0
+    assert facts.n_layers == 2 and facts.n_params == pair.teacher.n_params
+    # size is the fp32 state dict, as the Benchmarks harness measures it: at least 4 bytes per parameter
+    assert facts.weights_bytes == weights_bytes(pair.teacher.model) >= 4 * pair.teacher.n_params
+    assert facts.precision == "fp32"
     assert facts.name == "teacher"
     with pytest.raises(AttributeError):
         facts.name = "changed"  # frozen

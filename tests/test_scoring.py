@@ -35,7 +35,7 @@ def test_scores_are_the_models_logits_in_canonical_order(tiny, tmp_path):
     canonical = direct.detach()[:, [tiny.teacher.labels.index(name) for name in ("NEGATIVE", "POSITIVE")]]
     assert np.allclose(np.asarray(scores.teacher.logits), canonical.numpy(), atol=1e-5)
     assert scores.teacher.probs.sum(axis=1) == pytest.approx(np.ones(len(DATA)))
-    assert scores.gold == DATA.labels and scores.teacher.seconds > 0 and scores.student.sentences_per_second > 0
+    assert scores.gold == DATA.labels and scores.teacher.seconds > 0 and scores.throughput("student").per_second > 0
     assert scores.run.threads == torch.get_num_threads() and scores.run.batch_size == scoring.BATCH_SIZE
 
     # A model whose index 0 means POSITIVE gets its columns swapped back to (NEGATIVE, POSITIVE).

@@ -32,6 +32,11 @@ class TokenAttribution:
     output_change: float  # F(sentence) - F(baseline) in log-odds, what the scores should sum to
     delta: float  # sum(scores) - output_change: the integration error
     steps: int
+    full_length: int = 0  # tokens of the whole text, special tokens included; more than len(tokens) when truncated
+
+    @property
+    def truncated(self) -> bool:
+        return self.full_length > len(self.tokens)
 
     @property
     def relative_delta(self) -> float:
@@ -55,6 +60,7 @@ def integrated_gradients(
         return logp[:, target] - others.logsumexp(-1)
 
     with loaded.lock:  # also guards the tokenizer, which is not thread-safe
+        full_length = len(tok(text)["input_ids"])
         batch = tok(text, truncation=True, max_length=limit, return_tensors="pt")
         ids, mask = batch["input_ids"].to(loaded.device), batch["attention_mask"].to(loaded.device)
         markers = {tok.cls_token_id, tok.sep_token_id} - {None}
@@ -87,6 +93,7 @@ def integrated_gradients(
         float(token_scores.sum() - delta[0]),  # captum's delta is sum(scores) - (F(x) - F(baseline))
         float(delta[0]),
         steps,
+        full_length,
     )
 
 

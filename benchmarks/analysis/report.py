@@ -11,6 +11,7 @@ import jinja2
 from benchmarks.analysis.metrics import Agreement
 from benchmarks.analysis.scoring import DatasetScores
 from benchmarks.analysis.stats import paired
+from benchmarks.core.figures import size_label
 from benchmarks.core.models import LoadedModel
 
 _STYLE = """
@@ -27,11 +28,16 @@ class ModelFacts:
     name: str
     n_layers: int
     n_params: int
-    size_bytes: int  # on-disk weights; 0 when there is no file (random weights, Hub without cache)
+    weights_bytes: int  # in the precision the scores ran in (figures.py: the one definition of size)
+    precision: str
 
     @classmethod
     def of(cls, loaded: LoadedModel) -> "ModelFacts":
-        return cls(loaded.spec.display_name, loaded.n_layers, loaded.n_params, loaded.size_bytes)
+        return cls(loaded.spec.display_name, loaded.n_layers, loaded.n_params, loaded.weights_bytes, loaded.precision)
+
+    @property
+    def size(self) -> str:
+        return size_label(self.weights_bytes, self.precision)
 
 
 # Autoescaped: every value is HTML-escaped unless the template marks it safe, so user text (model names,
@@ -39,7 +45,6 @@ class ModelFacts:
 _ENV = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 _ENV.filters["pct"] = "{:.1%}".format
 _ENV.filters["thousands"] = "{:,}".format
-_ENV.filters["mb"] = lambda size_bytes: f"{size_bytes / 2**20:,.1f} MB" if size_bytes else "— (no weights file)"
 _TEMPLATE = _ENV.from_string("""\
 {% macro pct(p) %}{{ p.value | pct }} <span class='note'>[{{ p.low | pct }} – {{ p.high | pct }}]</span>{% endmacro %}
 <!DOCTYPE html>
@@ -51,32 +56,33 @@ _TEMPLATE = _ENV.from_string("""\
 
 <h2>At a glance</h2>
 <table>
-<tr><th>model</th><th>accuracy [95 % CI]</th><th>ECE</th><th>sentences/s</th><th>parameters</th><th>on disk</th>\
+<tr><th>model</th><th>accuracy [95 % CI]</th><th>ECE</th><th>throughput*</th><th>parameters</th><th>weights</th>\
 <th>layers</th></tr>
 {% for row in rows %}
 <tr><td>{{ row.role }}: {{ row.facts.name }}</td><td>{{ pct(row.accuracy) }}</td>\
 <td>{{ "{:.3f}".format(row.ece) }}</td>\
-<td>{{ "{:,.0f}".format(row.speed) }}</td><td>{{ "{:,.1f}".format(row.facts.n_params / 1e6) }} M</td>\
-<td>{{ row.facts.size_bytes | mb }}</td><td>{{ row.facts.n_layers }}</td></tr>
+<td>{{ row.speed.label }}</td><td>{{ "{:,.1f}".format(row.facts.n_params / 1e6) }} M</td>\
+<td>{{ row.facts.size }}</td><td>{{ row.facts.n_layers }}</td></tr>
 {% endfor %}
 </table>
 <p class="note">Accuracy intervals: Wilson score, 95 %. ECE: expected calibration error over 10 equal-width
-confidence bins (lower is better calibrated).</p>
+confidence bins (lower is better calibrated). *Throughput: sentences of one timed pass over its time, at
+{{ conditions }} — other conditions (the Benchmarks page times fixed batch × length shapes) give other figures.
+Weights: the state dict in the precision it ran in, in MiB.</p>
 
 <h2>Accuracy</h2>
 <p>{{ verdict }}</p>
 
 <h2>Speed</h2>
-<p>Student throughput is <b>{{ "{:.2f}".format(speed_s / speed_t) }}×</b> the teacher's \
-({{ "{:,.0f}".format(speed_s) }} vs \
-{{ "{:,.0f}".format(speed_t) }} sentences/s) when scoring this data set, tokenization included.</p>
+<p>Student throughput is <b>{{ "{:.2f}".format(speed_s.per_second / speed_t.per_second) }}×</b> the teacher's \
+({{ speed_s.label }} vs {{ speed_t.label }}) when scoring this data set, at {{ conditions }}.</p>
 <p class="note">Measured on {{ run }}. One pass over the data set, not repeated: read differences under
 ~10 % as noise. The Benchmarks page has latency percentiles per batch size and sequence length.</p>
 
 <h2>Size</h2>
 <p>The student has <b>{{ "{:.0%}".format(student.n_params / teacher.n_params) }}</b> of the teacher's parameters
 ({{ "{:,.1f}".format(student.n_params / 1e6) }} M vs {{ "{:,.1f}".format(teacher.n_params / 1e6) }} M) and \
-{{ student.n_layers }} layers against {{ teacher.n_layers }}.</p>
+{{ student.n_layers }} layers against {{ teacher.n_layers }}: {{ student.size }} against {{ teacher.size }}.</p>
 
 <h2>Agreement</h2>
 <p>Teacher and student give the same label on <b>{{ pct(agree.rate) }}</b> of the sentences
@@ -101,7 +107,7 @@ def summary_html(pair_title: str, dataset: str, teacher: ModelFacts, student: Mo
     """The summary page; the template escapes every piece of user-supplied text (names, paths, file names)."""
     acc_t, acc_s = scores.accuracy("teacher"), scores.accuracy("student")
     cal_t, cal_s = scores.calibration()
-    speed_t, speed_s = scores.teacher.sentences_per_second, scores.student.sentences_per_second
+    speed_t, speed_s = scores.throughput("teacher"), scores.throughput("student")
     rows = [
         {"role": "Teacher", "facts": teacher, "accuracy": acc_t, "ece": cal_t.ece, "speed": speed_t},
         {"role": "Student", "facts": student, "accuracy": acc_s, "ece": cal_s.ece, "speed": speed_s},
@@ -116,6 +122,7 @@ def summary_html(pair_title: str, dataset: str, teacher: ModelFacts, student: Mo
         verdict=accuracy_verdict(scores.agreement()),
         speed_t=speed_t,
         speed_s=speed_s,
+        conditions=speed_t.conditions.describe(),
         run=scores.run.describe(),
         teacher=teacher,
         student=student,

@@ -17,7 +17,8 @@ import torch
 from benchmarks.analysis.losses import hard_loss, kd_loss, soften
 from benchmarks.analysis.metrics import Agreement, Calibration, Proportion, accuracy_with_ci, agreement, calibration
 from benchmarks.core.data import LabelledTexts
-from benchmarks.core.device import detect_hardware
+from benchmarks.core.device import detect_hardware, load_average
+from benchmarks.core.figures import Conditions, Throughput
 from benchmarks.core.inference import score_texts, tokenized
 from benchmarks.core.models import LoadedModel, LoadedPair
 from benchmarks.core.persist import write_atomically
@@ -52,10 +53,6 @@ class ModelScores:
     def predictions(self) -> np.ndarray:
         return np.asarray(self.logits, dtype=float).argmax(axis=1)
 
-    @property
-    def sentences_per_second(self) -> float:
-        return len(self.logits) / self.seconds if self.seconds > 0 else float("nan")
-
 
 @dataclass(frozen=True)
 class ScoringRun:
@@ -68,13 +65,19 @@ class ScoringRun:
     batch_size: int
     max_length: int
     computed_at: str  # ISO 8601, UTC
+    load_average: float | None = None  # the host's 1-minute load average after the pass; None in older files
 
     def describe(self) -> str:
+        load = f", host load average {self.load_average:.1f}" if self.load_average is not None else ""
         return (
-            f"{self.device} ({self.hardware}; {self.threads} torch threads), torch {self.torch_version}, fp32, "
+            f"{self.device} ({self.hardware}; {self.threads} torch threads{load}), torch {self.torch_version}, fp32, "
             f"batch {self.batch_size}, length-sorted, truncated at {self.max_length} tokens; measured "
             f"{self.computed_at}"
         )
+
+    @property
+    def conditions(self) -> Conditions:
+        return Conditions(self.batch_size, self.threads, tokenizer=True, load_average=self.load_average)
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,11 @@ class DatasetScores:
 
     def agreement(self) -> Agreement:
         return agreement(self.teacher.predictions, self.student.predictions, self.gold)
+
+    def throughput(self, role: Role) -> Throughput:
+        """The scoring pass (one, not repeated) as a throughput: tokenizer included, length-sorted batches."""
+        model = self.teacher if role == "teacher" else self.student
+        return Throughput(len(model.logits), model.seconds, self.run.conditions)
 
     def calibration(self, n_bins: int = 10) -> tuple[Calibration, Calibration]:
         return calibration(self.teacher.probs, self.gold, n_bins), calibration(self.student.probs, self.gold, n_bins)
@@ -205,6 +213,7 @@ def score_pair(
         BATCH_SIZE,
         max_length,
         datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        load_average(),
     )
     scores = DatasetScores(data.fingerprint, tuple(data.labels), teacher, student, run)
     _store(_cache_file(cache_dir, cache_key(pair, data, max_length)), scores, keep)

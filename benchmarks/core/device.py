@@ -53,6 +53,15 @@ def device_type(device: str) -> str:
     return device.split(":", 1)[0]
 
 
+def load_average() -> float | None:
+    """The host's 1-minute load average, recorded beside timings (other work on the machine slows them); None where
+    the platform has none."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
+
+
 def thread_count(n: int) -> str:
     """"1 thread", "2 threads": how every label names a thread count."""
     return f"{n} thread{'' if n == 1 else 's'}"

@@ -3,6 +3,7 @@ labels up with the canonical NEGATIVE/POSITIVE order."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -30,6 +31,7 @@ from transformers import (
 )
 from transformers.utils import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME, has_file
 
+from benchmarks.core.figures import weights_bytes
 from benchmarks.core.hub import hub_reachable
 from benchmarks.core.pairs import LIVE_STUDENTS, ModelSpec, PairSpec
 from benchmarks.core.paths import scrub, shown
@@ -77,9 +79,16 @@ class LoadedModel:
     weights_note: str = ""  # one sentence when the weights did not come from safetensors, for the UI
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    precision = "fp32"  # load_model's precision; the Benchmarks harness converts its own copies
+
     @property
     def n_params(self) -> int:
         return sum(p.numel() for p in self.model.parameters())
+
+    @functools.cached_property
+    def weights_bytes(self) -> int:
+        """The weights in the precision they run in, as figures.weights_bytes defines size (computed once)."""
+        return weights_bytes(self.model)
 
     @property
     def n_layers(self) -> int:

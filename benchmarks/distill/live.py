@@ -18,6 +18,8 @@ from transformers import (
 from benchmarks.analysis.losses import hard_loss, kd_loss
 from benchmarks.analysis.metrics import accuracy_with_ci
 from benchmarks.core.data import LabelledTexts, load_sst2, sst2_dir
+from benchmarks.core.device import load_average
+from benchmarks.core.figures import Conditions, Throughput, weights_bytes
 from benchmarks.core.inference import Scored, score_texts, tokenized
 from benchmarks.core.models import LoadedModel, canonical_columns
 from benchmarks.distill.recipe import bucketed_batches, collate, student_from_teacher
@@ -26,6 +28,7 @@ LAYER_CHOICES = (1, 2, 3)
 STEPS_RANGE = (10, 2000)
 T_RANGE = (1.0, 20.0)
 WARMUP = 64  # sentences run before the timed pass
+DEV_BATCH = 64  # sentences per forward pass when scoring dev
 
 
 class Cancelled(Exception):
@@ -91,7 +94,18 @@ class DevScore:
     ci_low: float
     ci_high: float
     agreement: float
-    sentences_per_second: float  # one timed pass after a short warm-up, batch 64, length-sorted
+    throughput: Throughput  # one timed pass over dev after a short warm-up, length-sorted batches
+    weights_bytes: int = 0  # in the precision it was scored in (fp32); 0 in jobs stored before it was kept
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> "DevScore":
+        raw = dict(raw)
+        if "throughput" in raw:
+            raw["throughput"] = Throughput.from_dict(raw["throughput"])
+        else:  # stored before the figure kept its conditions: all of dev (872), batch 64, threads not recorded
+            speed = raw.pop("sentences_per_second")
+            raw["throughput"] = Throughput(872, 872 / speed, Conditions(DEV_BATCH, None, tokenizer=True))
+        return cls(**raw)
 
 
 def teacher_layers(n_student: int, n_teacher: int) -> tuple[int, ...]:
@@ -126,7 +140,7 @@ def gold_labels(sentences: Sequence[str]) -> tuple[int, ...] | None:
 
 
 def dev_scores(model: torch.nn.Module, tokenizer, dev: LabelledTexts, labels: Sequence[str], max_length: int) -> Scored:
-    return score_texts(tokenized(model, tokenizer, max_length), dev.texts, labels)
+    return score_texts(tokenized(model, tokenizer, max_length), dev.texts, labels, DEV_BATCH)
 
 
 def score_on_dev(
@@ -150,7 +164,9 @@ def score_on_dev(
         acc.low,
         acc.high,
         float((scored.predictions == teacher_pred).float().mean()),
-        len(dev) / scored.seconds,
+        Throughput(len(dev), scored.seconds, Conditions(DEV_BATCH, torch.get_num_threads(), tokenizer=True,
+                                                        load_average=load_average())),
+        weights_bytes(model),
     )
 
 

@@ -96,7 +96,7 @@ class Job:
                 "config": LiveConfig(**raw["config"]),
                 "losses": tuple(StepLoss(*row) for row in raw["losses"]),
                 "checks": tuple(DevCheck(**c) for c in raw["checks"]),
-                "scores": tuple(DevScore(**s) for s in raw["scores"]),
+                "scores": tuple(DevScore.from_dict(s) for s in raw["scores"]),
             }
         )
 

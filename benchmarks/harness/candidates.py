@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Iterable, Mapping
 
 from benchmarks.analysis.decision import Candidate
+from benchmarks.core.figures import mib
 from benchmarks.core.vocabulary import DEFAULT_RUNTIME, RUNTIME_LABELS
 from benchmarks.harness.results import BenchmarkResult
 
-MIB = 2**20
 P95_BOUND = "p95 not recorded by this measurement: its p99, an upper bound, stands in"
 
 # (role, variant) -> (predictions, gold labels) on another labelled set, sentence by sentence, scored in eager PyTorch
@@ -45,9 +45,9 @@ def candidates(results: Iterable[BenchmarkResult], batch: int, seq_len: int, per
             labels = tuple(int(x) for x in r.accuracy.labels)
         out.append(Candidate(
             r.config.role, r.config.variant, r.config.name, latency, note, cell.sweep_p50s if cell else (),
-            r.memory.run_peak_mb, r.variant_bytes / MIB, preds, labels, r.config.runtime,
+            r.memory.run_peak_mb, mib(r.variant_bytes), preds, labels, r.config.runtime,
             f"PyTorch eager ({r.config.settings.attn_implementation.upper()})" if r.config.runtime == DEFAULT_RUNTIME
             else RUNTIME_LABELS[r.config.runtime],
-            r.run_id, cell.model.p50 if cell else None, cell.sentences_per_s("model") if cell else None,
+            r.run_id, cell.model.p50 if cell else None, cell.throughput("model").per_second if cell else None,
         ))
     return out

@@ -10,11 +10,11 @@ from typing import Callable, Iterable, Literal, Sequence
 from benchmarks.analysis.metrics import Agreement, Proportion, agreement
 from benchmarks.analysis.stats import PairedAccuracy, flip_rate, paired
 from benchmarks.core.device import HardwareInfo, SoftwareInfo, thread_count
+from benchmarks.core.figures import mib
 from benchmarks.core.vocabulary import DEFAULT_RUNTIME, ROLES, RUNTIMES, VARIANT_INFO, setup_name
 from benchmarks.harness.results import BenchmarkResult, BenchmarkSettings, CellResult, PeakResult
 
 Timing = Literal["model", "e2e"]
-MIB = 2**20
 
 
 @dataclass(frozen=True)
@@ -102,12 +102,13 @@ def cell_rows(results: Iterable[BenchmarkResult], timing: Timing = "model") -> l
     rows = []
     for r in results:
         for c in r.cells:
-            lat = c.timing(timing)
+            lat, speed = c.timing(timing), c.throughput(timing, r.config.settings.threads)
             rows.append({
                 "series": series_name(r), "role": r.config.role, "model": r.config.name, "variant": r.config.variant,
                 "runtime": r.config.runtime, "setup": r.config.setup, "batch": c.batch, "seq_len": c.seq_len,
                 "p50_ms": lat.p50, "p90_ms": lat.p90, "p99_ms": lat.p99,
-                "std_ms": lat.std, "iterations": lat.n, "sentences_per_s": c.sentences_per_s(timing),
+                "std_ms": lat.std, "iterations": lat.n, "sentences_per_s": speed.per_second,
+                "conditions": speed.conditions.describe(),
                 "tokens_per_s": c.tokens_per_s(timing), "gflops": c.achieved_gflops, "sweep_spread": sweep_spread(c),
             })
     return rows
@@ -136,10 +137,10 @@ def summary_rows(results: Iterable[BenchmarkResult], cell: tuple[int, int] | Non
                 "setup": r.config.setup,
                 "dtype": r.dtype,
                 "export_s": r.export_s,
-                "artefact_mb": r.artefact_bytes / MIB,
+                "artefact_mb": mib(r.artefact_bytes),
                 "params_m": r.n_params / 1e6,
-                "variant_mb": r.variant_bytes / MIB,
-                "disk_mb": r.disk_bytes / MIB,
+                "variant_mb": mib(r.variant_bytes),
+                "disk_mb": mib(r.disk_bytes),
                 "load_s": r.load_s,
                 "convert_s": r.convert_s,
                 "first_call_ms": r.first_call_ms,
@@ -152,7 +153,8 @@ def summary_rows(results: Iterable[BenchmarkResult], cell: tuple[int, int] | Non
                 "acc_low": acc.low if acc else None,
                 "acc_high": acc.high if acc else None,
                 "eval_n": acc.n if acc else None,
-                "eval_sentences_per_s": acc.sentences_per_s if acc else None,
+                "eval_sentences_per_s": r.eval_throughput.per_second if r.eval_throughput else None,
+                "eval_conditions": r.eval_throughput.conditions.describe() if r.eval_throughput else None,
                 "eval_tokens_per_s": acc.tokens_per_s if acc else None,
                 "threads": r.config.settings.threads,
                 "measured_at": r.measured_at,

@@ -21,6 +21,7 @@ import torch
 from benchmarks.analysis.metrics import Latency, accuracy_with_ci
 from benchmarks.core.data import LabelledTexts, sample_sentences
 from benchmarks.core.device import detect_hardware, detect_software, synchronize
+from benchmarks.core.figures import weights_bytes
 from benchmarks.core.inference import score_texts, tokenized
 from benchmarks.core.models import load_model
 from benchmarks.harness.results import (
@@ -172,26 +173,6 @@ class _MemoryProbe:
         return torch.cuda.max_memory_reserved(self.device) / 2**20 if self.cuda else 0.0
 
 
-class _ByteCounter:
-    """A write-only file that only counts: the serialized size without holding a copy in memory."""
-
-    def __init__(self) -> None:
-        self.n = 0
-
-    def write(self, data: bytes) -> int:
-        self.n += len(data)
-        return len(data)
-
-    def flush(self) -> None:
-        pass
-
-
-def serialized_bytes(model: torch.nn.Module) -> int:
-    counter = _ByteCounter()
-    torch.save(model.state_dict(), counter)
-    return counter.n
-
-
 # --- one model --------------------------------------------------------------------------------------
 
 
@@ -242,7 +223,7 @@ def measure(config: BenchmarkConfig, eval_data: LabelledTexts | None = None,
     prepared = _runtime(config, loaded, shapes)
     model = prepared.model
     convert_s = time.perf_counter() - start
-    variant_bytes = prepared.artefact_bytes or serialized_bytes(loaded.model)
+    variant_bytes = prepared.artefact_bytes or weights_bytes(loaded.model)
     loaded = replace(loaded, model=model)  # drop the torch model where a runtime holds its own copy
     load_peak_mb = memory.peak_mb()
     memory.reset()  # from here the peak covers the resident weights plus inference activations

@@ -12,6 +12,7 @@ from typing import Literal, Union
 
 from benchmarks.analysis.metrics import Latency
 from benchmarks.core.device import HardwareInfo, SoftwareInfo, device_type
+from benchmarks.core.figures import Conditions, Throughput
 from benchmarks.core.pairs import ModelSpec
 from benchmarks.core.persist import digest
 from benchmarks.core.vocabulary import DEFAULT_RUNTIME, ROLES, RUNTIMES, VARIANTS, Role, setup_name
@@ -135,8 +136,10 @@ class CellResult:
     def timing(self, which: Literal["model", "e2e"]) -> Latency:
         return self.model if which == "model" else self.e2e
 
-    def sentences_per_s(self, which: Literal["model", "e2e"] = "model") -> float:
-        return self.batch / (self.timing(which).p50 / 1e3)
+    def throughput(self, which: Literal["model", "e2e"] = "model", threads: int | None = None) -> Throughput:
+        """One batch is the timed pass: its sentences over its p50 (figures.py holds the definition)."""
+        return Throughput(self.batch, self.timing(which).p50 / 1e3,
+                          Conditions(self.batch, threads, tokens=self.seq_len, tokenizer=which == "e2e"))
 
     def tokens_per_s(self, which: Literal["model", "e2e"] = "model") -> float:
         return self.real_tokens / (self.timing(which).p50 / 1e3)
@@ -194,9 +197,9 @@ class Accuracy:
     def value(self) -> float:
         return self.correct / self.n
 
-    @property
-    def sentences_per_s(self) -> float:
-        return self.n / self.eval_s
+    def throughput(self, batch: int, threads: int | None) -> Throughput:
+        """The scoring pass as a throughput: every sentence once, real lengths, tokenizer included."""
+        return Throughput(self.n, self.eval_s, Conditions(batch, threads, tokenizer=True))
 
     @property
     def tokens_per_s(self) -> float:
@@ -248,6 +251,18 @@ class BenchmarkResult:
 
     def cell(self, batch: int, seq_len: int) -> CellResult | None:
         return next((c for c in self.cells if c.batch == batch and c.seq_len == seq_len), None)
+
+    def throughput(self, batch: int, seq_len: int, timing: Literal["model", "e2e"] = "model") -> Throughput | None:
+        """The throughput at one grid cell, with this run's thread count in its conditions; None off the grid."""
+        at = self.cell(batch, seq_len)
+        return at.throughput(timing, self.config.settings.threads) if at else None
+
+    @property
+    def eval_throughput(self) -> Throughput | None:
+        """Scoring the accuracy set, where it was scored."""
+        if self.accuracy is None:
+            return None
+        return self.accuracy.throughput(self.config.settings.eval_batch_size, self.config.settings.threads)
 
     def took_turns_with(self, other: "BenchmarkResult") -> bool:
         """Whether the two were measured in one run, taking turns, so their sweeps pair up one by one."""

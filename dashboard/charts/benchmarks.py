@@ -88,7 +88,7 @@ def _drift_note(spread: float | None) -> str:
 
 
 def throughput_chart(rows: Sequence[dict], title: str) -> go.Figure:
-    """Sentences/s per batch size, bars per model x variant; real tokens/s in the hover."""
+    """Sentences/s per batch size, bars per model x variant; real tokens/s and the conditions in the hover."""
     fig = go.Figure()
     for name in _series(rows):
         pts = sorted((r for r in rows if r["series"] == name), key=lambda r: r["batch"])
@@ -101,8 +101,8 @@ def throughput_chart(rows: Sequence[dict], title: str) -> go.Figure:
                     color=ROLE_COLOURS[pts[0]["role"]],
                     pattern_shape=series_pattern(pts[0]["variant"], pts[0]["runtime"]),
                 ),
-                customdata=[[r["tokens_per_s"]] for r in pts],
-                hovertemplate="batch %{x}: %{y:.1f} sentences/s · %{customdata[0]:,.0f} real tokens/s<extra>"
+                customdata=[[r["tokens_per_s"], r["conditions"]] for r in pts],
+                hovertemplate="%{y:.1f} sentences/s · %{customdata[0]:,.0f} real tokens/s<br>%{customdata[1]}<extra>"
                 + name
                 + "</extra>",
             )
@@ -110,6 +110,15 @@ def throughput_chart(rows: Sequence[dict], title: str) -> go.Figure:
     fig.update_xaxes(title="batch size", type="category")
     fig.update_yaxes(title="sentences per second")
     return _layout(fig, title=title, barmode="group")
+
+
+def throughput_note(seq_len: int, timing: str, threads: set[int]) -> str:
+    """What the throughput bars are, in words, and why other pages show other figures for the same model."""
+    return (f"Throughput = sentences of one timed batch / that batch's p50, at batch × {seq_len} tokens, no padding, "
+            f"{'model only' if timing == 'model' else 'tokenizer included'}, "
+            f"{' / '.join(thread_count(n) for n in sorted(threads))}. Other conditions "
+            "give other figures for the same model: the Distillation summary and the live-distillation table time one "
+            "pass over a data set (real lengths, padded per batch, tokenizer included), as in the table below.")
 
 
 def speedup_chart(rows: Sequence[Speedup], title: str) -> go.Figure:

@@ -116,8 +116,16 @@ def cka_heatmap(sim: LayerSimilarity) -> go.Figure:
     return fig
 
 
-def attribution_bars(attr: TokenAttribution, colour: str) -> go.Figure:
-    """One bar per token, from the first token down; > 0 pushes towards the predicted label."""
+def shared_range(*attrs: TokenAttribution) -> tuple[float, float]:
+    """One x-range for several models' bars, so the same length means the same attribution in each chart."""
+    reach = max([float(abs(a.scores).max()) for a in attrs if len(a.scores)] + [1e-6]) * 1.08
+    low = -reach if any((a.scores < 0).any() for a in attrs) else -0.04 * reach
+    return low, reach
+
+
+def attribution_bars(attr: TokenAttribution, colour: str, x_range: tuple[float, float] | None = None) -> go.Figure:
+    """One bar per token, from the first token down; > 0 pushes towards the predicted label. Charts shown side by
+    side take one `x_range` (shared_range) so their bars compare."""
     n = len(attr.tokens)
     labels = [token_label(t) for t in attr.tokens]
     fig = go.Figure(
@@ -133,7 +141,8 @@ def attribution_bars(attr: TokenAttribution, colour: str) -> go.Figure:
     fig.update_layout(
         height=80 + 22 * n,
         margin=dict(l=10, r=10, t=10, b=10),
-        xaxis=dict(title=f"attribution to the log-odds of {attr.label}", zeroline=True),
+        xaxis=dict(title=f"attribution to the log-odds of {attr.label}", zeroline=True,
+                   range=list(x_range) if x_range else None),
         yaxis=dict(tickmode="array", tickvals=list(range(n)), ticktext=labels, autorange="reversed"),
     )
     return fig

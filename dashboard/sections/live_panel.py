@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from benchmarks.core.figures import mib
 from benchmarks.core.pairs import PairSpec
 from benchmarks.core.settings import Settings
 from benchmarks.distill.live import LAYER_CHOICES, STEPS_RANGE, T_RANGE, LiveConfig, labels_available
@@ -34,27 +35,32 @@ def section(pair_spec: PairSpec, limits: Settings) -> None:
 
 
 def _form(store: LiveStore, pair_spec: PairSpec) -> None:
+    have_labels = labels_available()
+    # Outside the form: α follows this switch at once, instead of after the next submit.
+    hard = st.toggle(
+        "Add the hard-label term (cross-entropy on gold labels)",
+        disabled=not have_labels,
+        key="live_hard",
+        help=None
+        if have_labels
+        else "Gold labels for the training sentences are not on this server: set SST2_DIR to a folder holding "
+             "GLUE SST-2 train.tsv.",
+    ) and have_labels
     with st.form("live_form"):
         a, b, c, d = st.columns(4)
         layers = a.select_slider("Student layers", LAYER_CHOICES, value=LiveConfig.layers)
         steps = b.number_input("Steps (32 sentences each)", STEPS_RANGE[0], STEPS_RANGE[1], LiveConfig.steps, step=50)
         temperature = c.slider("Temperature T", T_RANGE[0], T_RANGE[1], LiveConfig.temperature, step=0.5)
         eval_every = d.number_input("Check on dev every N steps", 10, 500, LiveConfig.eval_every, step=10)
-        have_labels = labels_available()
-        hard = st.toggle(
-            "Add the hard-label term (cross-entropy on gold labels)",
-            disabled=not have_labels,
-            help=None
-            if have_labels
-            else "Gold labels for the training sentences are not on this server: set SST2_DIR to a folder holding "
-                 "GLUE SST-2 train.tsv.",
-        )
         alpha = st.slider(
-            "α: weight of the KD term when the hard-label term is on (loss = α·KD + (1 − α)·CE)",
+            "α: weight of the KD term (loss = α·KD + (1 − α)·CE)",
             0.0,
             1.0,
             LiveConfig.alpha,
             step=0.05,
+            disabled=not hard,  # without the hard-label term the loss is KD alone: α weighs nothing
+            key="live_alpha",
+            help=None if hard else "Only with the hard-label term on: without it the loss is the KD term alone.",
         )
         submitted = st.form_submit_button("Distil a student", type="primary")
     st.caption(
@@ -159,14 +165,17 @@ def _results(job: Job) -> None:
             "parameters": [f"{s.params / 1e6:.1f} M" for s in job.scores],
             "dev accuracy [95 % CI]": [f"{s.accuracy:.1%} [{s.ci_low:.1%} – {s.ci_high:.1%}]" for s in job.scores],
             "agreement with the teacher": [f"{s.agreement:.1%}" for s in job.scores],
-            "sentences / s": [f"{s.sentences_per_second:.0f}" for s in job.scores],
+            "throughput": [s.throughput.label for s in job.scores],
+            "weights": [f"{mib(s.weights_bytes):,.1f} MiB" if s.weights_bytes else "–" for s in job.scores],
         }
     )
     st.dataframe(frame, hide_index=True, key="live-results")
+    conditions = job.scores[0].throughput.conditions.describe() if job.scores else ""
     st.caption(
         f"Wall time {job.seconds:.0f} s ({job.cpu_seconds:.0f} s of CPU) for the whole job, this comparison included. "
-        f"Measured by the job on {job.measured_on}; speed is one timed pass over dev at batch 64, in one process, "
-        "so the three models saw the same machine — still noisy where other work shares it. Accuracy differences under "
-        "~2 pp are within the intervals. To use this student elsewhere, pick “Custom” in the sidebar and choose it "
-        "there."
+        f"Measured by the job on {job.measured_on}. Throughput: one timed pass over dev at {conditions}, in one "
+        "process, so the three models saw the same machine — still noisy where other work shares it, and not the "
+        "Benchmarks page's figure, which times fixed batch × length shapes. Weights: fp32 state dict, as run. "
+        "Accuracy differences under ~2 pp are within the intervals. To use this student elsewhere, pick “Custom” in "
+        "the sidebar and choose it there."
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from benchmarks.core.device import detect_hardware
+from benchmarks.core.figures import mib
 from benchmarks.core.vocabulary import RUNTIME_LABELS
 from benchmarks.harness import comparison
 from benchmarks.harness.results import BenchmarkResult, PeakResult
@@ -53,7 +54,7 @@ def show_headline(results: list[BenchmarkResult], variant: str, batch: int, seq_
             f"p50 over the run {sp.teacher_ms:.1f} ms vs {sp.student_ms:.1f} ms, model only, {variant}. "
             f"The FLOPs ratio {sp.ceiling:.2f}× is the ceiling."))
     cols[1].metric("Student size / teacher", f"{h.size_ratio:.2f}×",
-                   help=f"{s.variant_bytes / 2**20:.0f} MiB vs {t.variant_bytes / 2**20:.0f} MiB of {variant} weights; "
+                   help=f"{mib(s.variant_bytes):.1f} MiB vs {mib(t.variant_bytes):.1f} MiB of {variant} weights; "
                         f"{s.n_params / 1e6:.1f} M vs {t.n_params / 1e6:.1f} M parameters")
     if h.accuracy_gap_pp is None:
         no_accuracy = "architecture-only models have random weights: no accuracy"
@@ -88,15 +89,17 @@ def charts_for(results: list[BenchmarkResult], peaks: list[PeakResult], timing: 
                    "runs."
                    + charts.drift_note(results))
     with throughput:
-        st.plotly_chart(charts.throughput_chart([r for r in rows if r["seq_len"] == seq_len],
-                                                f"Throughput at {seq_len} tokens per sentence ({kind})"), config=CONFIG)
+        at_length = [r for r in rows if r["seq_len"] == seq_len]
+        st.plotly_chart(charts.throughput_chart(at_length, f"Throughput at {seq_len} tokens per sentence ({kind})"),
+                        config=CONFIG)
+        st.caption(charts.throughput_note(seq_len, timing, {r.config.settings.threads for r in results}))
         scored = [r for r in summary if r["eval_sentences_per_s"]]
         if scored:
-            st.markdown("**Scoring the whole accuracy set** (real sentence lengths, sorted by length, each batch "
-                        "padded only to its own longest; tokenizer included):")
+            st.markdown("**Scoring the whole accuracy set**: one timed pass, sorted by length, each batch padded only "
+                        "to its own longest; tokenizer included.")
             st.dataframe([{"model · variant": r["series"], "sentences/s": round(r["eval_sentences_per_s"], 1),
-                           "real tokens/s": round(r["eval_tokens_per_s"]), "sentences": r["eval_n"]} for r in scored],
-                         hide_index=True)
+                           "real tokens/s": round(r["eval_tokens_per_s"]), "sentences": r["eval_n"],
+                           "conditions": r["eval_conditions"]} for r in scored], hide_index=True)
     with speed:
         speedup_tab(comparison.speedups(results, timing), kind)  # type: ignore[arg-type]
     with memory:
@@ -104,7 +107,7 @@ def charts_for(results: list[BenchmarkResult], peaks: list[PeakResult], timing: 
         left.plotly_chart(charts.bar_chart(summary, "run_peak_mb", "MiB above the pre-load baseline",
                                            "Peak memory while running the grid"), config=CONFIG)
         right.plotly_chart(
-            charts.bar_chart(summary, "variant_mb", "MiB", "Size of the weights (serialized state dict)"), config=CONFIG
+            charts.bar_chart(summary, "variant_mb", "MiB", "Weights in the precision they run in"), config=CONFIG
         )
         st.caption(charts.memory_note({r.memory.method for r in results}))
         runtime_costs(summary)

@@ -24,6 +24,7 @@ from dashboard.charts.explain import (
     cka_heatmap,
     cka_method,
     delta_caption,
+    shared_range,
     similarity_caption,
 )
 from dashboard.charts.theme import CONFIG, ROLE_COLOURS, ROLE_SCALES
@@ -58,10 +59,15 @@ def attribution_tab(spec: PairSpec, device: str, text: str) -> None:
         help="More steps shrink the convergence delta (the integration error) and take proportionally longer.",
     )
     teacher, student, t_s, s_s = resources.attributions(spec, device, text, steps)
+    for role, attr in zip(ROLES, (teacher, student)):
+        if attr.truncated:
+            st.warning(f"The text has {attr.full_length:,} tokens for the {role}; its attributions cover the first "
+                       f"{len(attr.tokens)} (truncated, [SEP] kept at the end).")
+    scale = shared_range(teacher, student)  # one x-scale: bar lengths compare across the two charts
     for column, role, attr, seconds in zip(st.columns(2), ROLES, (teacher, student), (t_s, s_s)):
         with column:
             st.markdown(f"**{role.capitalize()}** predicts **{attr.label}** ({attr.probability:.1%})")
-            st.plotly_chart(attribution_bars(attr, ROLE_COLOURS[role]), config=CONFIG, key=f"ig_{role}")
+            st.plotly_chart(attribution_bars(attr, ROLE_COLOURS[role], scale), config=CONFIG, key=f"ig_{role}")
             st.caption(delta_caption(attr, steps, seconds))
             if attr.relative_delta > 0.05:
                 st.warning("The delta is over 5 % of the output change: raise the steps for trustworthy scores.")
@@ -106,7 +112,11 @@ def sample_check(spec: PairSpec, device: str, steps: int) -> None:
 
 
 def rollout_tab(spec: PairSpec, device: str, text: str) -> None:
-    maps = resources.attention_maps(spec, device, text, resources.settings().attention_max_tokens)
+    cap = resources.settings().attention_max_tokens
+    maps = resources.attention_maps(spec, device, text, cap)
+    if maps.teacher.truncated or maps.student.truncated:
+        st.warning(f"The text has {maps.teacher.full_length:,} tokens; rollout shows the first "
+                   f"{len(maps.teacher.tokens)} (token cap {cap}, KD_ATTENTION_MAX_TOKENS; [SEP] kept at the end).")
     mode = st.radio("Show", ["Rollout", "Raw attention (mean over heads)"], horizontal=True, key="rollout_mode")
     st.caption(ROLLOUT_METHOD)
     for column, role in zip(st.columns(2), ROLES):
@@ -134,15 +144,20 @@ def main() -> None:
     limits = resources.settings()
     pair_spec, device = sidebar.current()
     choice = st.selectbox("Example sentences", ["(type your own)"] + sample_sentences(), index=1, key="explain_example")
+    # No max_chars on the box: the browser would drop an over-long paste silently; clean_text() says how long it was.
     text = st.text_area(
         "Text",
         value="" if choice == "(type your own)" else choice,
         height=80,
-        max_chars=limits.max_chars,
         key=f"explain_text-{choice}",
     )
     if not text.strip():
         st.info("Pick an example or type a sentence.")
+        return
+    try:
+        text = clean_text(text, limits.max_chars)
+    except InvalidInput as exc:
+        st.error(safe.message(exc))
         return
     if pair_spec.architecture_only:
         st.warning("Architecture-only pair: random weights, so similarities, attributions and head importance mean "
@@ -157,7 +172,7 @@ def main() -> None:
         if tab.open:  # only the open tab is computed
             with tab:
                 try:
-                    render(pair_spec, device, clean_text(text, limits.max_chars))
+                    render(pair_spec, device, text)
                 except (InvalidInput, ModelLoadError, DataUnavailable, ValueError) as exc:
                     st.error(safe.message(exc))
 
