@@ -55,12 +55,12 @@ def _loading(source: str, ref: str, role: str, device: str, attn: str) -> Future
     # and a load that fails or hangs is dropped below so the next visitor starts afresh. One entry per model, named
     # canonically, so every spelling of a folder and every pair it is in share one load.
     spec = ModelSpec(source, ref, role)  # type: ignore[arg-type]
-    return deadline.start(load_model, spec, device, attn, settings(), name=f"load {ref[-40:]}")
+    return deadline.start(load_model, spec, device, attn, name=f"load {ref[-40:]}")
 
 
 def _loaded(key: tuple[str, ...], device: str, attn: str) -> LoadedPair:
     timeout, spec = settings().load_timeout_s, _pair_from(key)
-    models = [canonical_spec(m, settings()) for m in (spec.teacher, spec.student)]
+    models = [canonical_spec(m) for m in (spec.teacher, spec.student)]
     futures = [_loading(m.source, m.ref, m.role, device, attn) for m in models]
     deadline_at = time.monotonic() + timeout
     loaded = []

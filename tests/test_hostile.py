@@ -256,7 +256,7 @@ def test_a_hung_load_is_abandoned_dropped_from_the_cache_and_blocks_no_other_pai
     release = threading.Event()
     calls: list[str] = []
 
-    def fake_load(spec, device, attn, settings):
+    def fake_load(spec, device, attn):
         calls.append(spec.source)
         if spec.source == "hub":
             release.wait(30)  # hangs, like a load stuck on a slow disk or network
