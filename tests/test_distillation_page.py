@@ -201,3 +201,32 @@ def test_architecture_pair_explains_why_agreement_is_meaningless(state):
     assert not at.exception
     assert any("random weights" in i.value and "untrained" in i.value for i in at.info)
     assert not [b for b in at.button if b.key == "kd_score"] and not at.file_uploader
+
+
+def test_scoring_runs_in_the_fastest_setup_measured_here_and_says_so(allow_tmp_models, state):
+    """With a stored run showing ONNX Runtime fp32 faster than eager with the same SST-2 dev answers on this machine,
+    the data set is scored there, and the page names where."""
+    import torch
+
+    from benchmarks.core.device import detect_hardware
+    from benchmarks.core.models import load_model
+    from benchmarks.core.pairs import ModelSpec
+    from benchmarks.harness.results import BenchmarkSettings
+    from benchmarks.harness.store import ResultStore
+    from benchmarks.runtimes.registry import unavailable_reason
+    from tests.benchmark_fakes import result
+
+    if unavailable_reason("onnxruntime", "fp32", "cpu"):
+        pytest.skip("onnxruntime is not installed")
+    records = []
+    for role, folder in zip(("teacher", "student"), allow_tmp_models):
+        fingerprint = load_model(ModelSpec("local", str(folder), role)).fingerprint
+        here = {"hardware": detect_hardware(), "fingerprint": fingerprint,
+                "settings": BenchmarkSettings(threads=torch.get_num_threads())}
+        records += [result(role, **here), result(role, runtime="onnxruntime", speed=2.5, **here)]
+    ResultStore(state / "results.sqlite").put_many(records)
+    at = _page(allow_tmp_models)
+    at.file_uploader(key="kd_upload").upload("mine.tsv", GOOD_FILE, "text/tab-separated-values").run()
+    at.button(key="kd_score").click().run(timeout=180)
+    assert not at.exception and not at.error
+    assert any("Scores measured on" in plain(c.value) and "ONNX Runtime · fp32" in plain(c.value) for c in at.caption)
