@@ -175,8 +175,8 @@ def main() -> None:
         f"{setup_label(runtimes['teacher'])}, student in {setup_label(runtimes['student'])}; load: {load} "
         f"Compare{'s' if load != 1 else ''} on this server in the last {RECENT_S:g} s; "
         + (f"batch 1, {REPEATS} timed runs after one warm-up ({how})." if timed else f"{one_pass}.")
-        + f" Label mapping: {safe.text(loaded.label_note)}."
     )
+    st.caption(f"Label mapping: {safe.text(loaded.label_note)}.")
     for note in loaded.weights_notes:  # plain text: said once per model whose weights were not safetensors
         st.text(note)
     if pair_spec.architecture_only:
