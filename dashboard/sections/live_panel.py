@@ -3,12 +3,15 @@ its curves (every session sees the running job), then compare it with the bundle
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 import streamlit as st
 
 from benchmarks.core.figures import mib
 from benchmarks.core.pairs import PairSpec
 from benchmarks.core.settings import Settings
+from benchmarks.distill import estimate
 from benchmarks.distill.live import LAYER_CHOICES, STEPS_RANGE, T_RANGE, LiveConfig, labels_available
 from benchmarks.distill.live_jobs import Job, LiveStore, QueueFull
 from dashboard import safe
@@ -63,10 +66,9 @@ def _form(store: LiveStore, pair_spec: PairSpec) -> None:
             help=None if hard else "Only with the hard-label term on: without it the loss is the KD term alone.",
         )
         submitted = st.form_submit_button("Distil a student", type="primary")
-    st.caption(
-        f"The default ({LiveConfig().describe()}) takes about 2.5 minutes on two quiet CPU cores (README), longer on "
-        f"a busy server."
-    )
+    config = LiveConfig(layers=int(layers), steps=int(steps))
+    _, how_long = estimate.wait_seconds(config, store.jobs(), os.getloadavg()[0], os.cpu_count() or 1)
+    st.caption(f"{config.layers} layer{'s' if config.layers > 1 else ''}, {config.steps} steps: {how_long}.")
     if submitted:
         try:
             config = LiveConfig(
@@ -128,7 +130,9 @@ def _job(store: LiveStore, job: Job) -> None:
     if job.state == "running":
         done = job.losses[-1].step if job.losses else 0
         left, right = st.columns([4, 1])
-        left.progress(done / job.config.steps, text=job.phase)
+        seconds = estimate.left_seconds(job, store.jobs(), os.getloadavg()[0], os.cpu_count() or 1)
+        left.progress(done / job.config.steps, text=f"{job.phase} · about {max(1, round(seconds / 60))} min left at "
+                                                    "this load")
         _cancel_button(store, job, right)
     elif job.message:
         st.text(job.message)  # as text: it can quote a model reference a visitor typed
