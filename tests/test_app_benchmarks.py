@@ -108,27 +108,28 @@ def test_reference_files_are_labelled_with_their_hardware():
 
 
 @needs_reference
-@pytest.mark.parametrize("state_name, words", [
-    ("running", "stopped unexpectedly"),  # killed: its pid is gone, the file still says running
-    ("failed", "stopped before the end"),  # stopped with the button or Ctrl-C
+@pytest.mark.parametrize("host, words", [
+    ("here", "its process ended without finishing"),  # killed: its pid is gone, the row still says running
+    ("gone-box", "its machine (gone-box) stopped answering"),  # a node that died: its heartbeat stopped
 ])
-def test_a_run_that_ended_early_is_reported(state, state_name, words):
+def test_a_run_that_ended_early_is_reported_with_where_it_stopped(state, host, words):
     import time
 
-    from benchmarks.core.background import RunProgress, write_progress
+    from benchmarks.store import jobs as job_rows
+    from benchmarks.store.database import Database
 
-    state.mkdir()
+    board = job_rows.JobBoard(Database(state / "results.sqlite"))
+    job, _ = board.submit("benchmark", "{}", "hw", "local")
+    board.claim(job.id, "CPU: somewhere")
     dead_pid = 2**22 + 4321  # above pid_max: no such process
-    message = "stopped before the end (finished models are kept)" if state_name == "failed" else ""
-    write_progress(
-        state / "benchmark-progress.json",
-        RunProgress(
-            dead_pid, "python -m benchmarks run", time.time(), time.time(), 0.4, 2, 6, "x", state_name, message
-        ),
-    )
+    board.update(job.id, host=job_rows.HOST if host == "here" else host, pid=dead_pid, done=2, total=6,
+                 current="student · int8-dynamic")
+    if host != "here":
+        board.update(job.id, updated=time.time() - job_rows.STALE_S - 1)
     at = _benchmarks("pocket")
     assert not at.exception
-    assert any(words in w.value for w in at.warning)
+    [warning] = [plain(w.value) for w in at.warning if "did not finish" in plain(w.value)]
+    assert words in warning and "at student · int8-dynamic (2 of 6 done)" in warning and "is kept" in warning
     assert at.metric  # the results already stored are still shown
 
 
