@@ -82,6 +82,11 @@ class Settings:
         """Finished live-distilled students: loadable as local models, like a folder under model_roots."""
         return self.live_dir / "students"
 
+    @property
+    def local_roots(self) -> tuple[Path, ...]:
+        """Where local model folders may be: the model roots and the live-distilled students."""
+        return (*self.model_roots, self.students_dir)
+
 
 def load_settings() -> Settings:
     """Settings from KD_* environment variables; anything unset keeps its default."""
