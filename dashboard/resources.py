@@ -18,7 +18,7 @@ from benchmarks.analysis.lesson import Round, read_rounds
 from benchmarks.analysis.scoring import EAGER_SETUP
 from benchmarks.analysis.similarity import LayerSimilarity, layer_similarity
 from benchmarks.core import deadline
-from benchmarks.core.batching import MicroBatcher, Traffic
+from benchmarks.core.batching import MAX_BATCH, MicroBatcher, Traffic
 from benchmarks.core.data import LabelledTexts, load_sst2
 from benchmarks.core.device import detect_hardware
 from benchmarks.core.inference import BatchedPair, ModelRun, predict_batched, predict_each
@@ -124,7 +124,9 @@ def _batcher(key: tuple[str, ...], device: str, role: str, runtime: str, variant
              max_tokens: int) -> MicroBatcher[ModelRun]:
     model = (getattr(_loaded(key, device, "sdpa"), role) if (runtime, variant) == ("eager", "fp32")
              else _in_runtime(key, device, role, runtime, variant))
-    return MicroBatcher(lambda texts: predict_each(model, texts, max_tokens), name=f"batch {role} {runtime}")
+    window_ms = settings().batch_window_ms  # 0 turns batching off: one pass per request, as before batching
+    return MicroBatcher(lambda texts: predict_each(model, texts, max_tokens), window_s=window_ms / 1000,
+                        max_batch=MAX_BATCH if window_ms else 1, name=f"batch {role} {runtime}")
 
 
 def batched_answer(spec: PairSpec, device: str, choices: dict[str, tuple[str, str]], text: str,
