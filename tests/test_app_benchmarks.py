@@ -198,3 +198,32 @@ def test_speed_up_whiskers_only_for_models_that_took_turns_in_one_run():
     for apart in (pair("r1", "r2"), pair("", "")):
         assert not any(bar.error_y.visible for bar in speedup_chart(apart, "t").data)
         assert "unpaired, no whiskers" in speedup_note(apart)
+
+
+def _summary_rows():
+    from benchmarks.harness.comparison import cell_rows, summary_rows
+    from tests.benchmark_fakes import result
+
+    results = [result(role, variant, speed=1.0 if role == "teacher" else 2.0)
+               for role in ("teacher", "student") for variant in ("fp32", "bf16", "int8-dynamic")]
+    return cell_rows(results), summary_rows(results, (32, 128))
+
+
+def test_latency_bands_never_cover_a_line():
+    from dashboard.charts.benchmarks import BAND_OPACITY, latency_chart
+
+    rows, _ = _summary_rows()
+    fig = latency_chart([r for r in rows if r["seq_len"] == 128], "batch", "t")
+    kinds = ["band" if t.fill or t.line.width == 0 else "line" for t in fig.data]
+    assert kinds == ["band"] * 12 + ["line"] * 6  # every band first: each line is drawn above all of them
+    assert all(t.fillcolor.endswith(f"{BAND_OPACITY})") for t in fig.data if t.fill)
+
+
+def test_tradeoff_names_go_in_the_legend_not_on_the_bubbles():
+    from dashboard.charts.benchmarks import tradeoff_chart
+
+    _, summary = _summary_rows()
+    fig = tradeoff_chart(summary, "t")
+    assert all(t.mode == "markers" and not t.text for t in fig.data)  # no labels to pile up on close bubbles
+    assert fig.layout.showlegend is not False and fig.layout.legend.itemsizing == "constant"
+    assert sorted(t.name for t in fig.data) == sorted(r["series"] for r in summary)

@@ -34,6 +34,8 @@ def test_conditions_say_in_words_what_differs():
     assert padded.describe() == ("batch 64, real sentence lengths padded to each batch's longest, tokenizer included, "
                                  "1 thread, host load average 9.2")
     assert Conditions(8, None, tokens=16).describe() == "batch 8 × 16 tokens, no padding, model only"
+    assert Conditions(1, 2, tokenizer=True).describe() == ("batch 1, each sentence at its own length, tokenizer "
+                                                           "included, 2 threads")
     with pytest.raises(ValueError):
         Conditions(0, 2)
 

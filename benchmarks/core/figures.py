@@ -37,8 +37,12 @@ class Conditions:
 
     def describe(self) -> str:
         """In words, e.g. "batch 32 × 128 tokens, no padding, model only, 2 threads"."""
-        shape = (f"batch {self.batch} × {self.tokens} tokens, no padding" if self.tokens is not None
-                 else f"batch {self.batch}, real sentence lengths padded to each batch's longest")
+        if self.tokens is not None:
+            shape = f"batch {self.batch} × {self.tokens} tokens, no padding"
+        elif self.batch == 1:
+            shape = "batch 1, each sentence at its own length"
+        else:
+            shape = f"batch {self.batch}, real sentence lengths padded to each batch's longest"
         parts = [shape, "tokenizer included" if self.tokenizer else "model only"]
         if self.threads is not None:
             parts.append(thread_count(self.threads))
