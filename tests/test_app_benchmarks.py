@@ -107,29 +107,56 @@ def test_reference_files_are_labelled_with_their_hardware():
         assert stored.record.hardware.cpu_model and stored.record.software.torch
 
 
+def _ended_run(state, state_name: str, pair: str) -> None:
+    import time
+
+    from benchmarks.core.background import RunProgress, write_progress
+    from benchmarks.core.pairs import BUILTIN_PAIRS
+    from benchmarks.harness.runner import RunRequest
+
+    state.mkdir(exist_ok=True)
+    dead_pid = 2**22 + 4321  # above pid_max: no such process
+    message = "stopped before the end (finished models are kept)" if state_name == "failed" else ""
+    write_progress(
+        state / "benchmark-progress.json",
+        RunProgress(dead_pid, "python -m benchmarks run", time.time(), time.time(), 0.4, 2, 6, "x", state_name,
+                    message, subject=RunRequest(BUILTIN_PAIRS[pair], "cpu").subject),
+    )
+
+
 @needs_reference
 @pytest.mark.parametrize("state_name, words", [
     ("running", "stopped unexpectedly"),  # killed: its pid is gone, the file still says running
     ("failed", "stopped before the end"),  # stopped with the button or Ctrl-C
 ])
 def test_a_run_that_ended_early_is_reported(state, state_name, words):
-    import time
-
-    from benchmarks.core.background import RunProgress, write_progress
-
-    state.mkdir()
-    dead_pid = 2**22 + 4321  # above pid_max: no such process
-    message = "stopped before the end (finished models are kept)" if state_name == "failed" else ""
-    write_progress(
-        state / "benchmark-progress.json",
-        RunProgress(
-            dead_pid, "python -m benchmarks run", time.time(), time.time(), 0.4, 2, 6, "x", state_name, message
-        ),
-    )
+    _ended_run(state, state_name, "pocket")
     at = _benchmarks("pocket")
     assert not at.exception
-    assert any(words in w.value for w in at.warning)
+    assert any(words in w.value and "for this pair" in w.value for w in at.warning)
     assert at.metric  # the results already stored are still shown
+
+
+@needs_reference
+@pytest.mark.parametrize("state_name", ["running", "failed"])
+def test_another_pairs_failed_run_stays_on_its_own_page(state, state_name):
+    _ended_run(state, state_name, "hub")  # a Hub run that did not finish
+    for pair in ("pocket", "architecture"):
+        at = _benchmarks(pair)
+        assert not at.exception
+        assert not [w for w in at.warning if "did not finish" in w.value or "stopped unexpectedly" in w.value]
+
+
+@needs_reference
+def test_measure_is_not_offered_for_a_pair_that_cannot_load_now(state):
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update(pair="custom", teacher="nobody/not-in-any-cache", student="nobody/nor-this-one")
+    at.run()
+    at.switch_page("views/benchmarks.py").run()
+    assert not at.exception
+    assert not [b for b in at.button if b.key == "bench_start"]
+    reason = next(i.value for i in at.info if i.value.startswith("Measuring is off for this pair now."))
+    assert "Hub is unreachable" in plain(reason) and "not in the local cache" in plain(reason)
 
 
 @needs_reference

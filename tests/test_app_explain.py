@@ -162,3 +162,21 @@ def test_rollout_says_when_the_text_was_cut_to_the_token_cap(allow_tmp_models, m
     finally:
         monkeypatch.undo()
         resources.settings.clear()
+
+
+@pytest.mark.parametrize("own", [True, False])
+def test_a_failed_head_importance_run_shows_only_on_its_own_pair(allow_tmp_models, state, own):
+    import time
+
+    from benchmarks.core.background import RunProgress, write_progress
+    from benchmarks.core.pairs import custom_pair
+
+    key = custom_pair(*map(str, allow_tmp_models)).key if own else "hub"
+    (state / "head-importance").mkdir(parents=True)
+    write_progress(state / "head-importance" / "progress.json",
+                   RunProgress(2**22 + 4321, "python -m benchmarks heads", time.time(), time.time(), 0.3, 1, 9, "x",
+                               "failed", "out of memory", subject=f"heads|{key}|cpu|200"))
+    at = _explain_page(allow_tmp_models, "Head importance")
+    assert not at.exception
+    shown = [w.value for w in at.warning if "did not finish" in w.value]
+    assert shown == (["The last head-importance run for this pair did not finish: out of memory"] if own else [])

@@ -25,6 +25,7 @@ from benchmarks.core.settings import REPO_ROOT
 
 State = Literal["running", "finished", "failed"]
 OWNER_ENV = "KD_JOB_OWNER"  # the owner, handed to the run's own progress records
+SUBJECT_ENV = "KD_RUN_SUBJECT"  # what the run is about (pair, machine), handed to its progress records the same way
 PARENT_ENV = "KD_STOP_WITH_PARENT"  # the pid of the process that started the run: the run ends when it does
 STOP_GRACE_S = 5.0  # a run gets this long to record that it stopped before it is killed
 _started: set[int] = set()  # process groups this process started (each led by its run's pid)
@@ -47,6 +48,12 @@ class RunProgress:
     state: State = "running"
     message: str = ""
     owner: str = ""  # the session that started the run; empty when started from the command line
+    # What the run measures, as the page that started it names it (pair and machine): a page shows a run's failure
+    # only beside its own subject. Empty when started from the command line.
+    subject: str = ""
+
+    def about(self, subject: str) -> bool:
+        return bool(self.subject) and self.subject == subject
 
     @property
     def position(self) -> int:
@@ -73,7 +80,7 @@ class ProgressFile:
         now = time.time()
         self.path = path
         self.progress = RunProgress(os.getpid(), command, now, now, 0.0, 0, 0, "starting",
-                                    owner=os.environ.get(OWNER_ENV, ""))
+                                    owner=os.environ.get(OWNER_ENV, ""), subject=os.environ.get(SUBJECT_ENV, ""))
         self._write()
 
     def _write(self) -> None:
@@ -163,7 +170,7 @@ def lock_holder(path: Path) -> str | None:
 
 
 def start_background(
-    args: Sequence[str], progress_path: Path, log_path: Path, owner: str = ""
+    args: Sequence[str], progress_path: Path, log_path: Path, owner: str = "", subject: str = ""
 ) -> tuple[RunProgress, bool]:
     """Start `python -m benchmarks <args> --progress <progress_path>` detached from the caller, in its own
     process group (so stop() ends it and its workers together), unless a run is already going.
@@ -188,14 +195,14 @@ def start_background(
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
-                env={**os.environ, OWNER_ENV: owner, PARENT_ENV: str(os.getpid())},
+                env={**os.environ, OWNER_ENV: owner, SUBJECT_ENV: subject, PARENT_ENV: str(os.getpid())},
             )
         _started.add(proc.pid)
         # Reap it when it ends, so a finished run is not left behind as a zombie of the dashboard process.
         threading.Thread(target=proc.wait, daemon=True).start()
         now = time.time()
         started = RunProgress(proc.pid, " ".join(["python -m benchmarks", *args]), now, now, 0.0, 0, 0, "starting",
-                              owner=owner)
+                              owner=owner, subject=subject)
         write_progress(progress_path, started)
         return started, True
 

@@ -43,6 +43,12 @@ class RunRequest:
     batch_sizes: tuple[int, ...] = ()
     seq_lens: tuple[int, ...] = ()
 
+    @property
+    def subject(self) -> str:
+        """The pair and machine this request measures (background.RunProgress.subject): a failed run's message
+        belongs to these, not to every pair's page."""
+        return f"benchmarks|{self.pair.key}|{self.device}|{self.settings().threads}"
+
     def cli_args(self) -> list[str]:
         """The same request as arguments of `python -m benchmarks`, for a run in another process."""
         args = ["run", "--device", self.device]

@@ -7,8 +7,8 @@ import streamlit as st
 
 from benchmarks.core import background as runs
 from benchmarks.core.device import detect_hardware, thread_count
-from benchmarks.core.models import ModelLoadError, check_spec
-from benchmarks.core.pairs import BUILTIN_PAIRS, PairSpec
+from benchmarks.core.models import ModelLoadError, check_loadable
+from benchmarks.core.pairs import PairSpec
 from benchmarks.core.paths import shown
 from benchmarks.core.vocabulary import DEFAULT_RUNTIME, RUNTIME_LABELS, RUNTIMES
 from benchmarks.harness import runner
@@ -57,11 +57,12 @@ def run_panel(pair: PairSpec, device: str, results: list[BenchmarkResult], versi
                     runs.stop(progress)
                     st.rerun()
                 return
-            if progress is not None and progress.state == "failed":
-                st.warning(f"The last benchmark run did not finish: {safe.text(progress.message)}")
-            elif progress is not None and progress.state == "running":
-                st.warning(f"The last benchmark run stopped unexpectedly (see {safe.text(shown(log_path))}); finished "
-                           f"models are kept.")
+            # Only this pair's run on this machine: another pair's failure is not this page's news.
+            if progress is not None and progress.about(request.subject) and progress.state == "failed":
+                st.warning(f"The last benchmark run for this pair did not finish: {safe.text(progress.message)}")
+            elif progress is not None and progress.about(request.subject) and progress.state == "running":
+                st.warning(f"The last benchmark run for this pair stopped unexpectedly (see "
+                           f"{safe.text(shown(log_path))}); finished models are kept.")
             label = f"{detect_hardware().label(device)} at {thread_count(request.settings().threads)}"
             if not missing:
                 st.success(f"Every teacher/student result in {', '.join(variants)} for the chosen runtimes is "
@@ -69,19 +70,20 @@ def run_panel(pair: PairSpec, device: str, results: list[BenchmarkResult], versi
                 return
             names = ", ".join(f"{role} {variant}" for role, variant in missing)
             st.markdown(f"**{label}** has no full-grid results yet for: {names}.")
+            try:
+                for spec in (pair.teacher, pair.student):
+                    check_loadable(spec, resources.settings())  # cheap: nothing is loaded or downloaded
+            except ModelLoadError as exc:
+                # No button that could only start a run bound to fail: say why instead.
+                st.info(f"Measuring is off for this pair now. {safe.message(exc)}")
+                return
             st.caption("Each model is measured in a fresh process (teacher and student taking turns), ≥ 10 iterations "
                        "per grid cell; on a 2-core CPU a BERT-base-size model takes several minutes. Results of other "
                        "machines are unaffected.")
             if st.button(f"Measure the {len(missing)} missing", type="primary", key="bench_start"):
-                try:
-                    if BUILTIN_PAIRS.get(pair.key) != pair:
-                        for spec in (pair.teacher, pair.student):
-                            check_spec(spec, resources.settings())  # one sentence now, not a failed run later
-                except ModelLoadError as exc:
-                    st.error(safe.message(exc))
-                    return
                 # or finds another tab's run
-                runs.start_background(request.cli_args(), progress_path, log_path, job_control.session_id())
+                runs.start_background(request.cli_args(), progress_path, log_path, job_control.session_id(),
+                                      request.subject)
                 st.rerun()
 
     panel()

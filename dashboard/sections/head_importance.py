@@ -86,6 +86,7 @@ def panel(spec: PairSpec, device: str, text: str) -> None:
         results(found, resources.attention_maps(spec, device, text, resources.settings().attention_max_tokens))
         return
     was_active = runs.is_active(runs.read_progress(progress_path))
+    subject = f"heads|{spec.key}|{device}|{sentences}"  # whose failure this panel may report
 
     @st.fragment(run_every=2.0 if was_active else None)
     def status() -> None:
@@ -115,8 +116,8 @@ def panel(spec: PairSpec, device: str, text: str) -> None:
                 runs.stop(progress)
                 st.rerun()
             return
-        if progress is not None and progress.state == "failed":
-            st.warning(f"The last head-importance run did not finish: {safe.message(progress.message)}")
+        if progress is not None and progress.about(subject) and progress.state == "failed":
+            st.warning(f"The last head-importance run for this pair did not finish: {safe.message(progress.message)}")
         texts = resources.sst2_dev().texts[:sentences]
         estimate = resources.head_importance_estimate(spec, device, texts)
         passes = sum(m.n_layers * m.n_heads + 1 for m in (loaded.teacher, loaded.student))
@@ -128,7 +129,7 @@ def panel(spec: PairSpec, device: str, text: str) -> None:
         )
         if st.button("Compute head importance in the background", type="primary", key="heads_start"):
             runs.start_background(_run_args(spec, device, len(texts)), progress_path, log_path,
-                                  job_control.session_id())
+                                  job_control.session_id(), subject)
             time.sleep(0.5)  # let it write its first progress line
             st.rerun()
 
