@@ -254,3 +254,12 @@ def test_tradeoff_names_go_in_the_legend_not_on_the_bubbles():
     assert all(t.mode == "markers" and not t.text for t in fig.data)  # no labels to pile up on close bubbles
     assert fig.layout.showlegend is not False and fig.layout.legend.itemsizing == "constant"
     assert sorted(t.name for t in fig.data) == sorted(r["series"] for r in summary)
+
+
+def test_the_device_select_names_the_chip(state):
+    from benchmarks.core.device import detect_hardware
+
+    at = _benchmarks("pocket")
+    select = at.selectbox(key="device")
+    assert select.value == "cpu" and select.options[0] == f"CPU · {detect_hardware().cpu_model} · " \
+                                                          f"{detect_hardware().physical_cores} cores"
