@@ -366,8 +366,9 @@ def _heads(args: argparse.Namespace) -> int:
         data = load_sst2("validation", args.data).head(args.sentences)
         result = heads.pair_head_importance(pair, data, lambda done, total, current: progress.update(
             done / total, done, total, current))
+        root = heads.SHIPPED_ROOT if args.ship else load_settings().state_dir
         path = Path(args.out) if args.out else heads.cache_file(
-            load_settings().state_dir, pair.teacher.fingerprint, pair.student.fingerprint, len(data))
+            root, pair.teacher.fingerprint, pair.student.fingerprint, data)
         heads.save(path, result)
     except BaseException as exc:
         progress.fail(exc, stopped="stopped before the end")
@@ -381,6 +382,27 @@ def _heads(args: argparse.Namespace) -> int:
                                              for layer, head, d in r.ranked(3, most)))
     print(f"saved to {path}")
     progress.finish(path.name)
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    from benchmarks.analysis import scoring
+    from benchmarks.core.data import load_sst2
+    from benchmarks.core.models import load_pair
+    from benchmarks.core.settings import load_settings
+
+    pair = load_pair(_chosen_pair(args))
+    data = load_sst2("validation", args.data)
+    folder = scoring.SHIPPED_DIR if args.ship else load_settings().state_dir / "scores"
+    if args.ship and scoring.cached_scores(pair, data, folder) is not None:
+        print(f"{folder}: already holds the scores of these weights on these sentences")
+        return 0
+    scores = scoring.score_pair(pair, data, folder)
+    for role in ("teacher", "student"):
+        model = getattr(scores, role)
+        print(f"{role} ({model.name}): accuracy {scores.accuracy(role).value:.1%} on {len(data):,} sentences, "
+              f"{model.seconds:.1f} s")
+    print(f"stored as {folder / (scoring.cache_key(pair, data) + '.json')} ({scores.run.describe()})")
     return 0
 
 
@@ -476,8 +498,23 @@ def _add_benchmark_commands(sub) -> None:
     hp.add_argument("--data", help="folder with SST-2 dev.tsv (default: $SST2_DIR, else the dev split shipped in "
                                    "data/sst2)")
     hp.add_argument("--out", help="result JSON (default: the per-pair cache under $KD_STATE_DIR/head-importance/)")
+    hp.add_argument("--ship", action="store_true", help="write it under data/precomputed/ instead, named by the "
+                                                        "fingerprints of the weights and sentences, to ship with the "
+                                                        "project (what the Explain page reads when nothing is cached)")
     hp.add_argument("--progress", help="write progress as JSON to this file (the dashboard polls it)")
     hp.set_defaults(func=_heads)
+
+    sp = sub.add_parser("score", help="score SST-2 dev with both models of a pair (the Distillation page's data-set "
+                                      "scores), eagerly in fp32")
+    sp.add_argument("--pair", choices=[k for k, p in BUILTIN_PAIRS.items() if not p.architecture_only],
+                    default="pocket")
+    sp.add_argument("--teacher", help="a custom teacher: Hub id or local folder (with --student; overrides --pair)")
+    sp.add_argument("--student", help="a custom student: Hub id or local folder (with --teacher)")
+    sp.add_argument("--data", help="folder with SST-2 dev.tsv (default: $SST2_DIR, else data/sst2)")
+    sp.add_argument("--ship", action="store_true", help="write under data/precomputed/scores, named by the "
+                                                        "fingerprints of the weights and sentences, to ship with the "
+                                                        "project (default: this server's cache)")
+    sp.set_defaults(func=_score)
 
     vp = sub.add_parser("vs-pipeline", parents=[db], help="time a default transformers.pipeline on SST-2 dev and the "
                                                           "fastest stored setup, taking turns in one run")

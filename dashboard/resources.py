@@ -15,6 +15,7 @@ from benchmarks.analysis.attribution import SampleReport, TokenAttribution, inte
 from benchmarks.analysis.bertviz_offline import View, head_view_html, model_view_html
 from benchmarks.analysis.heads import estimate_seconds
 from benchmarks.analysis.lesson import Round, read_rounds
+from benchmarks.analysis.scoring import EAGER_SETUP
 from benchmarks.analysis.similarity import LayerSimilarity, layer_similarity
 from benchmarks.core import deadline
 from benchmarks.core.batching import MicroBatcher, Traffic
@@ -25,10 +26,11 @@ from benchmarks.core.models import LoadedModel, LoadedPair, ModelLoadError, load
 from benchmarks.core.pairs import ModelSpec, PairSpec
 from benchmarks.core.settings import Settings, load_settings
 from benchmarks.harness.comparison import Machine
-from benchmarks.harness.fastest import ANSWER_CELL, Choice, fastest_equivalent
+from benchmarks.harness.fastest import ANSWER_CELL, SCORING_CELL, Choice, fastest_equivalent
 from benchmarks.harness.results import BenchmarkResult
-from benchmarks.harness.runtime_model import with_runtime
+from benchmarks.harness.runtime_model import setups, with_runtime
 from benchmarks.harness.store import ResultStore, StoredRecord, reference_records
+from benchmarks.runtimes.base import RuntimeUnavailable
 from benchmarks.store.database import StoreUnavailable
 
 
@@ -183,6 +185,20 @@ def benchmark_store(path: str) -> ResultStore:
 def benchmark_records(path: str, version: tuple[int, str]) -> list[StoredRecord]:
     """Every stored benchmark record; re-read when `version` (ResultStore.version) shows new rows."""
     return benchmark_store(path).records()
+
+
+def scoring_pair(spec: PairSpec, device: str) -> tuple[LoadedPair, str]:
+    """The pair in the setups that score a data set fastest here with eager fp32's answers (prepared on first use:
+    an export can take a minute), and where each model runs, in words."""
+    offered, _ = setups(device, detect_hardware())
+    chosen = default_setups(spec, device, offered, SCORING_CELL)
+    try:
+        loaded = runtime_pair(spec, device, {role: c.setup for role, c in chosen.items()})
+    except RuntimeUnavailable as exc:  # an export that fails here: score eagerly, and say why
+        return pair(spec, device), f"{EAGER_SETUP} ({exc})"
+    t, s = chosen["teacher"], chosen["student"]
+    where = t.label if t.setup == s.setup else f"teacher in {t.label}, student in {s.label}"
+    return loaded, where
 
 
 def default_setups(spec: PairSpec, device: str, offered: list[tuple[str, str]], cell: tuple[int, int] = ANSWER_CELL

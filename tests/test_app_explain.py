@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from benchmarks.analysis import heads
 from benchmarks.analysis.attribution import TokenAttribution
+from benchmarks.core.data import load_sst2
 from benchmarks.core.models import load_pair
 from benchmarks.core.pairs import custom_pair
 from dashboard import resources
@@ -107,7 +108,8 @@ def test_head_importance_estimates_first_then_shows_cached_grids(allow_tmp_model
         "test box",
         "2026-01-01 00:00 UTC",
     )
-    heads.save(heads.cache_file(state, pair.teacher.fingerprint, pair.student.fingerprint, 200), fake)
+    dev = load_sst2("validation").head(200)
+    heads.save(heads.cache_file(state, pair.teacher.fingerprint, pair.student.fingerprint, dev), fake)
     at.run()
     assert not at.exception and not at.error
     tables = [d.value for d in at.dataframe]

@@ -224,3 +224,32 @@ def test_the_disagreement_table_wraps_whole_sentences(allow_tmp_models, state):
     assert table.proto.row_height > 64  # Streamlit wraps cell text only in rows taller than 4rem
     config = json.loads(table.proto.columns)
     assert config["sentence"]["width"] == "large"
+
+
+def test_scoring_runs_in_the_fastest_setup_measured_here_and_says_so(allow_tmp_models, state):
+    """With a stored run showing ONNX Runtime fp32 faster than eager with the same SST-2 dev answers on this machine,
+    the data set is scored there, and the page names where."""
+    import torch
+
+    from benchmarks.core.device import detect_hardware
+    from benchmarks.core.models import load_model
+    from benchmarks.core.pairs import ModelSpec
+    from benchmarks.harness.results import BenchmarkSettings
+    from benchmarks.harness.store import ResultStore
+    from benchmarks.runtimes.registry import unavailable_reason
+    from tests.benchmark_fakes import result
+
+    if unavailable_reason("onnxruntime", "fp32", "cpu"):
+        pytest.skip("onnxruntime is not installed")
+    records = []
+    for role, folder in zip(("teacher", "student"), allow_tmp_models):
+        fingerprint = load_model(ModelSpec("local", str(folder), role)).fingerprint
+        here = {"hardware": detect_hardware(), "fingerprint": fingerprint,
+                "settings": BenchmarkSettings(threads=torch.get_num_threads())}
+        records += [result(role, **here), result(role, runtime="onnxruntime", speed=2.5, **here)]
+    ResultStore(state / "results.sqlite").put_many(records)
+    at = _page(allow_tmp_models)
+    at.file_uploader(key="kd_upload").upload("mine.tsv", GOOD_FILE, "text/tab-separated-values").run()
+    at.button(key="kd_score").click().run(timeout=180)
+    assert not at.exception and not at.error
+    assert any("Scores measured on" in plain(c.value) and "ONNX Runtime · fp32" in plain(c.value) for c in at.caption)

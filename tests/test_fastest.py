@@ -43,6 +43,18 @@ def test_eager_when_nothing_is_measured_here_or_nothing_is_faster():
     assert fastest_equivalent(no_answers, "abc123", HERE, ALL).setup == EAGER
 
 
+def test_setups_are_compared_with_eager_of_their_own_run_only():
+    from tests.benchmark_fakes import SETTINGS
+
+    other_run = replace(SETTINGS, batch_sizes=(1, 32), seq_lens=(16, 64))
+    records = [
+        result(speed=4.0),  # a quiet run of eager alone: faster in absolute terms than anything below
+        result(settings=other_run), result(runtime="openvino", speed=2.0, settings=other_run),  # a busier run
+    ]
+    choice = fastest_equivalent(records, "abc123", HERE, ALL)
+    assert choice.setup == ("openvino", "fp32") and "0.50× eager fp32's time in the same run" in choice.why
+
+
 def test_the_scoring_cell_can_choose_differently():
     fast_at_one = result(runtime="openvino", speed=2.0)
     records = [result(), fast_at_one]

@@ -85,7 +85,9 @@ def test_the_summary_and_the_live_table_use_the_same_definition(allow_tmp_models
     run = scoring.ScoringRun("cpu", "CPU: test", 2, "2.13.0", 64, 128, "2026-01-01 00:00 UTC", 1.25)
     model = scoring.ModelScores("t", "t", ((0.0, 1.0),) * 10, 0.5)
     scores = scoring.DatasetScores("h", (1,) * 10, model, model, run)
-    assert scores.throughput("teacher") == Throughput(10, 0.5, Conditions(64, 2, tokenizer=True, load_average=1.25))
+    assert scores.throughput("teacher") == Throughput(10, 0.5, Conditions(64, 2, tokenizer=True, load_average=1.25,
+                                                                          setup="PyTorch eager · fp32"))
+    assert scores.throughput("teacher").describe().endswith("host load average 1.2, PyTorch eager · fp32)")
 
 
 def test_a_live_job_stored_before_the_conditions_were_kept_still_reads():

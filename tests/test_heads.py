@@ -65,14 +65,17 @@ def test_head_importance_and_its_cache_file(allow_tmp_models, tmp_path):
     both = heads.PairHeadImportance(
         heads.head_importance(pair.teacher, data), result, 4, "four sentences", "test box", "now"
     )
-    path = heads.cache_file(tmp_path, "t1", "s1", 4)
+    path = heads.cache_file(tmp_path, "t1", "s1", data)
     heads.save(path, both)
-    loaded = heads.load_cached(path)
+    loaded = heads.stored(tmp_path, "t1", "s1", data)
     assert (
         loaded is not None
         and np.array_equal(loaded.student.accuracy, result.accuracy)
         and loaded.teacher.accuracy.shape == (2, 4)
     )
+    # Keyed by what it was computed from: other sentences, or other weights, miss (and are computed anew)
+    assert heads.stored(tmp_path, "t1", "s1", data.head(3)) is None
+    assert heads.stored(tmp_path, "t2", "s1", data) is None
     assert np.array_equal(loaded.student.gold_probability, result.gold_probability)
     path.write_text("{not json")
     assert heads.load_cached(path) is None and heads.load_cached(tmp_path / "absent.json") is None

@@ -24,8 +24,10 @@ from benchmarks.core.device import detect_hardware
 from benchmarks.core.inference import score_texts, tokenized
 from benchmarks.core.models import LoadedModel, LoadedPair
 from benchmarks.core.persist import write_atomically
+from benchmarks.core.settings import DATA_DIR
 
 FORMAT_VERSION = 2
+SHIPPED_ROOT = DATA_DIR / "precomputed"  # read-only: results shipped for the bundled pair
 # BERT/RoBERTa-style `...layer.3.attention.output.dense`, DistilBERT-style `...layer.3.attention.out_lin`.
 _OUTPUT_PROJECTION = re.compile(r"(?:^|\.)layer\.(\d+)\.attention\.(?:output\.dense|out_lin)$")
 
@@ -187,9 +189,21 @@ class PairHeadImportance:
         return cls(**raw)
 
 
-def cache_file(state_dir: Path, teacher_fingerprint: str, student_fingerprint: str, sentences: int) -> Path:
-    """One file per pair (by weights, not by name) and sample size, under the state folder."""
-    return Path(state_dir) / "head-importance" / f"{teacher_fingerprint}-{student_fingerprint}-{sentences}.json"
+def cache_file(root: Path, teacher_fingerprint: str, student_fingerprint: str, data: LabelledTexts) -> Path:
+    """One file per pair (by weights, not by name) and sentence set (by content), under `root`/head-importance: a
+    file is only ever read for exactly what it was computed from; anything else misses and is computed anew."""
+    count, digest = data.fingerprint.split(":")
+    return Path(root) / "head-importance" / f"{teacher_fingerprint}-{student_fingerprint}-{count}-{digest}.json"
+
+
+def stored(state_dir: Path, teacher_fingerprint: str, student_fingerprint: str,
+           data: LabelledTexts) -> PairHeadImportance | None:
+    """This server's result, else the shipped one (data/precomputed, built by `python -m benchmarks heads --ship`)."""
+    for root in (state_dir, SHIPPED_ROOT):
+        found = load_cached(cache_file(root, teacher_fingerprint, student_fingerprint, data))
+        if found is not None:
+            return found
+    return None
 
 
 def load_cached(path: Path) -> PairHeadImportance | None:

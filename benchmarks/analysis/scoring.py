@@ -22,12 +22,15 @@ from benchmarks.core.figures import Conditions, Throughput
 from benchmarks.core.inference import score_texts, tokenized
 from benchmarks.core.models import LoadedModel, LoadedPair
 from benchmarks.core.persist import write_atomically
+from benchmarks.core.settings import DATA_DIR
 from benchmarks.core.vocabulary import CANONICAL_LABELS, Role
 
 log = logging.getLogger(__name__)
 FORMAT_VERSION = 1  # bump when the cached JSON layout changes: old files then miss instead of misparsing
 BATCH_SIZE = 64
+EAGER_SETUP = "PyTorch eager · fp32"
 MAX_LENGTH = 128  # SST-2 dev's longest sentence is ~66 tokens; longer uploaded texts are truncated
+SHIPPED_DIR = DATA_DIR / "precomputed" / "scores"  # read-only: the bundled pair's SST-2 dev scores
 
 Progress = Callable[[float, str], None]  # (fraction done in [0, 1], what is running)
 
@@ -66,18 +69,21 @@ class ScoringRun:
     max_length: int
     computed_at: str  # ISO 8601, UTC
     load_average: float | None = None  # the host's 1-minute load average after the pass; None in older files
+    setup: str = EAGER_SETUP  # where each model ran (files from before this field ran eagerly)
 
     def describe(self) -> str:
         load = f", host load average {self.load_average:.1f}" if self.load_average is not None else ""
         return (
-            f"{self.device} ({self.hardware}; {self.threads} torch threads{load}), torch {self.torch_version}, fp32, "
+            f"{self.device} ({self.hardware}; {self.threads} torch threads{load}), torch {self.torch_version}, "
+            f"{self.setup}, "
             f"batch {self.batch_size}, length-sorted, truncated at {self.max_length} tokens; measured "
             f"{self.computed_at}"
         )
 
     @property
     def conditions(self) -> Conditions:
-        return Conditions(self.batch_size, self.threads, tokenizer=True, load_average=self.load_average)
+        return Conditions(self.batch_size, self.threads, tokenizer=True, load_average=self.load_average,
+                          setup=self.setup)
 
 
 @dataclass(frozen=True)
@@ -148,10 +154,12 @@ def _read(path: Path) -> DatasetScores | None:
 def cached_scores(
     pair: LoadedPair, data: LabelledTexts, cache_dir: Path, max_length: int = MAX_LENGTH
 ) -> DatasetScores | None:
-    """The stored scores for this pair and data set, or None (also for an unreadable or stale file). A file
-    stored under the old key is read and re-stored under the current one, so no earlier scoring is lost."""
+    """The stored scores for this pair and data set, or None (also for an unreadable or stale file). Then the shipped
+    precomputed ones (data/precomputed/scores, built by `python -m benchmarks score`): the key is made of the weights'
+    and the data's fingerprints, so a shipped file serves only what it was computed from. A file stored under the old
+    key is read and re-stored under the current one, so no earlier scoring is lost."""
     path = _cache_file(cache_dir, cache_key(pair, data, max_length))
-    found = _read(path)
+    found = _read(path) or _read(_cache_file(SHIPPED_DIR, cache_key(pair, data, max_length)))
     if found is None:
         found = _read(_cache_file(cache_dir, _legacy_key(pair, data, max_length)))
         if found is not None:
@@ -184,10 +192,13 @@ def score_pair(
     progress: Progress | None = None,
     max_length: int = MAX_LENGTH,
     keep: int | None = None,
+    setup: str = EAGER_SETUP,
 ) -> DatasetScores:
     """Scores of both models on `data`, from the cache when present; else computed (teacher, then student,
     in the same process and settings) and stored, so nothing is computed twice. With `keep`, at most that
-    many score files stay in `cache_dir` (KD_MAX_SCORE_FILES): every distinct upload adds one."""
+    many score files stay in `cache_dir` (KD_MAX_SCORE_FILES): every distinct upload adds one. `setup` says where the
+    models in `pair` run; the cache is keyed by weights and data alone, since the caller passes only setups that
+    give eager fp32's answers (harness/fastest.py)."""
     if len(data) == 0:
         raise ValueError("the data set is empty")
     found = cached_scores(pair, data, cache_dir, max_length)
@@ -214,6 +225,7 @@ def score_pair(
         max_length,
         datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         load_average(),
+        setup,
     )
     scores = DatasetScores(data.fingerprint, tuple(data.labels), teacher, student, run)
     _store(_cache_file(cache_dir, cache_key(pair, data, max_length)), scores, keep)

@@ -29,6 +29,7 @@ class Conditions:
     tokens: int | None = None  # every sentence exactly this many tokens, no padding; None: real lengths, padded
     tokenizer: bool = False  # tokenization inside the timed span
     load_average: float | None = None  # the host's 1-minute load average while measuring, where recorded
+    setup: str = ""  # the runtime and precision, in words, where the figure does not already sit beside them
 
     def __post_init__(self) -> None:
         if self.batch < 1 or (self.threads is not None and self.threads < 1) or (self.tokens is not None
@@ -43,7 +44,7 @@ class Conditions:
             shape = "batch 1, each sentence at its own length"
         else:
             shape = f"batch {self.batch}, real sentence lengths padded to each batch's longest"
-        parts = [shape, "tokenizer included" if self.tokenizer else "model only"]
+        parts = [shape, "tokenizer included" if self.tokenizer else "model only"] + ([self.setup] if self.setup else [])
         if self.threads is not None:
             parts.append(thread_count(self.threads))
         if self.load_average is not None:

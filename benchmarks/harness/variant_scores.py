@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
-from benchmarks.analysis.scoring import DatasetScores, Progress, cached_scores, score_pair
+from benchmarks.analysis.scoring import EAGER_SETUP, DatasetScores, Progress, cached_scores, score_pair
 from benchmarks.core.data import LabelledTexts
 from benchmarks.core.models import LoadedModel, LoadedPair
 from benchmarks.harness.precision import apply_variant
@@ -41,8 +41,10 @@ def cached_variant_scores(
 
 
 def score_variants(pair: LoadedPair, data: LabelledTexts, variants: Sequence[str], cache_dir: Path,
-                   progress: Progress | None = None) -> dict[str, DatasetScores]:
-    """Scores of both models in every variant, from the cache where present; else converted, scored and stored."""
+                   progress: Progress | None = None, fp32: tuple[LoadedPair, str] | None = None
+                   ) -> dict[str, DatasetScores]:
+    """Scores of both models in every variant, from the cache where present; else converted, scored and stored.
+    `fp32`: the pair in the setups that score fp32 fastest with eager's answers, and those setups in words."""
     out = cached_variant_scores(pair, data, variants, cache_dir)
     todo = [v for v in variants if v not in out]
     for i, v in enumerate(todo):
@@ -50,8 +52,10 @@ def score_variants(pair: LoadedPair, data: LabelledTexts, variants: Sequence[str
             if progress is not None:
                 progress((i + fraction) / len(todo), f"{v}: {message}")
 
-        converted = (
-            pair if v == "fp32" else LoadedPair(pair.spec, _converted(pair.teacher, v), _converted(pair.student, v))
-        )
-        out[v] = score_pair(converted, data, cache_dir, progress=report)
+        if v == "fp32":
+            fast, setup = fp32 or (pair, EAGER_SETUP)
+            out[v] = score_pair(fast, data, cache_dir, progress=report, setup=setup)
+            continue
+        converted = LoadedPair(pair.spec, _converted(pair.teacher, v), _converted(pair.student, v))
+        out[v] = score_pair(converted, data, cache_dir, progress=report, setup=f"PyTorch eager · {v}")
     return out

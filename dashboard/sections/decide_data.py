@@ -41,15 +41,19 @@ def own_scores(pair: PairSpec, device: str, variants: list[str]) -> tuple[Scored
             st.caption("Runs once per pair, variant and data set (content hash); stored on disk and shared with every "
                        "visitor.")
             return None
+        with st.spinner("Preparing the fastest setup measured here for fp32 (a runtime's first use exports the "
+                        "model)…"):
+            fast = resources.scoring_pair(pair, device)
         bar = st.progress(0.0, text="Scoring…")
         found = score_variants(
-            loaded, data, runnable, cache_dir, progress=lambda f, msg: bar.progress(min(1.0, f), text=msg)
+            loaded, data, runnable, cache_dir, progress=lambda f, msg: bar.progress(min(1.0, f), text=msg), fp32=fast
         )
         bar.empty()
     skipped = sorted(set(variants) - set(runnable))
     if skipped:
         st.caption(f"Not scored on this {device}: {', '.join(skipped)} (not supported here); they have no accuracy "
                    "below.")
+    st.caption("Scored in " + "; ".join(f"{v}: {s.run.setup}" for v, s in found.items()) + ".")
     scored = {(role, v): (tuple(int(p) for p in getattr(s, role).predictions), s.gold)
               for v, s in found.items() for role in ROLES}
     return scored, data, data.fingerprint

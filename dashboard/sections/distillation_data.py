@@ -47,7 +47,8 @@ def choose_dataset(limits: Settings) -> LabelledTexts | None:
         return None
 
 
-def dataset_scores(loaded: LoadedPair, data: LabelledTexts, limits: Settings) -> scoring.DatasetScores | None:
+def dataset_scores(pair_spec: PairSpec, device: str, loaded: LoadedPair, data: LabelledTexts,
+                   limits: Settings) -> scoring.DatasetScores | None:
     cache_dir = limits.state_dir / "scores"
     memo = "kd_scores_" + scoring.cache_key(loaded, data)
     # Kept in the session too: no file read per rerun, and no rescoring where the state folder is read-only.
@@ -59,9 +60,11 @@ def dataset_scores(loaded: LoadedPair, data: LabelledTexts, limits: Settings) ->
                            "visitor.")
                 return None
             st.session_state[memo + "_asked"] = True  # a rerun mid-way (a slider moved) resumes the scoring
-        bar = st.progress(0.0, text="Scoring…")
-        scores = scoring.score_pair(loaded, data, cache_dir, progress=lambda f, msg: bar.progress(f, text=msg),
-                                    keep=limits.max_score_files)
+        with st.spinner("Preparing the fastest setup measured here (a runtime's first use exports the model)…"):
+            fast, where = resources.scoring_pair(pair_spec, device)
+        bar = st.progress(0.0, text=f"Scoring in {where}…")
+        scores = scoring.score_pair(fast, data, cache_dir, progress=lambda f, msg: bar.progress(f, text=msg),
+                                    keep=limits.max_score_files, setup=where)
         bar.empty()
     st.session_state[memo] = scores
     return scores
@@ -171,7 +174,7 @@ def export_section(pair_spec: PairSpec, loaded: LoadedPair, data: LabelledTexts,
     st.caption("Accuracy with intervals, measured speed, size and agreement in one self-contained file.")
 
 
-def dataset_sections(pair_spec: PairSpec, loaded: LoadedPair, limits: Settings) -> None:
+def dataset_sections(pair_spec: PairSpec, device: str, loaded: LoadedPair, limits: Settings) -> None:
     """Sections 2-4. Their headers stand whether or not the data set is scored yet, so the page keeps one numbering."""
     st.header("2 · Agreement over a data set")
     data = scores = None
@@ -184,7 +187,7 @@ def dataset_sections(pair_spec: PairSpec, loaded: LoadedPair, limits: Settings) 
         data = choose_dataset(limits)
         if data is not None:
             st.caption(f"Data set: {safe.text(data.source)}, {len(data):,} sentences.")
-            scores = dataset_scores(loaded, data, limits)
+            scores = dataset_scores(pair_spec, device, loaded, data, limits)
     if scores is not None and data is not None:
         agreement_section(scores, data)
     waiting = "Needs the data set of section 2 scored." if not pair_spec.architecture_only else "Needs trained weights."

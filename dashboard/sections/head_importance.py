@@ -79,9 +79,10 @@ def panel(spec: PairSpec, device: str, text: str) -> None:
     sentences = st.select_slider("SST-2 dev sentences (the first N)", SIZES, value=200, key="heads_n")
     loaded = resources.pair(spec, device)
     state = resources.settings().state_dir
-    path = heads.cache_file(state, loaded.teacher.fingerprint, loaded.student.fingerprint, sentences)
+    data = resources.sst2_dev().head(sentences)
+    path = heads.cache_file(state, loaded.teacher.fingerprint, loaded.student.fingerprint, data)
     progress_path, log_path = state / "head-importance" / "progress.json", state / "head-importance" / "run.log"
-    found = heads.load_cached(path)
+    found = heads.stored(state, loaded.teacher.fingerprint, loaded.student.fingerprint, data)
     if found is not None:
         results(found, resources.attention_maps(spec, device, text, resources.settings().attention_max_tokens))
         return
@@ -118,7 +119,7 @@ def panel(spec: PairSpec, device: str, text: str) -> None:
             return
         if progress is not None and progress.about(subject) and progress.state == "failed":
             st.warning(f"The last head-importance run for this pair did not finish: {safe.message(progress.message)}")
-        texts = resources.sst2_dev().texts[:sentences]
+        texts = data.texts
         estimate = resources.head_importance_estimate(spec, device, texts)
         passes = sum(m.n_layers * m.n_heads + 1 for m in (loaded.teacher, loaded.student))
         st.write(

@@ -149,7 +149,7 @@ def main() -> None:
         st.error(safe.message(exc))
         return
     soft_targets_section(loaded, limits)
-    dataset_sections(pair_spec, loaded, limits)
+    dataset_sections(pair_spec, device, loaded, limits)
     live_panel.section(pair_spec, limits)
 
 
