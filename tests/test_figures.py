@@ -87,7 +87,8 @@ def test_the_summary_and_the_live_table_use_the_same_definition(allow_tmp_models
     scores = scoring.DatasetScores("h", (1,) * 10, model, model, run)
     assert scores.throughput("teacher") == Throughput(10, 0.5, Conditions(64, 2, tokenizer=True, load_average=1.25,
                                                                           setup="PyTorch eager · fp32"))
-    assert scores.throughput("teacher").describe().endswith("host load average 1.2, PyTorch eager · fp32)")
+    assert scores.throughput("teacher").describe().endswith("tokenizer included, PyTorch eager · fp32, 2 threads, host "
+                                                            "load average 1.2)")
 
 
 def test_a_live_job_stored_before_the_conditions_were_kept_still_reads():
