@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from benchmarks.core.pairs import BUILTIN_PAIRS
@@ -60,65 +61,65 @@ def _distill(args: argparse.Namespace) -> int:
 
 
 def _live_distill(args: argparse.Namespace) -> int:
-    from dataclasses import replace
+    from dataclasses import asdict, replace
 
     from benchmarks.core.pairs import POCKET_PAIR, custom_pair
     from benchmarks.core.settings import load_settings
     from benchmarks.distill.live import LiveConfig
-    from benchmarks.distill.live_jobs import LiveStore, write_worker_progress
+    from benchmarks.jobs.kinds import LiveRequest, live_job_of
+    from benchmarks.jobs.service import Jobs
+    from benchmarks.jobs.work import drain
 
     settings = load_settings()
     if args.state:
         settings = replace(settings, state_dir=Path(args.state).expanduser().resolve())
-    store = LiveStore.of(settings)
-    job = None
-    if not args.worker:
-        teacher = POCKET_PAIR.teacher if args.teacher == "pocket" else custom_pair(args.teacher, args.teacher).teacher
-        chosen = dict(layers=args.layers, steps=args.steps, temperature=args.temperature, alpha=args.alpha,
-                      eval_every=args.eval_every)
-        config = LiveConfig(**{k: v for k, v in chosen.items() if v is not None}, hard_labels=args.hard_labels,
-                            seed=args.seed)
-        job = store.submit(teacher, config)
-        print(f"job {job.id}: {config.describe()}", flush=True)
-    progress = Path(args.progress) if args.progress else None
-    if progress:
-        write_worker_progress(progress, "running")
+    jobs = Jobs(settings)
+    teacher = POCKET_PAIR.teacher if args.teacher == "pocket" else custom_pair(args.teacher, args.teacher).teacher
+    chosen = dict(layers=args.layers, steps=args.steps, temperature=args.temperature, alpha=args.alpha,
+                  eval_every=args.eval_every)
+    config = LiveConfig(**{k: v for k, v in chosen.items() if v is not None}, hard_labels=args.hard_labels,
+                        seed=args.seed)
+    request = LiveRequest((teacher.source, teacher.ref), asdict(config))
+    job, _ = jobs.board.submit("live", request.to_json(), _here(), "local")  # run below, in this process
+    print(f"job {job.id}: {config.describe()}", flush=True)
     _stop_on_sigterm()
-    try:
-        store.run_worker(settings, log=lambda line: print(line, flush=True))
-    except KeyboardInterrupt:
-        if progress:
-            write_worker_progress(progress, "failed", "stopped (the server stopped, or SIGTERM)")
-        raise
-    if progress:
-        write_worker_progress(progress, "finished")
-    if job is None:
+    drain(jobs.board, "live", settings, log=lambda line: print(line, flush=True))
+    record = jobs.get(job.id)
+    if record is None or record.state == "queued":
+        print("queued: another worker is running a job on this machine and will take this one next")
         return 0
-    job = store.job(job.id)
-    if job is None or job.state == "queued":
-        print("queued: another worker is running a job on this server and will take this one next")
-        return 0
-    if job.state != "finished":
-        if job.state != "failed":  # a failure was already logged by the worker
-            print(f"{job.state}: {job.message}")
+    live = live_job_of(record)
+    if record.state != "finished":
+        if record.state != "failed":  # a failure was already logged by the worker
+            print(f"{record.state}: {record.message}")
         return 1
-    last = job.losses[-1]
-    print(f"wall time {job.seconds:.0f} s · final step {last.step}: KD {last.kd:.4f}, hard (vs {job.hard_vs}) "
+    last = live.losses[-1]
+    print(f"wall time {live.seconds:.0f} s · final step {last.step}: KD {last.kd:.4f}, hard (vs {live.hard_vs}) "
           f"{last.hard:.4f}, total {last.total:.4f}")
-    for s in job.scores:
+    for s in live.scores:
         print(f"{s.name:>15}: {s.layers} layers, {s.params / 1e6:.1f} M params · dev {s.accuracy:.1%} "
               f"[{s.ci_low:.1%}, {s.ci_high:.1%}] · agreement with the teacher {s.agreement:.1%} · "
               f"{s.throughput.describe()}")
     return 0
 
 
+def _here() -> str:
+    from benchmarks.jobs import here
+
+    return here.fingerprint()
+
+
 def _open_store(args: argparse.Namespace):
     from benchmarks.harness.runner import open_store
 
-    store = open_store((args.db if "://" in args.db else Path(args.db)) if args.db else None)
+    store = open_store(_db_target(args.db) if args.db else None)
     if store.recovered:
         print(f"warning: {store.recovered}", file=sys.stderr)
     return store
+
+
+def _db_target(arg: str) -> str | Path:
+    return arg if "://" in arg else Path(arg)
 
 
 def _chosen_pair(args: argparse.Namespace):
@@ -175,23 +176,18 @@ def _brief(result) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from benchmarks.core.background import ProgressFile
     from benchmarks.harness.comparison import speedups
     from benchmarks.harness.runner import RunRequest, run_pair
 
+    request = RunRequest(_chosen_pair(args), args.device, _variant_names(args.variants), args.quick, args.threads,
+                         args.budget, args.data, args.force, None, _variant_names(args.runtimes) or (DEFAULT_RUNTIME,),
+                         _sizes("--batches", args.batches), _sizes("--seq-lens", args.seq_lens))
+    if args.on:
+        from benchmarks.jobs.commands import run_on
+
+        return run_on(args, request)
     _stop_on_sigterm()
-    progress = ProgressFile(
-        Path(args.progress) if args.progress else None, " ".join(["python -m benchmarks", *sys.argv[1:]])
-    )
-    try:
-        request = RunRequest(_chosen_pair(args), args.device, _variant_names(args.variants), args.quick, args.threads,
-                             args.budget, args.data, args.force, Path(args.db) if args.db else None,
-                             _variant_names(args.runtimes) or (DEFAULT_RUNTIME,), _sizes("--batches", args.batches),
-                             _sizes("--seq-lens", args.seq_lens))
-        report = run_pair(request, _open_store(args), lambda p: progress.update(p.fraction, p.done, p.total, p.current))
-    except BaseException as exc:
-        progress.fail(exc)
-        raise
+    report = run_pair(replace(request, db=args.db and _db_target(args.db)), _open_store(args))
     for item in report.items:
         print(f"{item.status:>8}  {item.config.name} · {item.config.setup}: {_brief(item.result)}")
     for reason in report.skipped:
@@ -204,7 +200,6 @@ def _run(args: argparse.Namespace) -> int:
             )
             print(f"student speed-up, {s.setup}, {s.batch}×{s.seq_len}: {s.ratio:.2f}×{sweeps}, FLOPs ceiling "
                   f"{s.ceiling:.2f}×")
-    progress.finish(f"{len(report.items)} results")
     return 0
 
 
@@ -213,10 +208,6 @@ def _list(args: argparse.Namespace) -> int:
 
     store = _open_store(args)
     stored = store.records("model", args.pair)
-    if not stored:
-        print(f"The cache {store.where} holds no results{' for ' + args.pair if args.pair else ''}. Run: python -m "
-              f"benchmarks run")
-        return 0
     origin = {s.record.key: s.origin for s in stored}
     results = latest(s.record for s in stored) if not args.all else [s.record for s in stored]
     for machine in sorted({machine_of(r) for r in results}, key=lambda m: m.label):
@@ -224,7 +215,29 @@ def _list(args: argparse.Namespace) -> int:
         for r in (r for r in results if machine_of(r) == machine):
             print(f"  {r.config.pair:<13} {r.config.name} · {r.config.setup:<13} {_brief(r)} · {origin[r.key]} · "
                   f"{r.measured_at}")
+    if not stored:
+        print(f"The cache {store.where} holds no results{' for ' + args.pair if args.pair else ''}. Run: python -m "
+              f"benchmarks run")
+    _list_machines(args, store, sorted({machine_of(r).label for r in results}))
     return 0
+
+
+def _list_machines(args: argparse.Namespace, store, in_store: list[str]) -> None:
+    """The machines the store holds results of, and those connected to the cluster (KD_RAY_ADDRESS)."""
+    from benchmarks.core.settings import load_settings
+    from benchmarks.jobs.service import Jobs
+
+    print("\nmachines with results in the store: " + (", ".join(in_store) or "none"))
+    settings = load_settings()
+    if not settings.ray_address:
+        return
+    connected = Jobs(settings, store.db).machines()
+    print(f"machines of the cluster at {settings.ray_address}:")
+    for m in connected:
+        print(f"  {m.label} · {'connected' if m.alive else 'gone'} · {m.cpus:g} CPUs, {m.gpus:g} GPUs · run --on "
+              f"{m.key}")
+    if not connected:
+        print("  none has joined (python -m benchmarks join --address ...)")
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -349,7 +362,6 @@ def _repeat(args: argparse.Namespace) -> int:
 
 def _heads(args: argparse.Namespace) -> int:
     from benchmarks.analysis import heads
-    from benchmarks.core.background import ProgressFile
     from benchmarks.core.data import load_sst2
     from benchmarks.core.device import resolve_device
     from benchmarks.core.models import load_pair
@@ -358,21 +370,13 @@ def _heads(args: argparse.Namespace) -> int:
     if args.sentences < 1:
         raise ValueError(f"--sentences {args.sentences}: give at least 1.")
     _stop_on_sigterm()
-    progress = ProgressFile(
-        Path(args.progress) if args.progress else None, " ".join(["python -m benchmarks", *sys.argv[1:]])
-    )
-    try:
-        pair = load_pair(_chosen_pair(args), str(resolve_device(args.device)))  # own instances: the masks touch no one
-        data = load_sst2("validation", args.data).head(args.sentences)
-        result = heads.pair_head_importance(pair, data, lambda done, total, current: progress.update(
-            done / total, done, total, current))
-        root = heads.SHIPPED_ROOT if args.ship else load_settings().state_dir
-        path = Path(args.out) if args.out else heads.cache_file(
-            root, pair.teacher.fingerprint, pair.student.fingerprint, data)
-        heads.save(path, result)
-    except BaseException as exc:
-        progress.fail(exc, stopped="stopped before the end")
-        raise
+    pair = load_pair(_chosen_pair(args), str(resolve_device(args.device)))  # own instances: the masks touch no one
+    data = load_sst2("validation", args.data).head(args.sentences)
+    result = heads.pair_head_importance(pair, data)
+    root = heads.SHIPPED_ROOT if args.ship else load_settings().state_dir
+    path = Path(args.out) if args.out else heads.cache_file(
+        root, pair.teacher.fingerprint, pair.student.fingerprint, data)
+    heads.save(path, result)
     print(f"{pair.spec.title}: {result.data_source}, {result.machine}")
     for role, r in (("teacher", result.teacher), ("student", result.student)):
         print(f"{role} ({r.model}): accuracy {r.base_accuracy:.1%} with every head, {r.seconds:.0f} s")
@@ -381,7 +385,6 @@ def _heads(args: argparse.Namespace) -> int:
                                              f"{r.probability_drops[layer, head]:+.4f})"
                                              for layer, head, d in r.ranked(3, most)))
     print(f"saved to {path}")
-    progress.finish(path.name)
     return 0
 
 
@@ -406,10 +409,15 @@ def _score(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_benchmark_commands(sub) -> None:
+def _db_parent() -> argparse.ArgumentParser:
     db = argparse.ArgumentParser(add_help=False)
     db.add_argument("--db", help="results database: a sqlite file or a database URL (default: $KD_DATABASE_URL, else "
                     "var/results.sqlite, or $KD_STATE_DIR/results.sqlite)")
+    return db
+
+
+def _add_benchmark_commands(sub) -> None:
+    db = _db_parent()
 
     r = sub.add_parser(
         "run", parents=[db], formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -447,7 +455,9 @@ def _add_benchmark_commands(sub) -> None:
     r.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice, the core count)")
     r.add_argument("--data", help="folder with SST-2 dev.tsv (default: $SST2_DIR, else the dev split shipped in "
                                   "data/sst2)")
-    r.add_argument("--progress", help="write progress as JSON to this file (the dashboard polls it)")
+    r.add_argument("--on", metavar="MACHINE", help="send the run to this machine of the Ray cluster (KD_RAY_ADDRESS), "
+                                                   "named by its label, identity or part of it; 'all': every machine")
+    r.add_argument("--wait", action="store_true", help="with --on: follow the jobs to their end")
     r.set_defaults(func=_run)
 
     ls = sub.add_parser("list", parents=[db], help="show the cached results, grouped by hardware")
@@ -501,7 +511,6 @@ def _add_benchmark_commands(sub) -> None:
     hp.add_argument("--ship", action="store_true", help="write it under data/precomputed/ instead, named by the "
                                                         "fingerprints of the weights and sentences, to ship with the "
                                                         "project (what the Explain page reads when nothing is cached)")
-    hp.add_argument("--progress", help="write progress as JSON to this file (the dashboard polls it)")
     hp.set_defaults(func=_heads)
 
     sp = sub.add_parser("score", help="score SST-2 dev with both models of a pair (the Distillation page's data-set "
@@ -537,6 +546,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     _add_benchmark_commands(sub)
+    from benchmarks.jobs.commands import add_commands
+
+    add_commands(sub, _db_parent())
 
     d = sub.add_parser("distill", help="build the offline pocket pair (teacher fine-tune, then DistilBERT-style "
                                        "student)")
@@ -573,8 +585,6 @@ def build_parser() -> argparse.ArgumentParser:
     lv.add_argument("--eval-every", type=int, help="steps between dev checks (default 50)")
     lv.add_argument("--seed", type=int, default=0)
     lv.add_argument("--state", help="state folder (default: $KD_STATE_DIR, else var/)")
-    lv.add_argument("--worker", action="store_true", help="only run what is queued (the dashboard starts this)")
-    lv.add_argument("--progress", help=argparse.SUPPRESS)
     lv.set_defaults(func=_live_distill)
     return parser
 
@@ -585,11 +595,14 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.core.models import ModelLoadError
     from benchmarks.core.paths import scrub
     from benchmarks.harness.measure import HarnessError
+    from benchmarks.jobs.cluster import ClusterUnavailable
+    from benchmarks.store.database import StoreUnavailable
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (DataUnavailable, ModelLoadError, HarnessError, RunInProgress, ValueError, FileNotFoundError) as exc:
+    except (DataUnavailable, ModelLoadError, HarnessError, RunInProgress, ValueError, FileNotFoundError,
+            StoreUnavailable, ClusterUnavailable) as exc:
         print(f"error: {scrub(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -30,6 +30,7 @@ from benchmarks.harness.fastest import ANSWER_CELL, SCORING_CELL, Choice, fastes
 from benchmarks.harness.results import BenchmarkResult
 from benchmarks.harness.runtime_model import setups, with_runtime
 from benchmarks.harness.store import ResultStore, StoredRecord, reference_records
+from benchmarks.jobs.service import Jobs
 from benchmarks.runtimes.base import RuntimeUnavailable
 from benchmarks.store.database import StoreUnavailable
 
@@ -179,6 +180,17 @@ def benchmark_store(path: str) -> ResultStore:
     store = ResultStore(path)
     store.seed()
     return store
+
+
+@st.cache_resource(show_spinner=False)
+def _jobs(results_db: str, state_dir: str, ray_address: str) -> Jobs:
+    return Jobs(settings())
+
+
+def jobs() -> Jobs:
+    """The job layer (benchmark runs, head importance, live distillation), opened once per process and settings."""
+    s = settings()
+    return _jobs(s.results_db, str(s.state_dir), s.ray_address)
 
 
 @st.cache_data(show_spinner=False, max_entries=2)

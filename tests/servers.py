@@ -76,3 +76,59 @@ def postgres():
     server = PostgresServer()
     yield server
     server.stop()
+
+
+RAY_HEAD_PORT = 6390
+# A loopback address Ray keeps: Ray 2.60 replaces 127.0.0.1 (and "localhost") by the address of the interface that
+# routes outward (services.resolve_ip_for_localhost), while 127.0.0.2 is loopback too and used as given.
+RAY_NODE_IP = "127.0.0.2"
+# Every port a Ray node opens, inside this project's ranges (6390-6399, 10000-10999), one set per node.
+RAY_NODE_PORTS = [
+    ["--node-manager-port=6391", "--object-manager-port=6392",
+     "--dashboard-agent-listen-port=6394", "--dashboard-agent-grpc-port=6395", "--metrics-export-port=6396",
+     "--runtime-env-agent-port=6397", "--min-worker-port=10000", "--max-worker-port=10499"],
+    ["--node-manager-port=6398", "--object-manager-port=6399", "--dashboard-agent-listen-port=10990",
+     "--dashboard-agent-grpc-port=10991", "--metrics-export-port=10992", "--runtime-env-agent-port=10993",
+     "--min-worker-port=10500", "--max-worker-port=10980"],
+]
+
+
+class RayCluster:
+    """Two Ray nodes on this machine, both on a loopback address (RAY_NODE_IP), joined with `python -m benchmarks join`
+    (1 and 2 CPUs: two hardware identities, since a machine's identity includes the threads its runs use). Each node
+    has its own state folder and its own Ray temp folder; stop() ends this cluster's processes only (never `ray stop`,
+    which ends every Ray process of the user)."""
+
+    def __init__(self, db_url: str, env: dict[str, str], root: Path):
+        import sys
+
+        self.root, self.address = root, f"{RAY_NODE_IP}:{RAY_HEAD_PORT}"
+        self.temp = Path(tempfile.mkdtemp(prefix="kdray", dir="/tmp"))  # Ray's socket paths must stay short
+        self.env = {**env, "KD_DATABASE_URL": db_url, "RAY_USAGE_STATS_ENABLED": "0"}
+        base = [sys.executable, "-m", "benchmarks", "join", f"--node-ip-address={RAY_NODE_IP}"]
+        for i, (cpus, ports) in enumerate(zip((1, 2), RAY_NODE_PORTS)):
+            where = ["--head", f"--port={RAY_HEAD_PORT}"] if i == 0 else [f"--address={self.address}"]
+            node_env = {**self.env, "KD_STATE_DIR": str(root / f"node{i}")}
+            subprocess.run([*base, *where, f"--num-cpus={cpus}", "--", f"--temp-dir={self.temp}", *ports],
+                           env=node_env, check=True, capture_output=True, timeout=180)
+
+    def pids(self) -> list[int]:
+        """The processes of this cluster: those whose command line names its temp folder, and their children."""
+        found = []
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                if str(self.temp).encode() in cmdline.read_bytes():
+                    found.append(int(cmdline.parent.name))
+            except OSError:
+                continue
+        return found
+
+    def stop(self) -> None:
+        import signal
+
+        for pid in self.pids():
+            try:
+                os.killpg(pid, signal.SIGKILL) if os.getpgid(pid) == pid else os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        shutil.rmtree(self.temp, ignore_errors=True)

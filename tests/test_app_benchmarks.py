@@ -107,44 +107,47 @@ def test_reference_files_are_labelled_with_their_hardware():
         assert stored.record.hardware.cpu_model and stored.record.software.torch
 
 
-def _ended_run(state, state_name: str, pair: str) -> None:
+def _ended_run(state, host: str, pair: str = "pocket") -> None:
+    """A benchmark job for `pair` on this machine's CPU that did not finish: its process died (`host` "here"), or
+    its machine stopped answering."""
     import time
 
-    from benchmarks.core.background import RunProgress, write_progress
     from benchmarks.core.pairs import BUILTIN_PAIRS
     from benchmarks.harness.runner import RunRequest
+    from benchmarks.store import jobs as job_rows
+    from benchmarks.store.database import Database
 
-    state.mkdir(exist_ok=True)
+    board = job_rows.JobBoard(Database(state / "results.sqlite"))
+    job, _ = board.submit("benchmark", RunRequest(BUILTIN_PAIRS[pair], "cpu").to_json(), "hw", "local")
+    board.claim(job.id, "CPU: somewhere")
     dead_pid = 2**22 + 4321  # above pid_max: no such process
-    message = "stopped before the end (finished models are kept)" if state_name == "failed" else ""
-    write_progress(
-        state / "benchmark-progress.json",
-        RunProgress(dead_pid, "python -m benchmarks run", time.time(), time.time(), 0.4, 2, 6, "x", state_name,
-                    message, subject=RunRequest(BUILTIN_PAIRS[pair], "cpu").subject),
-    )
+    board.update(job.id, host=job_rows.HOST if host == "here" else host, pid=dead_pid, done=2, total=6,
+                 current="student · int8-dynamic")
+    if host != "here":
+        board.update(job.id, updated=time.time() - job_rows.STALE_S - 1)
 
 
 @needs_reference
-@pytest.mark.parametrize("state_name, words", [
-    ("running", "stopped unexpectedly"),  # killed: its pid is gone, the file still says running
-    ("failed", "stopped before the end"),  # stopped with the button or Ctrl-C
+@pytest.mark.parametrize("host, words", [
+    ("here", "its process ended without finishing"),  # killed: its pid is gone, the row still says running
+    ("gone-box", "its machine (gone-box) stopped answering"),  # a node that died: its heartbeat stopped
 ])
-def test_a_run_that_ended_early_is_reported(state, state_name, words):
-    _ended_run(state, state_name, "pocket")
+def test_a_run_that_ended_early_is_reported_with_where_it_stopped(state, host, words):
+    _ended_run(state, host)
     at = _benchmarks("pocket")
     assert not at.exception
-    assert any(words in w.value and "for this pair" in w.value for w in at.warning)
+    [warning] = [plain(w.value) for w in at.warning if "did not finish" in plain(w.value)]
+    assert words in warning and "at student · int8-dynamic (2 of 6 done)" in warning and "is kept" in warning
     assert at.metric  # the results already stored are still shown
 
 
 @needs_reference
-@pytest.mark.parametrize("state_name", ["running", "failed"])
-def test_another_pairs_failed_run_stays_on_its_own_page(state, state_name):
-    _ended_run(state, state_name, "hub")  # a Hub run that did not finish
+def test_another_pairs_failed_run_stays_on_its_own_page(state):
+    _ended_run(state, "here", "hub")  # a Hub run that did not finish
     for pair in ("pocket", "architecture"):
         at = _benchmarks(pair)
         assert not at.exception
-        assert not [w for w in at.warning if "did not finish" in w.value or "stopped unexpectedly" in w.value]
+        assert not [w for w in at.warning if "did not finish" in plain(w.value)]
 
 
 @needs_reference

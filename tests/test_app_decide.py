@@ -55,6 +55,9 @@ def test_a_link_reproduces_the_decision_and_the_widgets_write_the_url(state):
     reasons = next(plain(m.value) for m in at.markdown if "meets every constraint" in plain(m.value))
     assert "exact McNemar p = 0.603 on 27 vs 32 discordant sentences of 872" in reasons and "within noise" in reasons
     assert any("p99, an upper bound, stands in" in plain(c.value) for c in at.caption)  # the references predate p95
+    # The shipped records do not say whether teacher and student took turns in one run: the page says unpaired.
+    assert "unpaired: the two were not measured taking turns in one run" in reasons
+    assert any("t-interval on log ratios over the sweeps' p50s — unpaired" in plain(c.value) for c in at.caption)
     assert len(at.expander) == 4  # precision drift: bf16 and int8 of both models against their fp32
     at.number_input(key="dk_budget").set_value(20.0).run()
     assert at.query_params["budget"] == "20" and at.query_params["pct"] == "p95"

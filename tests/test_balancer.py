@@ -10,10 +10,12 @@ import urllib.parse
 
 import pytest
 
-from benchmarks.distill.live_jobs import LiveStore
+from benchmarks.jobs.kinds import live_job_of
 from benchmarks.loadtest.balancer import Balancer, start_processes
 from benchmarks.loadtest.server import count_loads, free_port
 from benchmarks.loadtest.wire import Session
+from benchmarks.store.database import Database
+from benchmarks.store.jobs import JobBoard
 
 
 @pytest.mark.slow
@@ -45,13 +47,14 @@ def test_two_processes_behind_one_address_share_jobs_and_load_each_model_once(al
         starter.open("Distillation")
         started = starter.run({"Distil a student": True})
         assert started.problem is None, started
-        jobs = LiveStore(state / "live").jobs()
+        board = JobBoard(Database(state / "results.sqlite"))
+        jobs = board.jobs("live")
         assert len(jobs) == 1
         watcher = Session(f"http://127.0.0.1:{second}", query, timeout=120)
         seen = watcher.open("Distillation")
-        described = jobs[0].config.describe()
+        described = live_job_of(jobs[0]).config.describe()
         assert any(described in text for text in seen.texts), seen.texts
-        LiveStore(state / "live").cancel(jobs[0].id)
+        board.cancel(jobs[0].id)
         starter.close()
         watcher.close()
     finally:

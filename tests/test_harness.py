@@ -4,23 +4,18 @@ take seconds, not milliseconds."""
 
 from __future__ import annotations
 
-import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from benchmarks import cli
-from benchmarks.core.background import is_active, read_progress
 from benchmarks.core.data import LabelledTexts
 from benchmarks.core.models import load_model
 from benchmarks.core.pairs import custom_pair
 from benchmarks.harness.measure import quick_settings
-from benchmarks.harness.results import BenchmarkResult
 from benchmarks.harness.store import ResultStore
 from benchmarks.harness.sweep import plan, run_sweep
 from benchmarks.harness.worker import measure_in_turns
@@ -134,52 +129,3 @@ def test_cli_bad_input_is_one_line_not_a_traceback(tmp_path, capsys, args, words
     assert code == 2 and words in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
-def test_a_run_killed_half_way_keeps_whole_rows_and_a_rerun_completes(allow_tmp_models, tmp_path, dev_dir):
-    teacher, student = map(str, allow_tmp_models)
-    db, progress = tmp_path / "k.sqlite", tmp_path / "progress.json"
-    args = [
-        sys.executable,
-        "-m",
-        "benchmarks",
-        "run",
-        "--quick",
-        "--teacher",
-        teacher,
-        "--student",
-        student,
-        "--variants",
-        "fp32,int8-dynamic",
-        "--threads",
-        "1",
-        "--db",
-        str(db),
-        "--data",
-        str(dev_dir),
-        "--progress",
-        str(progress),
-    ]
-    # TMPDIR: SIGKILL leaves the workers' scratch folder behind, so it goes where pytest cleans up.
-    proc = subprocess.Popen(args, cwd=REPO, env={**os.environ, "HF_HUB_OFFLINE": "1", "TMPDIR": str(tmp_path)},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:  # kill it once the first model is stored and the second is under way
-        p = read_progress(progress)
-        if p is not None and p.done >= 1:
-            break
-        time.sleep(0.2)
-    else:
-        pytest.fail("the run never finished its first model")
-    os.killpg(proc.pid, signal.SIGKILL)  # the harshest stop: no handler runs, the worker dies too
-    proc.wait()
-
-    stopped = read_progress(progress)
-    assert stopped.state == "running" and not is_active(stopped)  # the page reads this as "stopped unexpectedly"
-    kept = ResultStore(db).records("model", _pair(allow_tmp_models).key)
-    assert 1 <= len(kept) < 4 and all(isinstance(s.record, BenchmarkResult) and s.record.cells for s in kept)
-
-    rerun = subprocess.run(
-        args, cwd=REPO, env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=300
-    )
-    assert rerun.returncode == 0, rerun.stderr
-    assert rerun.stdout.count("cached") == len(kept) and rerun.stdout.count("measured") == 4 - len(kept)
-    assert json.loads(progress.read_text())["state"] == "finished"

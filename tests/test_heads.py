@@ -90,7 +90,7 @@ def test_ranking_breaks_accuracy_ties_by_the_gold_probability():
 def test_heads_cli_writes_the_result_and_reports_bad_input(allow_tmp_models, tmp_path, capsys):
     teacher, student = map(str, allow_tmp_models)
     (tmp_path / "dev.tsv").write_text("sentence\tlabel\n" + "".join(f"{t}\t{i % 2}\n" for i, t in enumerate(TEXTS)))
-    out, progress = tmp_path / "heads.json", tmp_path / "progress.json"
+    out = tmp_path / "heads.json"
     args = [
         "heads",
         "--teacher",
@@ -104,10 +104,9 @@ def test_heads_cli_writes_the_result_and_reports_bad_input(allow_tmp_models, tmp
         "--out",
         str(out),
     ]
-    assert main(args + ["--progress", str(progress)]) == 0
+    assert main(args) == 0
     result = heads.load_cached(out)
     assert result is not None and result.sentences == 3 and result.student.accuracy.shape == (1, 4)
-    assert '"state": "finished"' in progress.read_text()
     assert "most important: L" in capsys.readouterr().out
     assert main(args[:-4] + ["--sentences", "0"]) == 2
     assert "at least 1" in capsys.readouterr().err

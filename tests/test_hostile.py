@@ -14,7 +14,6 @@ import tomllib
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from benchmarks.core import background as runs
 from benchmarks.core.csv_export import to_csv
 from benchmarks.core.data import read_labelled_file
 from benchmarks.core.settings import REPO_ROOT, Settings
@@ -209,32 +208,26 @@ def test_stored_score_files_are_capped_oldest_first(tmp_path):
     assert sorted(f.name for f in tmp_path.glob("*.json")) == ["2.json", "3.json", "4.json"]
 
 
-def test_two_tabs_starting_a_run_at_once_start_one(tmp_path, monkeypatch):
-    """Eight simultaneous starts: one run, one progress record, and every caller is shown that run."""
-    fake = tmp_path / "python"
-    fake.write_text("#!/bin/sh\nsleep 30\n")
-    fake.chmod(0o755)
-    monkeypatch.setattr(runs.sys, "executable", str(fake))
-    progress_path, log = tmp_path / "progress.json", tmp_path / "run.log"
-    results: list[tuple[runs.RunProgress, bool]] = []
+def test_two_tabs_starting_a_run_at_once_start_one(tmp_path):
+    """Eight simultaneous starts: one job, and every caller is shown that job."""
+    from benchmarks.store.database import Database
+    from benchmarks.store.jobs import JobBoard
+
+    board = JobBoard(Database(tmp_path / "r.sqlite"))
+    results = []
     barrier = threading.Barrier(8)
 
     def press() -> None:
         barrier.wait()
-        results.append(runs.start_background(["run", "--teacher=--force"], progress_path, log))
+        results.append(board.submit("benchmark", '{"pair": "--force"}', "this-box", "local", single=True))
 
     threads = [threading.Thread(target=press) for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(30)
-    try:
-        assert sum(started for _, started in results) == 1
-        assert len({p.pid for p, _ in results}) == 1
-        record = runs.read_progress(progress_path)
-        assert runs.is_active(record) and record.pid == results[0][0].pid
-    finally:
-        runs.stop(results[0][0])
+    assert sum(started for _, started in results) == 1
+    assert len({job.id for job, _ in results}) == 1 and len(board.jobs("benchmark", active=True)) == 1
 
 
 @pytest.mark.parametrize("teacher", ["--force", "-h", "nobody/\x00evil"], ids=["--force", "-h", "NUL"])
@@ -245,7 +238,10 @@ def test_flag_like_or_invalid_model_refs_start_nothing(limits, tmp_path, teacher
     assert not at.exception
     assert not [b for b in at.button if b.key == "bench_start"]  # no button for a run bound to fail: why, instead
     assert [i.value for i in at.info if "not a valid Hugging Face model id" in i.value]
-    assert not (tmp_path / "state" / "benchmark-progress.json").exists()
+    from benchmarks.store.database import Database
+    from benchmarks.store.jobs import JobBoard
+
+    assert JobBoard(Database(tmp_path / "state" / "results.sqlite")).jobs() == []  # no job was queued
 
 
 def test_a_hung_load_is_abandoned_dropped_from_the_cache_and_blocks_no_other_pair(monkeypatch):

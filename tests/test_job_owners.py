@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
-import time
+from dataclasses import asdict
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from benchmarks.core.background import RunProgress, pid_alive, write_progress
 from benchmarks.core.owners import may_control
 from benchmarks.core.pairs import ModelSpec
 from benchmarks.distill.live import LiveConfig
-from benchmarks.distill.live_jobs import LiveStore, QueueFull
+from benchmarks.jobs import here
+from benchmarks.jobs.kinds import LiveRequest
+from benchmarks.jobs.service import Jobs
+from benchmarks.store.database import Database
+from benchmarks.store.jobs import JobBoard
 from tests.conftest import REPO
 
 APP = str(REPO / "dashboard" / "app.py")
@@ -47,56 +49,24 @@ def test_only_the_owner_or_the_admin_token_controls_a_job():
     assert may_control("", "tab-b", token="s3cret", admin_token="s3cret")
 
 
-def test_a_session_queues_at_most_its_share_and_the_server_at_most_its_cap(tmp_path):
-    store = LiveStore(tmp_path / "live", max_queued=2, max_queued_server=3)
-    store.submit(TEACHER, CONFIG, "tab-a")
-    store.submit(TEACHER, CONFIG, "tab-a")
-    with pytest.raises(QueueFull, match=r"You already have 2 distillation jobs .*KD_LIVE_MAX_QUEUED\)"):
-        store.submit(TEACHER, CONFIG, "tab-a")
-    store.submit(TEACHER, CONFIG, "tab-b")
-    for owner in ("tab-c", ""):  # a third session, and the command line, meet the server's cap
-        with pytest.raises(QueueFull, match=r"This server already has 3 .*KD_LIVE_MAX_QUEUED_SERVER"):
-            store.submit(TEACHER, CONFIG, owner)
-    assert len(store.queued()) == 3
-    first = next(j for j in store.jobs() if j.owner == "tab-a")
-    store.cancel(first.id)  # a cancelled job frees its place
-    store.submit(TEACHER, CONFIG, "tab-a")
+# The queue caps and the pruning of ended jobs are the job layer's: tests/test_jobs.py, on sqlite and PostgreSQL.
 
 
-def test_one_tab_firing_many_submits_at_once_gets_its_share(tmp_path):
-    store = LiveStore(tmp_path / "live", max_queued=2, max_queued_server=6)
-    outcomes: list[str] = []
-
-    def submit() -> None:
-        try:
-            store.submit(TEACHER, CONFIG, "tab-a")
-            outcomes.append("queued")
-        except QueueFull:
-            outcomes.append("refused")
-
-    threads = [threading.Thread(target=submit) for _ in range(15)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(outcomes) == ["queued"] * 2 + ["refused"] * 13
-    assert len(store.queued()) == 2
+def _running_job(state, owner: str, pid: int) -> str:
+    """A benchmark job row as a worker on this machine (process `pid`) keeps it while measuring."""
+    board = _board(state)
+    job, _ = board.submit("benchmark", "{}", "hw", "local", owner=owner)
+    board.claim(job.id, "CPU: this one")
+    board.update(job.id, pid=pid, fraction=0.2, done=1, total=4, current="teacher fp32")
+    return job.id
 
 
-def test_finished_job_records_are_pruned_oldest_first_and_waiting_ones_kept(tmp_path):
-    store = LiveStore(tmp_path / "live", max_queued=10, max_queued_server=10, keep_jobs=2)
-    jobs = [store.submit(TEACHER, CONFIG, "tab-a") for _ in range(5)]
-    waiting = jobs[4]
-    for job in jobs[:4]:  # end four of them, oldest first
-        store.cancel(job.id)
-        time.sleep(0.01)
-    left = {j.id: j.state for j in store.jobs()}
-    assert left == {jobs[2].id: "cancelled", jobs[3].id: "cancelled", waiting.id: "queued"}
-    assert sorted(p.stem for p in (tmp_path / "live" / "jobs").glob("*.json")) == sorted(left)
+def _board(state) -> JobBoard:
+    return JobBoard(Database(state / "results.sqlite"))
 
 
 def _sleeper() -> subprocess.Popen:
-    """A stand-in for a background run: its own process group, as start_background makes it."""
+    """A stand-in for a job's worker: its own process group, as the job layer starts one."""
     return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True)
 
 
@@ -116,24 +86,19 @@ def test_another_sessions_benchmark_run_has_no_stop_button_without_the_token(sta
         resources.settings.clear()
     run = _sleeper()
     try:
-        state.mkdir(parents=True)
-        now = time.time()
-        write_progress(state / "benchmark-progress.json",
-                       RunProgress(run.pid, "python -m benchmarks run", now, now, 0.2, 1, 4, "teacher fp32",
-                                   owner="another-tab"))
+        job = _running_job(state, "another-tab", run.pid)
         at = _benchmarks_page()
         assert not at.exception
-        assert not [b for b in at.button if b.key == "bench_stop"]
+        assert not [b for b in at.button if b.key == f"bench_stop_{job}"]
         assert any("Started by another session" in c.value for c in at.caption)
         boxes = [t for t in at.text_input if t.key == "admin_token_bench"]
         assert len(boxes) == (1 if token else 0)  # the token box only where a token is set
         if token:
             boxes[0].input("wrong").run()
-            assert not [b for b in at.button if b.key == "bench_stop"]
+            assert not [b for b in at.button if b.key == f"bench_stop_{job}"]
             at.text_input(key="admin_token_bench").input(token).run()
-            at.button(key="bench_stop").click().run()  # the presenter may stop it
-            run.wait(10)
-            assert not pid_alive(run.pid)
+            at.button(key=f"bench_stop_{job}").click().run()  # the presenter may stop it
+            assert _board(state).get(job).cancel  # the worker reads it with its next heartbeat
     finally:
         run.kill()
         run.wait()
@@ -145,13 +110,9 @@ def test_the_session_that_started_a_run_sees_its_stop_button(state, monkeypatch)
     monkeypatch.setattr(job_control, "session_id", lambda: "this-tab")
     run = _sleeper()
     try:
-        state.mkdir(parents=True)
-        now = time.time()
-        write_progress(state / "benchmark-progress.json",
-                       RunProgress(run.pid, "python -m benchmarks run", now, now, 0.2, 1, 4, "teacher fp32",
-                                   owner="this-tab"))
+        job = _running_job(state, "this-tab", run.pid)
         at = _benchmarks_page()
-        assert [b for b in at.button if b.key == "bench_stop"]
+        assert [b for b in at.button if b.key == f"bench_stop_{job}"]
         assert not any("Started by another session" in c.value for c in at.caption)
     finally:
         run.kill()
@@ -163,17 +124,17 @@ def test_live_jobs_show_cancel_only_to_their_session(state, monkeypatch):
 
     monkeypatch.setenv("KD_ADMIN_TOKEN", "s3cret")
     resources.settings.clear()
-    store = LiveStore.of(resources.settings())
-    theirs = store.submit(TEACHER, CONFIG, "another-tab")
+    request = LiveRequest((TEACHER.source, TEACHER.ref), asdict(CONFIG))
+    theirs, _ = _board(state).submit("live", request.to_json(), here.fingerprint(), "local", owner="another-tab")
     # No worker may pick the job up in this test.
-    monkeypatch.setattr(LiveStore, "ensure_worker", lambda self: None)
+    monkeypatch.setattr(Jobs, "ensure_worker", lambda self, kind: None)
     at = AppTest.from_file(APP, default_timeout=120)
     at.query_params["pair"] = "pocket"
     at.run()
     at.switch_page("views/distillation.py").run()
     assert not at.exception
-    assert not [b for b in at.button if b.key == f"live-cancel-{theirs.id}"]
+    assert not [b for b in at.button if b.key == f"live_stop_{theirs.id}"]
     assert any("Queued (1 of 1)" in c.value for c in at.caption)
     at.text_input(key="admin_token_live").input("s3cret").run()
-    at.button(key=f"live-cancel-{theirs.id}").click().run()
-    assert store.job(theirs.id).state == "cancelled"
+    at.button(key=f"live_stop_{theirs.id}").click().run()
+    assert _board(state).get(theirs.id).state == "stopped"

@@ -20,6 +20,11 @@ from benchmarks.core.pairs import ModelSpec
 from benchmarks.core.settings import load_settings
 from benchmarks.distill.live import LiveConfig, distil, teacher_layers
 from benchmarks.distill.live_jobs import LiveStore
+from benchmarks.jobs import here
+from benchmarks.jobs.kinds import LiveRequest, live_job_of
+from benchmarks.jobs.work import drain
+from benchmarks.store.database import Database
+from benchmarks.store.jobs import JobBoard
 from tests.conftest import REPO
 
 
@@ -86,19 +91,33 @@ def test_a_few_steps_of_distillation_lower_the_loss(allow_tmp_models):
     assert checks[-1].agreement >= checks[0].agreement - 0.1
 
 
+def _queue(settings, steps: int = 10, eval_every: int = 10, teacher: str = "") -> str:
+    """A live job of this machine in the job layer's queue, as the page queues it; returns its id."""
+    from dataclasses import asdict
+
+    request = LiveRequest(("local", teacher), asdict(LiveConfig(layers=1, steps=steps, eval_every=eval_every)))
+    return _board(settings).submit("live", request.to_json(), here.fingerprint(), "local")[0].id
+
+
+def _board(settings) -> JobBoard:
+    return JobBoard(Database(settings.results_db))
+
+
+def _live(settings, job_id: str):
+    return live_job_of(_board(settings).get(job_id))
+
+
 @pytest.mark.slow
 def test_queue_runs_jobs_in_order_cancel_drops_one_and_only_k_students_stay(tmp_path, allow_tmp_models):
-    settings = _settings(tmp_path)
-    store = LiveStore(settings.live_dir, keep=1)
-    teacher = ModelSpec("local", str(allow_tmp_models[0]), "teacher")
-    config = LiveConfig(layers=1, steps=10, eval_every=10)
-    first, second, third = (store.submit(teacher, config) for _ in range(3))
-    store.cancel(second.id)
-    assert store.run_worker(settings) == 2
-    assert [store.job(j.id).state for j in (first, second, third)] == ["finished", "cancelled", "finished"]
-    kept = store.students()
-    assert [s.id for s in kept] == [third.id]  # keep=1: the older student was removed
+    settings = replace(_settings(tmp_path), live_keep=1)
+    first, second, third = (_queue(settings, teacher=str(allow_tmp_models[0])) for _ in range(3))
+    _board(settings).cancel(second)
+    assert drain(_board(settings), "live", settings) == 2
+    assert [_board(settings).get(j).state for j in (first, second, third)] == ["finished", "stopped", "finished"]
+    kept = LiveStore.of(settings).students()
+    assert [s.id for s in kept] == [third]  # keep=1: the older student was removed
     assert [s.name for s in kept[0].job.scores] == ["teacher", "this student"]
+    assert [s.name for s in _live(settings, third).scores] == ["teacher", "this student"]  # the page reads the row
     student = load_model(
         ModelSpec("local", str(kept[0].folder), "student"), settings=settings
     )  # loadable as a custom student
@@ -108,26 +127,20 @@ def test_queue_runs_jobs_in_order_cancel_drops_one_and_only_k_students_stay(tmp_
 
 def test_cancelling_a_running_job_keeps_nothing(tmp_path, allow_tmp_models):
     settings = _settings(tmp_path)
-    store = LiveStore(settings.live_dir)
-    job = store.submit(
-        ModelSpec("local", str(allow_tmp_models[0]), "teacher"), LiveConfig(layers=1, steps=2000, eval_every=500)
-    )
-    worker = threading.Thread(target=store.run_worker, args=(settings,))
+    job = _queue(settings, steps=2000, eval_every=500, teacher=str(allow_tmp_models[0]))
+    worker = threading.Thread(target=drain, args=(_board(settings), "live", settings))
     worker.start()
-    _until(lambda: len(store.job(job.id).losses) > 3)
-    store.cancel(job.id)
+    _until(lambda: len(_live(settings, job).losses) > 3)
+    _board(settings).cancel(job)
     worker.join(60)
-    assert store.job(job.id).state == "cancelled"
-    assert store.students() == [] and not list((settings.live_dir / "partial").iterdir())
+    assert _board(settings).get(job).state == "stopped"
+    assert LiveStore.of(settings).students() == [] and not list((settings.live_dir / "partial").iterdir())
 
 
 @pytest.mark.slow
 def test_a_killed_worker_leaves_no_loadable_student(tmp_path, allow_tmp_models):
     settings = _settings(tmp_path)
-    store = LiveStore(settings.live_dir)
-    job = store.submit(
-        ModelSpec("local", str(allow_tmp_models[0]), "teacher"), LiveConfig(layers=1, steps=2000, eval_every=500)
-    )
+    job = _queue(settings, steps=2000, eval_every=500, teacher=str(allow_tmp_models[0]))
     env = {
         **os.environ,
         "KD_STATE_DIR": str(tmp_path),
@@ -136,16 +149,16 @@ def test_a_killed_worker_leaves_no_loadable_student(tmp_path, allow_tmp_models):
         "OMP_NUM_THREADS": "1",
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks", "live-distill", "--worker"],
+        [sys.executable, "-m", "benchmarks", "job-drain", "live"],
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        _until(lambda: (j := store.job(job.id)) is not None and len(j.losses) > 3, 120)
+        _until(lambda: len(_live(settings, job).losses) > 3, 120)
         # A half-written student, as if the kill had come while saving: it must never be offered or accepted.
-        partial = settings.live_dir / "partial" / job.id
+        partial = settings.live_dir / "partial" / job
         partial.mkdir(parents=True)
         (partial / "config.json").write_text("{}")
         (partial / "model.safetensors").write_bytes(b"half")
@@ -153,13 +166,15 @@ def test_a_killed_worker_leaves_no_loadable_student(tmp_path, allow_tmp_models):
         proc.wait(10)
     finally:
         proc.kill()
-    assert store.job(job.id).state == "interrupted"
-    assert store.students() == []
+    stopped = _board(settings).get(job)
+    assert stopped.state == "stopped" and "its process ended without finishing" in stopped.message
+    assert LiveStore.of(settings).students() == []
     with pytest.raises(ModelLoadError, match="not a model folder this server can load"):
         check_local_folder(partial, settings)
     # The next worker clears what the killed one left.
-    store.submit(ModelSpec("local", str(allow_tmp_models[0]), "teacher"), LiveConfig(layers=1, steps=10, eval_every=10))
-    assert store.run_worker(settings) == 1 and not partial.exists() and len(store.students()) == 1
+    _queue(settings, teacher=str(allow_tmp_models[0]))
+    assert drain(_board(settings), "live", settings) == 1
+    assert not partial.exists() and len(LiveStore.of(settings).students()) == 1
 
 
 def test_the_hard_label_term_joins_the_total_with_alpha_only_when_labels_exist(allow_tmp_models):

@@ -1,6 +1,7 @@
 """The Distillation page's "Distil it yourself" panel, headless: α follows the hard-label switch, and a finished job's
 table gives throughput and size by the one definition, with the conditions beside them."""
 
+import json
 import shutil
 import time
 
@@ -9,7 +10,10 @@ from streamlit.testing.v1 import AppTest
 
 from benchmarks.core.figures import Conditions, Throughput
 from benchmarks.distill.live import DevScore, LiveConfig, StepLoss
-from benchmarks.distill.live_jobs import Job, LiveStore
+from benchmarks.distill.live_jobs import Job
+from benchmarks.jobs.kinds import LiveRequest
+from benchmarks.store.database import Database
+from benchmarks.store.jobs import JobBoard
 from tests.conftest import REPO, SST2
 
 APP = str(REPO / "dashboard" / "app.py")
@@ -60,10 +64,13 @@ def test_a_finished_job_states_the_conditions_of_its_throughput(allow_tmp_models
         DevScore("teacher", 6, 22_000_000, 0.9, 0.88, 0.92, 1.0, Throughput(872, 4.0, conditions), 87 * 2**20),
         DevScore("this student", 2, 9_000_000, 0.8, 0.77, 0.83, 0.85, Throughput(872, 2.0, conditions), 35 * 2**20),
     )
-    store = LiveStore(state / "live")
-    store.save(Job("abc12345", ("local", str(allow_tmp_models[0])), LiveConfig(), time.time(), state="finished",
-                   losses=(StepLoss(1, 0.5, 0.4, 0.5),), scores=scores, seconds=100, cpu_seconds=90,
-                   measured_on="CPU: test · 1 torch thread"))
+    board = JobBoard(Database(state / "results.sqlite"))
+    row, _ = board.submit("live", LiveRequest(("local", str(allow_tmp_models[0])), {}).to_json(), "hw", "local")
+    board.claim(row.id, "CPU: test")
+    done = Job(row.id, ("local", str(allow_tmp_models[0])), LiveConfig(), time.time(), state="finished",
+               losses=(StepLoss(1, 0.5, 0.4, 0.5),), scores=scores, seconds=100, cpu_seconds=90,
+               measured_on="CPU: test · 1 torch thread")
+    board.end(row.id, "finished", "finished in 100 s", detail=json.loads(done.to_json()))
     at = _page(allow_tmp_models)
     assert not at.exception
     table = next(df.value for df in at.dataframe if "throughput" in df.value.columns)

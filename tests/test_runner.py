@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -35,17 +36,30 @@ OLD_KEYS = {
     runner.RunRequest(BUILTIN_PAIRS["architecture"], "cpu", runtimes=("eager", "onnxruntime"), batch_sizes=(32,),
                       seq_lens=(16, 128)),
 ], ids=["builtin", "every-flag", "custom", "runtimes-and-grid"])
-def test_a_request_survives_the_trip_through_the_cli_flags(request_, tmp_path, monkeypatch):
-    request_ = runner.RunRequest(**{**request_.__dict__, "db": tmp_path / "c.sqlite"})
+def test_a_request_crosses_to_the_job_as_json_and_the_cli_builds_the_same(request_, tmp_path, monkeypatch):
+    request_ = runner.RunRequest(**{**request_.__dict__, "db": str(tmp_path / "c.sqlite")})
+    assert runner.RunRequest.from_json(request_.to_json()) == request_  # what a job (any machine) receives
     seen = []
 
-    def run_pair(request, store, on_progress):
+    def run_pair(request, store):
         seen.append(request)
         return runner.RunReport(fake.SETTINGS, [], [])
 
     monkeypatch.setattr(runner, "run_pair", run_pair)
-    assert cli.main(request_.cli_args()) == 0
-    assert seen == [request_]
+    args = ["run", "--device", request_.device, "--db", request_.db, "--budget", str(request_.budget), "--runtimes",
+            ",".join(request_.runtimes)] + (["--threads", str(request_.threads)] if request_.threads else [])
+    if request_.pair.key in BUILTIN_PAIRS:
+        args += ["--pair", request_.pair.key]
+    else:
+        args += [f"--teacher={request_.pair.teacher.ref}", f"--student={request_.pair.student.ref}"]
+    for flag, values in (("--variants", request_.variants), ("--batches", request_.batch_sizes),
+                         ("--seq-lens", request_.seq_lens)):
+        if values:
+            args += [flag, ",".join(map(str, values))]
+    args += (["--quick"] if request_.quick else []) + (["--force"] if request_.force else [])
+    args += [f"--data={request_.data}"] if request_.data else []
+    assert cli.main(args) == 0
+    assert seen == [replace(request_, db=Path(request_.db))]
 
 
 def test_the_preview_names_what_a_run_would_add():
@@ -107,18 +121,3 @@ def test_scores_stored_under_the_old_key_are_read_and_moved(tmp_path, allow_tmp_
     new.rename(old)  # as the code before the move left it
     assert scoring.cached_scores(pair, data, tmp_path) == scores
     assert new.is_file()
-
-
-def test_the_progress_file_tells_other_processes_where_a_run_is(tmp_path):
-    from benchmarks.core.background import ProgressFile, read_progress
-
-    path = tmp_path / "progress.json"
-    progress = ProgressFile(path, "python -m benchmarks run")
-    assert read_progress(path).state == "running" and read_progress(path).position == 0  # nothing planned yet
-    progress.update(0.5, 1, 4, "student · fp32")
-    now = read_progress(path)
-    assert (now.position, now.total, now.current) == (2, 4, "student · fp32")
-    assert now.minutes(now.started + 90) == pytest.approx(1.5)
-    progress.fail(KeyboardInterrupt())
-    assert read_progress(path).state == "failed" and "finished models are kept" in read_progress(path).message
-    ProgressFile(None, "no file").finish("nothing written")  # without a path it only keeps state

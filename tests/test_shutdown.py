@@ -1,10 +1,11 @@
-"""A stopped server stops its workers (issue 28, class 7). A process that started background runs the way the
-dashboard does (core/background.start_background) is sent SIGTERM, or SIGKILL: every run it started, with its
-subprocesses, ends within 10 s, and each leaves a record the next start reads as stopped. The same with the real
+"""A stopped server stops its workers (issue 28, class 7). A process that started jobs the way the dashboard does (the
+job layer's local backend) is sent SIGTERM, or SIGKILL: every worker it started, with its subprocesses, ends within
+10 s, and each job's row says it stopped. The same with the real
 Streamlit server is in tests/test_hostile_server.py."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -14,31 +15,35 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.core.background import read_progress
-from benchmarks.core.pairs import ModelSpec
-from benchmarks.distill.live import LiveConfig
-from benchmarks.distill.live_jobs import SERVER_STOPPED, LiveStore
+from benchmarks.store.database import Database
+from benchmarks.store.jobs import JobBoard
 from tests.conftest import REPO, needs_pocket
 
 pytestmark = pytest.mark.slow
 
-# Starts runs like the dashboard, then waits; on SIGTERM it exits normally, as Streamlit does.
+# Starts jobs like the dashboard (the job layer's local backend), then waits; on SIGTERM it exits normally, as
+# Streamlit does. Prints the ids of the jobs, one line.
 PARENT = """
-import signal, sys, time
-from pathlib import Path
-from benchmarks.core.background import start_background
-state, kinds = Path(sys.argv[1]), sys.argv[2].split(",")
-runs = {
-    "live": (["live-distill", "--worker", "--state", str(state)], state / "live" / "worker.json"),
-    "heads": (["heads", "--pair", "pocket", "--sentences", "872"], state / "head-importance" / "progress.json"),
-    "bench": (["run", "--pair", "pocket", "--variants", "fp32", "--db", str(state / "results.sqlite")],
-              state / "benchmark-progress.json"),
-}
+import json, signal, sys, time
+from dataclasses import asdict
+from benchmarks.core.pairs import POCKET_PAIR, ModelSpec
+from benchmarks.core.settings import load_settings
+from benchmarks.distill.live import LiveConfig
+from benchmarks.harness.runner import RunRequest
+from benchmarks.jobs.kinds import HeadsRequest, LiveRequest
+from benchmarks.jobs.service import Jobs
+teacher, kinds = sys.argv[1], sys.argv[2].split(",")
+jobs, ids = Jobs(load_settings()), {}
+live = LiveRequest(("local", teacher), asdict(LiveConfig(layers=1, steps=2000, eval_every=500))).to_json()
+requests = {"heads": HeadsRequest(POCKET_PAIR, 872).to_json(),
+            "bench": RunRequest(POCKET_PAIR, "cpu", ("fp32",)).to_json()}
 for kind in kinds:
-    args, progress = runs[kind]
-    start_background(args, progress, progress.with_suffix(".log"), owner="tab-a")
+    if kind == "live":
+        ids["live"] = [jobs.submit("live", live, owner="tab-a")[0].id for _ in range(2)]
+    else:
+        ids[kind] = jobs.submit({"bench": "benchmark"}.get(kind, kind), requests[kind], owner="tab-a")[0].id
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-print("started", flush=True)
+print(json.dumps(ids), flush=True)
 while True:
     time.sleep(1)
 """
@@ -69,28 +74,23 @@ def _env(tmp_path: Path, tiny_dir: Path) -> dict[str, str]:
             "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
 
 
-def _queue_long_jobs(tmp_path: Path, teacher: Path) -> tuple[LiveStore, list]:
-    store = LiveStore(tmp_path / "live")
-    spec = ModelSpec("local", str(teacher), "teacher")
-    return store, [store.submit(spec, LiveConfig(layers=1, steps=2000, eval_every=500), "tab-a") for _ in range(2)]
-
-
-def _started(parent: subprocess.Popen) -> None:
-    assert parent.stdout.readline().strip() == "started"
+def _started(parent: subprocess.Popen) -> dict:
+    return json.loads(parent.stdout.readline())
 
 
 @needs_pocket
-def test_sigterm_to_the_parent_ends_every_run_within_10_s_each_recorded_as_stopped(tmp_path, tiny_pair_dirs):
-    store, (running, waiting) = _queue_long_jobs(tmp_path, tiny_pair_dirs[0])
-    parent = subprocess.Popen([sys.executable, "-c", PARENT, str(tmp_path), "live,heads,bench"], cwd=REPO,
+def test_sigterm_to_the_parent_ends_every_job_within_10_s_each_recorded_as_stopped(tmp_path, tiny_pair_dirs):
+    board = JobBoard(Database(tmp_path / "results.sqlite"))
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, str(tiny_pair_dirs[0]), "live,heads,bench"], cwd=REPO,
                               env=_env(tmp_path, tiny_pair_dirs[0].parent), stdout=subprocess.PIPE, text=True)
     try:
-        _started(parent)
-        files = {"bench": tmp_path / "benchmark-progress.json", "heads": tmp_path / "head-importance" /
-                 "progress.json"}
-        _until(lambda: len((store.job(running.id) or running).losses) > 3, 180)
-        _until(lambda: all((p := read_progress(f)) and p.current != "starting" for f in files.values()), 180)
-        pids = [read_progress(f).pid for f in (*files.values(), tmp_path / "live" / "worker.json")]
+        ids = _started(parent)
+        running, waiting = ids["live"]
+        others = [ids["heads"], ids["bench"]]
+        _until(lambda: (board.get(running).detail.get("losses") or []).__len__() > 3, 180)
+        _until(lambda: all(board.get(i).state == "running" and board.get(i).current != "starting" for i in others),
+               180)
+        pids = [board.get(i).pid for i in (running, *others)]
         assert all(group_alive(pid) for pid in pids)
         started = time.monotonic()
         parent.send_signal(signal.SIGTERM)
@@ -101,22 +101,21 @@ def test_sigterm_to_the_parent_ends_every_run_within_10_s_each_recorded_as_stopp
     finally:
         parent.kill()
         parent.wait(10)
-    assert store.job(running.id).state == "interrupted" and store.job(running.id).message == SERVER_STOPPED
-    assert store.job(waiting.id).state == "cancelled" and not store.queued()  # nothing runs without a server
+    for job_id in (running, *others):
+        job = board.get(job_id)
+        assert job.state == "stopped" and "its worker stopped" in job.message and job.owner == "tab-a"
+    assert board.get(waiting).state == "stopped" and "before this job started" in board.get(waiting).message
     assert not list((tmp_path / "live" / "partial").iterdir())
-    for f in files.values():
-        record = read_progress(f)
-        assert record.state == "failed" and "stopped before the end" in record.message and record.owner == "tab-a"
 
 
 def test_a_killed_parent_leaves_no_live_worker_behind(tmp_path, tiny_pair_dirs):
-    store, (running, _) = _queue_long_jobs(tmp_path, tiny_pair_dirs[0])
-    parent = subprocess.Popen([sys.executable, "-c", PARENT, str(tmp_path), "live"], cwd=REPO,
+    board = JobBoard(Database(tmp_path / "results.sqlite"))
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, str(tiny_pair_dirs[0]), "live"], cwd=REPO,
                               env=_env(tmp_path, tiny_pair_dirs[0].parent), stdout=subprocess.PIPE, text=True)
     try:
-        _started(parent)
-        _until(lambda: len((store.job(running.id) or running).losses) > 3, 180)
-        worker = read_progress(tmp_path / "live" / "worker.json").pid
+        running, _ = _started(parent)["live"]
+        _until(lambda: (board.get(running).detail.get("losses") or []).__len__() > 3, 180)
+        worker = board.get(running).pid
         started = time.monotonic()
         parent.kill()  # no chance to stop anything: the worker notices its parent is gone
         _until(lambda: not group_alive(worker), 30)
@@ -124,5 +123,4 @@ def test_a_killed_parent_leaves_no_live_worker_behind(tmp_path, tiny_pair_dirs):
     finally:
         parent.kill()
         parent.wait(10)
-    assert store.job(running.id).state == "interrupted"
-    assert read_progress(tmp_path / "live" / "worker.json").state == "failed"
+    assert board.get(running).state == "stopped"

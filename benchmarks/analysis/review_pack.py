@@ -80,7 +80,10 @@ def frontier_figure(decision: Decision) -> Figure:
         ax.legend(loc="upper right" if memory else "lower right", fontsize=8)
     if k.budget_ms is not None:
         ax.axvline(k.budget_ms, color="#c00", linewidth=1)
+    ax.margins(0.12)  # room for the bubbles, whose size autoscaling does not see
     ax.set_xlim(left=0)
+    if memory:
+        ax.set_ylim(bottom=0)
     ax.set_xlabel(f"{k.percentile} latency at batch {k.batch} × {k.seq_len} tokens, model only (ms)")
     ax.set_ylabel("peak memory while running (MiB)" if memory else "accuracy (%) with 95 % interval")
     ax.grid(alpha=0.3)
@@ -115,13 +118,10 @@ def _row(rank: int | None, v: Verdict, accuracy: bool, cost: bool) -> dict[str, 
     if accuracy:
         row |= {
             "accuracy [95 %]": "–" if acc is None else f"{acc.value:.1%} [{acc.low:.1%}, {acc.high:.1%}]",
-            "vs teacher fp32 [paired 95 %]": "–"
+            "vs teacher fp32 [paired 95 %], McNemar p (discordant)": "–"
             if vs is None
-            else f"{vs.difference * 100:+.1f} pp [{vs.low * 100:+.1f}, {vs.high * 100:+.1f}]",
-            "McNemar p (discordant)": "–"
-            if vs is None
-            else f"{vs.p_value:.3g} ({vs.only_candidate} vs {vs.only_baseline})"
-            + (" · within noise" if vs.within_noise else ""),
+            else f"{vs.difference * 100:+.1f} pp [{vs.low * 100:+.1f}, {vs.high * 100:+.1f}], p = {vs.p_value:.3g} "
+            f"({vs.only_candidate} vs {vs.only_baseline})" + (" · within noise" if vs.within_noise else ""),
         }
     row |= {
         "speed-up vs teacher fp32 (eager) [95 %]": "–"
@@ -132,7 +132,7 @@ def _row(rank: int | None, v: Verdict, accuracy: bool, cost: bool) -> dict[str, 
     }
     if cost:
         row["cost / 1M sentences"] = "–" if v.cost is None else f"{v.cost:,.4g}"
-    row |= {"Pareto": "yes" if v.pareto else "", "model": c.model, "runtime": c.runtime_label}
+    row |= {"Pareto": "yes" if v.pareto else "", "model, runtime": f"{c.model}, {c.runtime_label}"}
     return row
 
 

@@ -1,111 +1,31 @@
-"""Long runs in the background (benchmarks, head importance, live distillation): one at a time per machine (a lock),
-progress in a small JSON file any process can poll (the dashboard does), and starting / stopping one as a subprocess.
-
-A run started here belongs to the session that asked (its owner, see core/owners.py) and ends with the process that
-started it: that process stops every run it started when it exits (SIGTERM included), and each run also stops itself
-when it finds its parent gone (SIGKILL included)."""
+"""Processes behind the job layer (benchmarks/jobs): one measuring run per machine (a file lock the OS releases when
+its holder dies), liveness of a process id, and starting a detached worker that ends with the process that started
+it (stopping the dashboard stops its workers; a killed dashboard leaves none behind)."""
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Iterator, Literal, Sequence
+from typing import Iterator, Sequence
 
-from benchmarks.core.persist import write_atomically
+from filelock import FileLock, Timeout
+
 from benchmarks.core.settings import REPO_ROOT
 
-State = Literal["running", "finished", "failed"]
-OWNER_ENV = "KD_JOB_OWNER"  # the owner, handed to the run's own progress records
-SUBJECT_ENV = "KD_RUN_SUBJECT"  # what the run is about (pair, machine), handed to its progress records the same way
-PARENT_ENV = "KD_STOP_WITH_PARENT"  # the pid of the process that started the run: the run ends when it does
-STOP_GRACE_S = 5.0  # a run gets this long to record that it stopped before it is killed
-_started: set[int] = set()  # process groups this process started (each led by its run's pid)
+PARENT_ENV = "KD_STOP_WITH_PARENT"  # the pid of the process that started a worker: the worker ends when it does
+STOP_GRACE_S = 5.0  # a worker gets this long to record that it stopped before it is killed
+_started: set[int] = set()  # process groups this process started (each led by its worker's pid)
 
 
 class RunInProgress(RuntimeError):
     """Another benchmark run holds the machine: timings taken side by side would both be wrong."""
-
-
-@dataclass(frozen=True)
-class RunProgress:
-    pid: int
-    command: str
-    started: float  # unix time
-    updated: float
-    fraction: float  # 0..1
-    done: int  # models x variants finished
-    total: int
-    current: str
-    state: State = "running"
-    message: str = ""
-    owner: str = ""  # the session that started the run; empty when started from the command line
-    # What the run measures, as the page that started it names it (pair and machine): a page shows a run's failure
-    # only beside its own subject. Empty when started from the command line.
-    subject: str = ""
-
-    def about(self, subject: str) -> bool:
-        return bool(self.subject) and self.subject == subject
-
-    @property
-    def position(self) -> int:
-        """Which model x variant is under way, counting from 1."""
-        return min(self.done + 1, self.total)
-
-    def minutes(self, now: float | None = None) -> float:
-        """Minutes since the run started."""
-        return ((time.time() if now is None else now) - self.started) / 60
-
-    def advance(self, **changes) -> "RunProgress":
-        return replace(self, updated=time.time(), **changes)
-
-
-def write_progress(path: Path, progress: RunProgress) -> None:
-    """Atomic replace: a reader never sees half a file."""
-    write_atomically(path, json.dumps(asdict(progress)))
-
-
-class ProgressFile:
-    """One run's progress, kept in `path` for other processes to poll (nothing is written without a path)."""
-
-    def __init__(self, path: Path | None, command: str):
-        now = time.time()
-        self.path = path
-        self.progress = RunProgress(os.getpid(), command, now, now, 0.0, 0, 0, "starting",
-                                    owner=os.environ.get(OWNER_ENV, ""), subject=os.environ.get(SUBJECT_ENV, ""))
-        self._write()
-
-    def _write(self) -> None:
-        if self.path is not None:
-            write_progress(self.path, self.progress)
-
-    def update(self, fraction: float, done: int, total: int, current: str) -> None:
-        self.progress = self.progress.advance(fraction=fraction, done=done, total=total, current=current)
-        self._write()
-
-    def fail(self, exc: BaseException, stopped: str = "stopped before the end (finished models are kept)") -> None:
-        why = stopped if isinstance(exc, KeyboardInterrupt) else str(exc)
-        self.progress = self.progress.advance(state="failed", message=why)
-        self._write()
-
-    def finish(self, message: str) -> None:
-        self.progress = self.progress.advance(state="finished", fraction=1.0, message=message)
-        self._write()
-
-
-def read_progress(path: Path) -> RunProgress | None:
-    try:
-        return RunProgress(**json.loads(path.read_text()))
-    except (FileNotFoundError, json.JSONDecodeError, TypeError):
-        return None
 
 
 def pid_alive(pid: int) -> bool:
@@ -122,105 +42,72 @@ def pid_alive(pid: int) -> bool:
         return True  # no /proc (macOS): existence is all we know
 
 
-def is_active(progress: RunProgress | None) -> bool:
-    return progress is not None and progress.state == "running" and pid_alive(progress.pid)
-
-
 @contextlib.contextmanager
-def run_lock(path: Path) -> Iterator[None]:
+def run_lock(path: Path, what: str = "Another benchmark run") -> Iterator[None]:
     """Exclusive, non-blocking, released by the OS if the holder dies (no stale locks)."""
-    import fcntl
-
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read().strip() or "another process"
-            raise RunInProgress(
-                f"Another benchmark run ({holder}) is measuring on this machine; timings taken side by side would "
-                "both be wrong. Wait for it to finish."
-            ) from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()}")
-        fh.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    lock = FileLock(str(path), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise RunInProgress(
+            f"{what} is measuring on this machine; timings taken side by side would both be wrong. Wait for it to "
+            "finish."
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def lock_holder(path: Path) -> str | None:
-    """Who holds the run_lock at `path` now ("pid 123"), or None when nobody does. Probed by taking the lock for an
-    instant: the holder's note alone could be stale."""
-    import fcntl
-
+    """Whether a run_lock at `path` is held now ("another process") or not (None). Probed by taking the lock for an
+    instant, so a lock left by a dead process never counts."""
+    if not path.exists():
+        return None  # nothing ever ran here
+    lock = FileLock(str(path), timeout=0)
     try:
-        with open(path) as fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return fh.read().strip() or "another process"
-            fcntl.flock(fh, fcntl.LOCK_UN)
-    except OSError:  # no lock file: nothing ever ran here
+        lock.acquire()
+    except Timeout:
+        return "another process"
+    except OSError:
         return None
+    lock.release()
     return None
 
 
-def start_background(
-    args: Sequence[str], progress_path: Path, log_path: Path, owner: str = "", subject: str = ""
-) -> tuple[RunProgress, bool]:
-    """Start `python -m benchmarks <args> --progress <progress_path>` detached from the caller, in its own
-    process group (so stop() ends it and its workers together), unless a run is already going.
-
-    Checking for a run, starting one and writing its first progress record happen under one lock, so two
-    tabs pressing the button at once start one run, and both then read the same record. Returns that
-    record and whether this call started the run."""
-    import fcntl
-
+def spawn(args: Sequence[str], log_path: Path, env: dict[str, str] | None = None) -> int:
+    """Start `python -m benchmarks <args>` detached from the caller, in its own process group (so a stop ends it and
+    its measuring subprocesses together), stopped when this process exits. Returns its pid."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(progress_path.with_name(progress_path.name + ".lock"), "a+") as guard:
-        fcntl.flock(guard, fcntl.LOCK_EX)  # held for a fork and a small write only; released on close
-        running = read_progress(progress_path)
-        if is_active(running):
-            return running, False  # type: ignore[return-value]
-        command = [sys.executable, "-m", "benchmarks", *args, "--progress", str(progress_path)]
-        with log_path.open("w") as log:
-            proc = subprocess.Popen(
-                command,
-                cwd=REPO_ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                env={**os.environ, OWNER_ENV: owner, SUBJECT_ENV: subject, PARENT_ENV: str(os.getpid())},
-            )
-        _started.add(proc.pid)
-        # Reap it when it ends, so a finished run is not left behind as a zombie of the dashboard process.
-        threading.Thread(target=proc.wait, daemon=True).start()
-        now = time.time()
-        started = RunProgress(proc.pid, " ".join(["python -m benchmarks", *args]), now, now, 0.0, 0, 0, "starting",
-                              owner=owner, subject=subject)
-        write_progress(progress_path, started)
-        return started, True
+    with log_path.open("a") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks", *args],
+            cwd=REPO_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env={**os.environ, **(env or {}), PARENT_ENV: str(os.getpid())},
+        )
+    _started.add(proc.pid)
+    # Reap it when it ends, so a finished worker is not left behind as a zombie of the dashboard process.
+    threading.Thread(target=proc.wait, daemon=True).start()
+    return proc.pid
 
 
-def stop(progress: RunProgress) -> None:
-    """End a running benchmark (its process group: the run and its measuring subprocess)."""
-    if not is_active(progress):
-        return
+def stop_group(pid: int) -> None:
+    """SIGTERM a worker's process group (it ends like Ctrl-C: cleanly)."""
     try:
-        os.killpg(progress.pid, signal.SIGTERM)  # started by start_background: pid leads its group
+        os.killpg(pid, signal.SIGTERM)
     except ProcessLookupError:
         with contextlib.suppress(ProcessLookupError):
-            os.kill(progress.pid, signal.SIGTERM)
+            os.kill(pid, signal.SIGTERM)
 
 
 def stop_started(grace_s: float = STOP_GRACE_S) -> None:
-    """SIGTERM every run this process started (each one's whole group), wait up to `grace_s` for them to record that
-    they stopped, then SIGKILL what is left. Runs at exit, so stopping the dashboard stops its runs."""
+    """SIGTERM every worker this process started (each one's whole group), wait up to `grace_s` for them to record
+    that they stopped, then SIGKILL what is left. Runs at exit, so stopping the dashboard stops its workers."""
     alive = [pid for pid in _started if pid_alive(pid)]
     for pid in alive:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -238,8 +125,8 @@ atexit.register(stop_started)
 
 
 def follow_parent(poll_s: float = 0.5) -> None:
-    """In a run started by start_background: SIGTERM this process once the process that started it is gone, so a
-    killed dashboard leaves no run behind (re-parented to PID 1, it would go on for hours)."""
+    """In a worker started by spawn(): SIGTERM this process once the process that started it is gone, so a killed
+    dashboard leaves no worker behind (re-parented to PID 1, it would go on for hours)."""
     raw = os.environ.get(PARENT_ENV, "")
     if not raw.isdigit():
         return

@@ -3,6 +3,7 @@ labels up with the canonical NEGATIVE/POSITIVE order."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -13,7 +14,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 from huggingface_hub import resolve_revision, try_to_load_from_cache
@@ -242,14 +243,89 @@ def _weights_fingerprint(folder: Path) -> tuple[str, int]:
     return digest.hexdigest()[:16], sum(f.stat().st_size for f in files)
 
 
+ARCHITECTURE_FINGERPRINTS = {"teacher": "bert-base-uncased architecture, seed 0",
+                             "student": "distilbert-base-uncased architecture, seed 0"}
+
+
 def _architecture_model(role: str, attn: str) -> tuple[PreTrainedModel, str]:
     # Real-size configs with random weights time exactly like the real checkpoints.
     torch.manual_seed(0)
     if role == "teacher":
         config = BertConfig(num_labels=2, attn_implementation=attn)
-        return BertForSequenceClassification(config), "bert-base-uncased architecture, seed 0"
+        return BertForSequenceClassification(config), ARCHITECTURE_FINGERPRINTS["teacher"]
     config = DistilBertConfig(num_labels=2, attn_implementation=attn)
-    return DistilBertForSequenceClassification(config), "distilbert-base-uncased architecture, seed 0"
+    return DistilBertForSequenceClassification(config), ARCHITECTURE_FINGERPRINTS["student"]
+
+
+@dataclass(frozen=True)
+class _Located:
+    source: str  # what from_pretrained reads: a folder, or the Hub id at `revision`
+    fingerprint: str
+    size: int
+    revision: Any = None
+
+
+def _locate(spec: ModelSpec, settings: Settings) -> _Located:
+    """Where a (non-architecture) model's files are, vetted, and the identity of its weights: without loading them."""
+    if spec.source == "local":
+        folder = check_local_folder(spec.ref, settings)  # vetted there
+        _refuse_remote_code(json.loads((folder / "config.json").read_text()), shown(folder, settings.model_roots))
+    elif spec.source == "pocket":
+        folder = POCKET_DIR / spec.ref
+        if not (folder / "config.json").is_file():
+            raise ModelLoadError(f"The pocket {spec.ref} is missing from {shown(folder)}: run `python -m "
+                                 f"benchmarks distill`.")
+        _refuse_remote_code(_vet(folder, (POCKET_DIR,), settings), shown(folder))
+    else:
+        where, cached = _hub_folder_or_id(spec.ref)
+        folder = Path(where)
+        if cached:  # a snapshot's files are links into its repository's blobs/: that folder is the root
+            _refuse_remote_code(_vet(folder, (folder.parent.parent,), settings), spec.ref)
+    if spec.source != "hub" or folder.is_dir():
+        fingerprint, size = _weights_fingerprint(folder)
+        # a cache snapshot is named after its commit: the same key as online
+        return _Located(str(folder), folder.name if spec.source == "hub" and cached else fingerprint, size)
+    revision = resolve_revision(spec.ref)  # one commit for config, tokenizer and weights
+    config = AutoConfig.from_pretrained(spec.ref, revision=revision, trust_remote_code=False).to_dict()
+    _refuse_remote_code(config, spec.ref)
+    check_config_size(config, spec.ref, settings.max_params_m * 1_000_000)
+    return _Located(spec.ref, revision.resolved, 0, revision)
+
+
+def _load_errors(spec: ModelSpec, settings: Settings):
+    """Whatever a damaged folder makes transformers or safetensors raise, as one ModelLoadError sentence."""
+
+    @contextlib.contextmanager
+    def guard():
+        try:
+            yield
+        except ModelLoadError:
+            raise
+        except FolderRefused as exc:
+            raise ModelLoadError(str(exc)) from None
+        except Exception as exc:
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelLoadError(
+                f"Could not load {spec.display_name}: {scrub(first_line, settings.model_roots)[:300]}"
+            ) from exc
+
+    return guard()
+
+
+def _check_source(spec: ModelSpec, settings: Settings) -> None:
+    if spec.source not in settings.allowed_sources:
+        raise ModelLoadError(f"Model source '{spec.source}' is switched off on this server (KD_ALLOWED_SOURCES).")
+
+
+def model_fingerprint(spec: ModelSpec, settings: Settings | None = None) -> str:
+    """The identity of a model's weights (the results cache's key), as load_model would report it, without loading
+    the model: a file hash, a Hub commit, or the architecture's fixed seed."""
+    settings = settings or load_settings()
+    _check_source(spec, settings)
+    if spec.source == "architecture":
+        return ARCHITECTURE_FINGERPRINTS[spec.role]
+    with _load_errors(spec, settings):
+        return _locate(spec, settings).fingerprint
 
 
 def load_model(
@@ -261,54 +337,17 @@ def load_model(
     """Load one model in fp32, in eval mode, on `device`. Errors come out as ModelLoadError."""
     settings = settings or load_settings()
     started = time.perf_counter()
-    if spec.source not in settings.allowed_sources:
-        raise ModelLoadError(f"Model source '{spec.source}' is switched off on this server (KD_ALLOWED_SOURCES).")
-    try:
+    _check_source(spec, settings)
+    with _load_errors(spec, settings):
         if spec.source == "architecture":
             tokenizer = AutoTokenizer.from_pretrained(POCKET_DIR / "teacher")  # same uncased 30,522 vocab
             model, fingerprint = _architecture_model(spec.role, attn_implementation)
             size, weights_note = 0, ""
         else:
-            if spec.source == "local":
-                folder = check_local_folder(spec.ref, settings)  # vetted there
-                _refuse_remote_code(
-                    json.loads((folder / "config.json").read_text()), shown(folder, settings.model_roots)
-                )
-            elif spec.source == "pocket":
-                folder = POCKET_DIR / spec.ref
-                if not (folder / "config.json").is_file():
-                    raise ModelLoadError(f"The pocket {spec.ref} is missing from {shown(folder)}: run `python -m "
-                                         f"benchmarks distill`.")
-                _refuse_remote_code(_vet(folder, (POCKET_DIR,), settings), shown(folder))
-            else:
-                where, cached = _hub_folder_or_id(spec.ref)
-                folder = Path(where)
-                if cached:  # a snapshot's files are links into its repository's blobs/: that folder is the root
-                    _refuse_remote_code(_vet(folder, (folder.parent.parent,), settings), spec.ref)
-            revision = None
-            if spec.source != "hub" or folder.is_dir():
-                fingerprint, size = _weights_fingerprint(folder)
-                # a cache snapshot is named after its commit: the same key as online
-                if spec.source == "hub" and cached:
-                    fingerprint = folder.name
-                source = str(folder)
-            else:
-                revision = resolve_revision(spec.ref)  # one commit for config, tokenizer and weights
-                config = AutoConfig.from_pretrained(spec.ref, revision=revision, trust_remote_code=False).to_dict()
-                _refuse_remote_code(config, spec.ref)
-                check_config_size(config, spec.ref, settings.max_params_m * 1_000_000)
-                source, fingerprint, size = spec.ref, revision.resolved, 0
-            tokenizer = AutoTokenizer.from_pretrained(source, revision=revision, trust_remote_code=False)
-            model, weights_note = _from_pretrained(source, revision, attn_implementation)
-    except ModelLoadError:
-        raise
-    except FolderRefused as exc:
-        raise ModelLoadError(str(exc)) from None
-    except Exception as exc:  # whatever a damaged folder makes transformers or safetensors raise: one sentence
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelLoadError(
-            f"Could not load {spec.display_name}: {scrub(first_line, settings.model_roots)[:300]}"
-        ) from exc
+            found = _locate(spec, settings)
+            fingerprint, size = found.fingerprint, found.size
+            tokenizer = AutoTokenizer.from_pretrained(found.source, revision=found.revision, trust_remote_code=False)
+            model, weights_note = _from_pretrained(found.source, found.revision, attn_implementation)
     try:
         labels, note = canonical_labels(model.config.id2label)
     except (TypeError, ValueError, KeyError) as exc:

@@ -76,3 +76,17 @@ def _is_folder(ref: str) -> bool:
         return Path(ref).expanduser().is_dir()
     except (OSError, ValueError, RuntimeError):  # name too long, NUL byte, unknown ~user: not a folder
         return False
+
+
+def pair_to_dict(pair: PairSpec) -> dict:
+    """A pair as JSON-ready data (a job's request): its key, title and the two model specs."""
+    return {"key": pair.key, "title": pair.title, "teacher": [pair.teacher.source, pair.teacher.ref],
+            "student": [pair.student.source, pair.student.ref]}
+
+
+def pair_from_dict(raw: dict) -> PairSpec:
+    """The pair of pair_to_dict; a built-in pair by its key, as this version defines it."""
+    if raw["key"] in BUILTIN_PAIRS:
+        return BUILTIN_PAIRS[raw["key"]]
+    return PairSpec(raw["key"], raw["title"], ModelSpec(*raw["teacher"], "teacher"), ModelSpec(*raw["student"],
+                                                                                                 "student"))

@@ -56,6 +56,7 @@ class Settings:
     # Lets a presenter stop or cancel any session's job; empty: only the session that started a job may.
     admin_token: str = field(default="", repr=False)
     database_url: str = ""  # KD_DATABASE_URL: a team's shared database (PostgreSQL); empty: the sqlite file below
+    ray_address: str = ""  # KD_RAY_ADDRESS: jobs go to this Ray cluster (host:port of its head); empty: this machine
 
     def __post_init__(self) -> None:
         unknown = set(self.allowed_sources) - set(SOURCES)
@@ -105,6 +106,7 @@ def load_settings() -> Settings:
         live_keep_jobs=_int("KD_LIVE_KEEP_JOBS", Settings.live_keep_jobs),
         admin_token=os.environ.get("KD_ADMIN_TOKEN", "").strip(),
         database_url=os.environ.get("KD_DATABASE_URL", "").strip(),
+        ray_address=os.environ.get("KD_RAY_ADDRESS", "").strip(),
     )
 
 

@@ -4,15 +4,16 @@ variants -> settings -> cache -> data and models -> plan -> peaks -> sweep."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from benchmarks.core.background import run_lock
 from benchmarks.core.data import load_sst2
 from benchmarks.core.device import HardwareInfo, detect_hardware, detect_software, resolve_device, thread_count
-from benchmarks.core.models import load_model
-from benchmarks.core.pairs import BUILTIN_PAIRS, PairSpec
+from benchmarks.core.models import model_fingerprint
+from benchmarks.core.pairs import PairSpec, pair_from_dict, pair_to_dict
 from benchmarks.core.settings import load_settings
 from benchmarks.core.vocabulary import DEFAULT_RUNTIME, ROLES, RUNTIMES
 from benchmarks.harness.comparison import missing_variants
@@ -43,41 +44,20 @@ class RunRequest:
     batch_sizes: tuple[int, ...] = ()
     seq_lens: tuple[int, ...] = ()
 
-    @property
-    def subject(self) -> str:
-        """The pair and machine this request measures (background.RunProgress.subject): a failed run's message
-        belongs to these, not to every pair's page."""
-        return f"benchmarks|{self.pair.key}|{self.device}|{self.settings().threads}"
+    def to_json(self) -> str:
+        """The request as it crosses a process or machine boundary (a job's request): every field, the pair as its
+        two model specs (a built-in pair by its key)."""
+        raw = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "pair"}
+        raw["db"] = None if self.db is None else str(self.db)
+        raw["pair"] = pair_to_dict(self.pair)
+        return json.dumps(raw, sort_keys=True)
 
-    def cli_args(self) -> list[str]:
-        """The same request as arguments of `python -m benchmarks`, for a run in another process."""
-        args = ["run", "--device", self.device]
-        if self.db is not None:
-            args += ["--db", str(self.db)]
-        if BUILTIN_PAIRS.get(self.pair.key) == self.pair:
-            args += ["--pair", self.pair.key]
-        else:
-            # "--teacher=VALUE": a path that looks like a flag (--force, -h) stays a value.
-            args += [f"--teacher={self.pair.teacher.ref}", f"--student={self.pair.student.ref}"]
-        if self.variants:
-            args += ["--variants", ",".join(self.variants)]
-        if self.runtimes != (DEFAULT_RUNTIME,):
-            args += ["--runtimes", ",".join(self.runtimes)]
-        if self.batch_sizes:
-            args += ["--batches", ",".join(map(str, self.batch_sizes))]
-        if self.seq_lens:
-            args += ["--seq-lens", ",".join(map(str, self.seq_lens))]
-        if self.quick:
-            args.append("--quick")
-        if self.threads is not None:
-            args += ["--threads", str(self.threads)]
-        if self.budget != RunRequest.budget:
-            args += ["--budget", str(self.budget)]
-        if self.data:
-            args.append(f"--data={self.data}")
-        if self.force:
-            args.append("--force")
-        return args
+    @classmethod
+    def from_json(cls, text: str) -> "RunRequest":
+        raw = json.loads(text)
+        spec = pair_from_dict(raw.pop("pair"))
+        tuples = {name: tuple(raw[name]) for name in ("variants", "runtimes", "batch_sizes", "seq_lens")}
+        return cls(spec, **{**raw, **tuples})
 
     def settings(self) -> BenchmarkSettings:
         if self.quick:
@@ -152,7 +132,7 @@ def run_pair(
     lock_dir = store.path.parent if store.path is not None else load_settings().state_dir
     with run_lock(lock_dir / "benchmark-run.lock"):
         data = None if pair.architecture_only else load_sst2("validation", request.data)
-        fingerprints = {role: load_model(getattr(pair, role), device).fingerprint for role in ROLES}
+        fingerprints = {role: model_fingerprint(getattr(pair, role)) for role in ROLES}  # no weights loaded here
         configs = plan(pair, fingerprints, device, variants, settings, data, runtimes)
         skipped = runtime_skips(runtimes, variants, device, named=bool(request.variants))
         log(f"{pair.title}\n{hardware.label(device)} · {software.label} · {thread_count(settings.threads)} · "

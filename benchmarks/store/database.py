@@ -75,7 +75,11 @@ class Database:
                     "and a new, empty cache was started."
                 )
                 self.engine = _sqlite_engine(self.path)
-                self._open()
+                try:
+                    self._open()
+                except sa.exc.DBAPIError as again:  # not the file: the folder (read-only, full disk)
+                    raise StoreUnavailable(f"The results cache {self.path} cannot be opened: "
+                                           f"{_first_line(again.orig)}") from None
 
     @property
     def where(self) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Float, Index, Integer, MetaData, Table, Text, false
+from sqlalchemy import Boolean, Column, Float, Index, Integer, LargeBinary, MetaData, Table, Text, false
 
 metadata = MetaData()
 
@@ -55,4 +55,13 @@ jobs = Table(
     Column("detail", Text, nullable=False, server_default="{}"),  # the kind's own status as JSON (curves, scores)
     Column("cancel", Boolean, nullable=False, server_default=false()),
     Index("jobs_state", "state", "created"),
+)
+
+# Files a job leaves for other machines: a live student made on a cluster node travels to every dashboard this way.
+job_files = Table(
+    "job_files",
+    metadata,
+    Column("job_id", Text, primary_key=True),
+    Column("name", Text, primary_key=True),
+    Column("data", LargeBinary, nullable=False),
 )

@@ -1,9 +1,7 @@
-"""The Explain page's head-importance panel: cached results per pair, else a background run (a separate
-`python -m benchmarks heads` process, started and polled with benchmarks.core.background) with an up-front estimate."""
+"""The Explain page's head-importance panel: cached results per pair, else a background job (benchmarks/jobs, kind
+"heads": on this machine, or on any machine of the Ray cluster, a GPU first) with an up-front estimate."""
 
 from __future__ import annotations
-
-import time
 
 import numpy as np
 import pandas as pd
@@ -11,21 +9,15 @@ import streamlit as st
 
 from benchmarks.analysis import heads
 from benchmarks.analysis.attention import summarise
-from benchmarks.core import background as runs
 from benchmarks.core.pairs import PairSpec
+from benchmarks.jobs.kinds import HeadsRequest
+from benchmarks.store.jobs import JobRecord
 from dashboard import resources, safe
 from dashboard.charts.attention import grid_heatmap
-from dashboard.sections import job_control
+from dashboard.sections import job_control, job_panel
 
 SIZES = (100, 200, 400, 872)
 ROLES = ("teacher", "student")
-
-
-def _run_args(pair: PairSpec, device: str, sentences: int) -> list[str]:
-    args = ["heads", "--device", device, "--sentences", str(sentences)]
-    if pair.key in ("pocket", "hub"):
-        return args + ["--pair", pair.key]
-    return args + ["--teacher", pair.teacher.ref, "--student", pair.student.ref]
 
 
 def results(result: heads.PairHeadImportance, maps) -> None:
@@ -81,44 +73,23 @@ def panel(spec: PairSpec, device: str, text: str) -> None:
     state = resources.settings().state_dir
     data = resources.sst2_dev().head(sentences)
     path = heads.cache_file(state, loaded.teacher.fingerprint, loaded.student.fingerprint, data)
-    progress_path, log_path = state / "head-importance" / "progress.json", state / "head-importance" / "run.log"
     found = heads.stored(state, loaded.teacher.fingerprint, loaded.student.fingerprint, data)
     if found is not None:
         results(found, resources.attention_maps(spec, device, text, resources.settings().attention_max_tokens))
         return
-    was_active = runs.is_active(runs.read_progress(progress_path))
-    subject = f"heads|{spec.key}|{device}|{sentences}"  # whose failure this panel may report
+    request = HeadsRequest(spec, sentences, device)
 
-    @st.fragment(run_every=2.0 if was_active else None)
-    def status() -> None:
-        progress = runs.read_progress(progress_path)
-        active = runs.is_active(progress)
-        if active != was_active or (not active and path.is_file()):
+    def status(jobs: list[JobRecord]) -> None:
+        mine = [j for j in jobs if HeadsRequest.from_json(j.request) == request]
+        done = next((j for j in mine if j.state == "finished" and j.detail.get("cache_name") == path.name), None)
+        if done is not None and not path.is_file():  # measured on another machine: keep it in this one's cache
+            heads.save(path, heads.PairHeadImportance.from_json(done.detail["result"]))
             st.rerun()
-        if active:
-            minutes = (time.time() - progress.started) / 60
-            left = (
-                f", about {minutes * (1 - progress.fraction) / progress.fraction:.0f} min left"
-                if progress.fraction > 0.02
-                else ""
-            )
-            st.progress(
-                min(1.0, progress.fraction),
-                text=f"Masking head {progress.done + 1} of {progress.total or '…'}: {safe.text(progress.current)} · "
-                     f"{minutes:.1f} min so far{left}",
-            )
-            command = progress.command.split(" --progress")[0]  # the rest is a server path
-            # The command names the pair's models (a visitor's URL can set them): text, not a Markdown code span.
-            st.caption(f"A separate process ({safe.message(command)}): this page and other sessions stay usable. "
-                       "One run at a time on this server.")
-            if not job_control.may_control(progress.owner):
-                job_control.not_yours("heads")
-            elif st.button("Stop", key="heads_stop"):
-                runs.stop(progress)
-                st.rerun()
+        running = next((j for j in jobs if j.active), None)
+        if running is not None:
+            job_panel.progress(running, "Masking head", "heads")
             return
-        if progress is not None and progress.about(subject) and progress.state == "failed":
-            st.warning(f"The last head-importance run for this pair did not finish: {safe.message(progress.message)}")
+        job_panel.ended(next(iter(mine), None), "head-importance run")
         texts = data.texts
         estimate = resources.head_importance_estimate(spec, device, texts)
         passes = sum(m.n_layers * m.n_heads + 1 for m in (loaded.teacher, loaded.student))
@@ -129,9 +100,12 @@ def panel(spec: PairSpec, device: str, text: str) -> None:
             f"batch just now."
         )
         if st.button("Compute head importance in the background", type="primary", key="heads_start"):
-            runs.start_background(_run_args(spec, device, len(texts)), progress_path, log_path,
-                                  job_control.session_id(), subject)
-            time.sleep(0.5)  # let it write its first progress line
+            try:
+                resources.jobs().submit("heads", request.to_json(), owner=job_control.session_id(), single=True)
+            except job_panel.UNAVAILABLE as exc:
+                st.error(safe.message(exc))
+                return
             st.rerun()
 
-    status()
+    job_panel.watch("heads", status, path.is_file, slow=None)
+

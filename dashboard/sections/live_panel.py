@@ -3,6 +3,8 @@ its curves (every session sees the running job), then compare it with the bundle
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import pandas as pd
 import streamlit as st
 
@@ -10,10 +12,13 @@ from benchmarks.core.figures import mib
 from benchmarks.core.pairs import PairSpec
 from benchmarks.core.settings import Settings
 from benchmarks.distill.live import LAYER_CHOICES, STEPS_RANGE, T_RANGE, LiveConfig, labels_available
-from benchmarks.distill.live_jobs import Job, LiveStore, QueueFull
-from dashboard import safe
+from benchmarks.distill.live_jobs import Job
+from benchmarks.jobs.kinds import LiveRequest, live_job_of
+from benchmarks.jobs.service import fetch_students
+from benchmarks.store.jobs import JobRecord, QueueFull
+from dashboard import resources, safe
 from dashboard.charts.live import SMOOTH, dev_figure, loss_figure
-from dashboard.sections import job_control
+from dashboard.sections import job_control, job_panel
 
 
 def section(pair_spec: PairSpec, limits: Settings) -> None:
@@ -26,15 +31,14 @@ def section(pair_spec: PairSpec, limits: Settings) -> None:
         "Jobs run one at a time on this server, in the background: leave the page, come back, or watch from another "
         "browser."
     )
-    store = LiveStore.of(limits)
     if pair_spec.architecture_only:
         st.info("The architecture-only pair has random weights: there is nothing to distil. Pick the pocket pair.")
     else:
-        _form(store, pair_spec)
-    _jobs(store)
+        _form(pair_spec)
+    _jobs()
 
 
-def _form(store: LiveStore, pair_spec: PairSpec) -> None:
+def _form(pair_spec: PairSpec) -> None:
     have_labels = labels_available()
     # Outside the form: α follows this switch at once, instead of after the next submit.
     hard = st.toggle(
@@ -80,56 +84,44 @@ def _form(store: LiveStore, pair_spec: PairSpec) -> None:
         except ValueError as exc:
             st.error(safe.message(exc))
             return
-        try:
-            store.submit(pair_spec.teacher, config, job_control.session_id())
-            store.ensure_worker()
-        except QueueFull as exc:
-            st.error(safe.message(exc))
+        request = LiveRequest((pair_spec.teacher.source, pair_spec.teacher.ref), asdict(config))
+        try:  # the job layer bounds the queue per session and per server (KD_LIVE_MAX_QUEUED, ..._SERVER)
+            resources.jobs().submit("live", request.to_json(), owner=job_control.session_id())
         except OSError:
             st.error("This server cannot write to its state folder (KD_STATE_DIR), so it cannot run or keep a student.")
+        except (QueueFull, *job_panel.UNAVAILABLE) as exc:
+            st.error(safe.message(exc))
 
 
-def _jobs(store: LiveStore) -> None:
-    was_active = any(j.active for j in store.jobs())
-
-    @st.fragment(run_every=2.0 if was_active else 15.0)
-    def view() -> None:
-        store.ensure_worker()
-        jobs = store.jobs()
-        shown = next((j for j in jobs if j.state == "running"), None) or next(
-            (j for j in jobs if j.state != "queued"), None
-        )
-        queued = [j for j in jobs if j.state == "queued"]
-        for place, job in enumerate(queued, 1):
+def _jobs() -> None:
+    def view(records: list[JobRecord]) -> None:
+        resources.jobs().ensure_worker("live")  # heals a request that came in as a worker was exiting
+        if fetch_students(resources.jobs()):  # made on a cluster node: now in this machine's sidebar too
+            st.rerun()
+        queued = [r for r in records if r.state == "queued"]
+        for place, record in enumerate(reversed(queued), 1):
             left, right = st.columns([4, 1])
-            left.caption(f"Queued ({place} of {len(queued)}): {job.config.describe()}")
-            _cancel_button(store, job, right)
-        if any(not job_control.may_control(j.owner) for j in jobs if j.active):
-            job_control.not_yours("live")
+            left.caption(f"Queued ({place} of {len(queued)}): {live_job_of(record).config.describe()}")
+            job_panel.stop_button(record, "live", "Cancel", right)
+        shown = next((r for r in records if r.state == "running"), None) or next(
+            (r for r in records if r.state != "queued"), None)
         if shown is None:
             st.caption("No student has been distilled on this server yet.")
         else:
-            _job(store, shown)
-        if was_active and not any(j.active for j in jobs):
-            st.rerun()  # the job ended: redraw the page at the slow poll, with the new student in the sidebar
+            _job(shown)
 
-    view()
+    job_panel.watch("live", view)
 
 
-def _job(store: LiveStore, job: Job) -> None:
-    title = {
-        "running": "Running",
-        "finished": "Finished",
-        "failed": "Failed",
-        "cancelled": "Cancelled",
-        "interrupted": "Interrupted",
-    }
-    st.subheader(f"{title.get(job.state, job.state)}: {job.config.describe()}")
-    if job.state == "running":
+def _job(record: JobRecord) -> None:
+    job = live_job_of(record)
+    title = {"running": "Running", "finished": "Finished", "failed": "Failed", "stopped": "Stopped"}
+    st.subheader(f"{title.get(record.state, record.state)}: {job.config.describe()}")
+    if record.state == "running":
         done = job.losses[-1].step if job.losses else 0
         left, right = st.columns([4, 1])
         left.progress(done / job.config.steps, text=job.phase)
-        _cancel_button(store, job, right)
+        job_panel.stop_button(record, "live", "Cancel", right)
     elif job.message:
         st.text(job.message)  # as text: it can quote a model reference a visitor typed
     if job.losses:
@@ -144,17 +136,6 @@ def _job(store: LiveStore, job: Job) -> None:
         )
     if job.state == "finished":
         _results(job)
-
-
-def _cancel_button(store: LiveStore, job: Job, where) -> None:
-    """Only for the session that queued the job, or a presenter with the admin token."""
-    if job_control.may_control(job.owner):
-        where.button("Cancel", key=f"live-cancel-{job.id}", on_click=_cancel, args=(store, job))
-
-
-def _cancel(store: LiveStore, job: Job) -> None:
-    if job_control.may_control(job.owner):  # checked again when the click arrives
-        store.cancel(job.id)
 
 
 def _results(job: Job) -> None:

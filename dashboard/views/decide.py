@@ -38,9 +38,9 @@ URL_KEYS = ("hw", "batch", "seq", "pct", "budget", "min_acc", "max_drop", "max_m
 NUMBERS = {"budget": ("Latency budget (ms)", "budget_ms"), "min_acc": ("Minimum accuracy (%)", "min_accuracy"),
            "max_drop": ("Largest drop against the teacher (pp)", "max_drop_pp"),
            "max_mem": ("Peak memory cap (MiB)", "max_memory_mb"), "max_size": ("Weights size cap (MiB)", "max_size_mb"),
-           "price": ("Instance price per hour", "price_per_hour")}
-PRICE_HELP = ("What the machine costs per hour, in any currency: the ranking then shows the cost per million "
-              "sentences in the same currency. Not a constraint.")
+           "price": ("Price per hour", "price_per_hour")}
+PRICE_HELP = ("What the instance (this hardware) costs per hour, in any currency: the ranking then shows the cost per "
+              "million sentences in the same currency. Not a constraint.")
 OWN_DATA = "A labelled file, scored here"
 
 
@@ -95,7 +95,7 @@ def constraint_form(options: list[Machine], results: list[BenchmarkResult]) -> C
     labels = {m.key: label for m, label in choice_labels(options, (hardware.fingerprint, "cpu")).items()}
     # A row of its own: the part that tells two machines apart must not be cut off.
     machine = st.selectbox("Hardware (from the results cache)", keys, format_func=labels.__getitem__, key="dk_hw")
-    top = st.columns(4)
+    top = st.columns(5)
     cells = {(c.batch, c.seq_len) for r in grid(machine) for c in r.cells}
     batches, lengths = sorted({b for b, _ in cells}), sorted({s for _, s in cells})
     for key, opts in (("dk_batch", batches), ("dk_seq", lengths)):  # another machine may have another grid
@@ -105,10 +105,12 @@ def constraint_form(options: list[Machine], results: list[BenchmarkResult]) -> C
     seq_len = top[1].selectbox("Sequence length", lengths, key="dk_seq")
     percentile = top[2].selectbox("Latency percentile", PERCENTILES, key="dk_pct")
     objective = top[3].selectbox("Rank by", list(OBJECTIVES), format_func=OBJECTIVES.__getitem__, key="dk_rank")
+    # The price beside the ranking's settings, not among the constraints: it excludes nothing.
+    numbers = dict(zip(NUMBERS, [*st.columns(len(NUMBERS) - 1), top[4]]))
     limits = {}
-    for col, (q, (label, attr)) in zip(st.columns(len(NUMBERS)), NUMBERS.items()):
+    for q, (label, attr) in NUMBERS.items():
         low, high = LIMITS[q]
-        limits[attr] = col.number_input(
+        limits[attr] = numbers[q].number_input(
             label, min_value=low, max_value=high, value=None, placeholder="none" if q == "price" else "no limit",
             key=f"dk_{q}", help=PRICE_HELP if q == "price" else None,
         )
@@ -180,13 +182,17 @@ def main() -> None:
     if k.price_per_hour is not None:
         st.caption(safe.text(cost_note(k.price_per_hour, k.batch, k.seq_len, machine_label)))
     pairing = sorted({v.speedup.pairing for v in decision.verdicts if v.speedup and v.speedup.low is not None})
-    st.caption("Against the teacher (eager fp32): exact McNemar test on the discordant sentences and Newcombe's paired "
-               f"95 % interval of the difference; speed-up: {INTERVAL_METHOD} over the sweeps' p50s — "
-               + (" and ".join(pairing) if pairing else "no interval here")
-               + " (paired only where the two took turns in one run; unpaired otherwise, as for every shipped "
-               "reference record, which does not say whether it did; no interval where no per-sweep timings were "
-               "kept). \"Within noise\" only where p ≥ 0.05 or the interval holds 1.0; at the margin the interval can "
-               "exclude 0 while p is just above 0.05 (two methods): the verdict follows the test.")
+    speed = (f"speed-up against the teacher (eager fp32): {INTERVAL_METHOD} over the sweeps' p50s — "
+             + (" and ".join(pairing) if pairing else "no interval here")
+             + " (paired only where the two took turns in one run; unpaired otherwise, as for every shipped reference "
+             "record, which does not say whether it did; no interval where no per-sweep timings were kept).")
+    if decision.axis == "accuracy":
+        st.caption("Against the teacher (eager fp32): exact McNemar test on the discordant sentences and Newcombe's "
+                   f"paired 95 % interval of the difference; {speed} \"Within noise\" only where p ≥ 0.05 or the "
+                   "interval holds 1.0; at the margin the interval can exclude 0 while p is just above 0.05 (two "
+                   "methods): the verdict follows the test.")
+    else:
+        st.caption(f"{speed[0].upper()}{speed[1:]} \"Within noise\" where the interval holds 1.0.")
     drift_section(precision_flips(cands), {c.name: c for c in cands}, texts)
     prov = Provenance(
         on_machine[0].hardware.label(on_machine[0].device), on_machine[0].hardware.fingerprint,  # threads: below

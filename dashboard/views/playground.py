@@ -17,6 +17,7 @@ from benchmarks.core.pairs import PairSpec
 from benchmarks.core.vocabulary import ROLES, RUNTIME_LABELS
 from benchmarks.harness.measure import model_flops
 from benchmarks.harness.runtime_model import setups
+from benchmarks.jobs.work import lane_lock
 from benchmarks.runtimes.base import RuntimeUnavailable
 from dashboard import resources, safe, sidebar
 from dashboard.charts.playground import probability_chart
@@ -76,7 +77,7 @@ def machine_holder() -> str | None:
     """What holds this machine now (a benchmark run or live distillation), in words; None when nothing does."""
     settings = resources.settings()
     for lock, what in ((settings.state_dir / "benchmark-run.lock", "a benchmark run"),
-                       (settings.live_dir / "worker.lock", "a live-distillation job")):
+                       (lane_lock(settings.state_dir, "live"), "a live-distillation job")):
         if background.lock_holder(lock):
             return what
     return None
