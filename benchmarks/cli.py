@@ -582,7 +582,7 @@ def build_parser() -> argparse.ArgumentParser:
     lv.add_argument("--alpha", type=float, help="KD weight when --hard-labels adds the gold-label term (default 0.5)")
     lv.add_argument("--hard-labels", action="store_true", help="add cross-entropy on gold labels (needs SST2_DIR "
                                                               "with train.tsv)")
-    lv.add_argument("--eval-every", type=int, help="steps between dev checks (default 50)")
+    lv.add_argument("--eval-every", type=int, help="steps between dev checks (default 40)")
     lv.add_argument("--seed", type=int, default=0)
     lv.add_argument("--state", help="state folder (default: $KD_STATE_DIR, else var/)")
     lv.set_defaults(func=_live_distill)

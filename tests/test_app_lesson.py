@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from benchmarks.analysis.lesson import read_rounds
 from benchmarks.distill.live import LiveConfig
 from benchmarks.distill.live_jobs import META, Job
-from tests.conftest import REPO
+from tests.conftest import REPO, needs_pocket
 
 APP = str(REPO / "dashboard" / "app.py")
 
@@ -97,7 +97,26 @@ def test_a_live_distilled_student_can_be_picked_in_the_sidebar(allow_tmp_models,
     at.run()
     at.selectbox(key="live_student").select("abc12345").run()
     assert not at.exception
-    assert at.text_input(key="teacher_ref").value == str(teacher)
-    assert at.text_input(key="student_ref").value == str(folder)
+    assert at.text_input(key="teacher_ref").value == str(teacher)  # as the visitor who queued the job typed it
+    # The student by an id relative to the state folder, in the sidebar and in the link (issue 26.12, 28.4).
+    assert at.text_input(key="student_ref").value == "live/students/abc12345"
+    assert at.query_params["student"] == "live/students/abc12345"
     at.text_area[0].input("a good movie").run()
     assert [m.value for m in at.metric if m.label == "Label"]  # the distilled student loads as the pair's student
+
+
+@needs_pocket
+def test_a_live_student_of_the_pocket_teacher_puts_no_server_path_in_the_link(allow_tmp_models, state_dir):
+    folder = state_dir / "live" / "students" / "def67890"
+    shutil.copytree(allow_tmp_models[1], folder)
+    job = Job("def67890", ("pocket", "teacher"), LiveConfig(layers=1), 0.0, state="finished", updated=1.0)
+    (folder / META).write_text(job.to_json())
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["pair"] = "custom"
+    at.run()
+    at.selectbox(key="live_student").select("def67890").run()
+    assert not at.exception
+    assert at.text_input(key="teacher_ref").value == "data/pocket/teacher"
+    link = {k: str(at.query_params[k]) for k in at.query_params}
+    assert link["student"] == "live/students/def67890" and link["teacher"] == "data/pocket/teacher"
+    assert not any(str(state_dir) in v or str(REPO) in v for v in link.values()), link

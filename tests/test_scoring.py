@@ -1,5 +1,5 @@
-"""Dataset scoring on the tiny pair: canonical label order, the on-disk cache, progress, soft targets,
-and the ranking of disagreements."""
+"""Dataset scoring on the tiny pair: canonical label order, the on-disk cache, progress and the ranking of
+disagreements."""
 
 import dataclasses
 import json
@@ -93,16 +93,6 @@ def test_batched_scoring_equals_one_pass(tiny, tmp_path, monkeypatch):
     assert np.allclose(np.asarray(whole.student.logits), np.asarray(chunked.student.logits), atol=1e-5)
 
 
-def test_soft_targets_against_a_hand_computed_case():
-    teacher, student = torch.tensor([0.0, math.log(3)]), torch.tensor([0.0, 0.0])
-    soft = scoring.soft_targets(teacher, student, 2.0, gold=1)
-    r3 = math.sqrt(3)
-    assert soft.teacher == pytest.approx((0.25, 0.75)) and soft.student == pytest.approx((0.5, 0.5))
-    assert soft.teacher_soft == pytest.approx((1 / (1 + r3), r3 / (1 + r3)))
-    assert soft.kl == pytest.approx(0.036341, abs=1e-5) and soft.kd_loss == pytest.approx(4 * soft.kl)
-    assert soft.hard_loss == pytest.approx(math.log(2))
-
-
 def test_sentence_logits_match_the_dataset_scores(tiny, tmp_path):
     scores = scoring.score_pair(tiny, DATA, tmp_path)
     teacher, student = scoring.sentence_logits(tiny, DATA.texts[2])
@@ -145,14 +135,6 @@ def test_dataset_scores_reuse_the_metrics():
     rows = scoring.calibration_rows(*scores.calibration())
     assert len(rows) == 10 and rows[9]["bin"] == "0.9–1.0"
     assert [r["teacher n"] for r in rows] == list(teacher_cal.counts) and sum(r["student n"] for r in rows) == 2
-
-
-def test_the_temperature_curve_is_soft_targets_at_each_t():
-    t, s = torch.tensor([2.0, -1.0]), torch.tensor([1.0, 0.0])
-    curve = scoring.temperature_curve(t, s, 0, [1.0, 4.0])
-    assert [c.temperature for c in curve] == [1.0, 4.0]
-    assert curve[1] == scoring.soft_targets(t, s, 4.0, 0)
-    assert curve[1].kl < curve[0].kl  # softer distributions lie closer
 
 
 def test_empty_data_set_is_refused(tiny, tmp_path):

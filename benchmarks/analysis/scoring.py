@@ -1,5 +1,5 @@
 """Teacher and student scores over a labelled set, computed once per pair and data set and cached on disk,
-plus the per-sentence views built on them (soft targets at a temperature, ranked disagreements)."""
+plus the views built on them (calibration bins, ranked disagreements). One sentence's soft targets: soft_targets.py."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from benchmarks.analysis.losses import hard_loss, kd_loss, soften
 from benchmarks.analysis.metrics import Agreement, Calibration, Proportion, accuracy_with_ci, agreement, calibration
 from benchmarks.core.data import LabelledTexts
 from benchmarks.core.device import detect_hardware, load_average
@@ -250,35 +249,6 @@ def sentence_logits(pair: LoadedPair, text: str, max_length: int = MAX_LENGTH) -
     return teacher.logits[0], student.logits[0]
 
 
-@dataclass(frozen=True)
-class SoftTargets:
-    temperature: float
-    gold: int
-    teacher: tuple[float, ...]  # probabilities at T = 1
-    student: tuple[float, ...]
-    teacher_soft: tuple[float, ...]  # probabilities at T
-    student_soft: tuple[float, ...]
-    kl: float  # KL(teacher_T || student_T)
-    kd_loss: float  # kl x T²: the distillation term of Hinton et al. (2015)
-    hard_loss: float  # cross-entropy of the student (T = 1) against `gold`
-
-
-def soft_targets(
-    teacher_logits: torch.Tensor, student_logits: torch.Tensor, temperature: float, gold: int
-) -> SoftTargets:
-    # float64: at high T the KL is ~1e-7, below float32 resolution for these sums
-    t, s = teacher_logits.reshape(1, -1).double(), student_logits.reshape(1, -1).double()
-    kd = float(kd_loss(s, t, temperature))
-
-    def probs(x: torch.Tensor, temp: float) -> tuple[float, ...]:
-        return tuple(float(p) for p in soften(x, temp)[0])
-
-    return SoftTargets(
-        temperature, gold, probs(t, 1.0), probs(s, 1.0), probs(t, temperature), probs(s, temperature),
-        kd / temperature**2, kd, float(hard_loss(s, torch.tensor([gold]))),
-    )
-
-
 def calibration_rows(teacher: Calibration, student: Calibration) -> list[dict]:
     """Both models' calibration bins side by side, one row per bin (confidence and accuracy NaN where empty)."""
     edges = teacher.bin_edges
@@ -294,12 +264,6 @@ def calibration_rows(teacher: Calibration, student: Calibration) -> list[dict]:
         }
         for i in range(len(edges) - 1)
     ]
-
-
-def temperature_curve(teacher_logits: torch.Tensor, student_logits: torch.Tensor, gold: int,
-                      temperatures: Sequence[float]) -> list[SoftTargets]:
-    """The soft targets and losses of one sentence at each temperature (how the T² factor levels the loss)."""
-    return [soft_targets(teacher_logits, student_logits, t, gold) for t in temperatures]
 
 
 @dataclass(frozen=True)

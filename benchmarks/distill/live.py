@@ -19,6 +19,7 @@ from benchmarks.analysis.losses import hard_loss, kd_loss
 from benchmarks.analysis.metrics import accuracy_with_ci
 from benchmarks.core.data import LabelledTexts, load_sst2, sst2_dir
 from benchmarks.core.device import load_average
+from benchmarks.core.dimensions import dimension
 from benchmarks.core.figures import Conditions, Throughput, weights_bytes
 from benchmarks.core.inference import Scored, score_texts, tokenized
 from benchmarks.core.models import LoadedModel, canonical_columns
@@ -155,10 +156,9 @@ def score_on_dev(
     dev_scores(model, tokenizer, dev.head(WARMUP), labels, max_length)  # first calls pay for allocations
     scored = dev_scores(model, tokenizer, dev, labels, max_length)
     acc = accuracy_with_ci(scored.correct(dev.labels), len(dev))
-    cfg = model.config
     return DevScore(
         name,
-        int(getattr(cfg, "num_hidden_layers", None) or cfg.n_layers),
+        int(dimension(model.config, "layers")),
         sum(p.numel() for p in model.parameters()),
         acc.value,
         acc.low,
