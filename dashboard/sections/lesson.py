@@ -23,6 +23,7 @@ from benchmarks.analysis.lesson import (
     soft_target_question,
     student_is_a,
 )
+from benchmarks.analysis.soft_targets import soft_targets
 from benchmarks.core.inference import InvalidInput
 from benchmarks.core.models import ModelLoadError
 from benchmarks.core.vocabulary import CANONICAL_LABELS
@@ -208,7 +209,7 @@ def soft_target_panel() -> None:
         st.button("Reveal the soft targets", type="primary", key="kd-lesson-reveal", on_click=_kd_reveal,
                   args=(state, question))
     else:
-        soft = scoring.soft_targets(teacher_logits, student_logits, temperature, CANONICAL_LABELS.index(question.label))
+        soft = soft_targets(teacher_logits, student_logits, temperature, CANONICAL_LABELS.index(question.label))
         truth = (f"the teacher gives {question.other} {question.p_other_at_t:.1%} at T = {temperature:g} "
                  f"({1 - question.p_label:.1%} at T = 1): {band_name(question.answer)}.")
         if state.get("last") is None:
