@@ -285,7 +285,7 @@ def _vs_pipeline(args: argparse.Namespace) -> int:
     from benchmarks.harness import pipeline_baseline as baseline
     from benchmarks.harness.comparison import default_machine, latest, machine_of
     from benchmarks.harness.measure import EVAL_MAX_LENGTH
-    from benchmarks.harness.runtime_model import with_runtime
+    from benchmarks.harness.setups import with_runtime
     from benchmarks.runtimes.base import RuntimeUnavailable
 
     pair = BUILTIN_PAIRS[args.pair]

@@ -174,7 +174,7 @@ def test_vs_pipeline_compares_within_one_thread_count(tmp_path, capsys, monkeypa
     from benchmarks import cli
     from benchmarks.core import device, models
     from benchmarks.core.figures import Conditions
-    from benchmarks.harness import pipeline_baseline, runtime_model
+    from benchmarks.harness import pipeline_baseline, setups
     from benchmarks.harness.results import BenchmarkSettings
     from benchmarks.harness.store import ResultStore
 
@@ -187,7 +187,7 @@ def test_vs_pipeline_compares_within_one_thread_count(tmp_path, capsys, monkeypa
         [scored("teacher", 1, 4.0), scored("student", 1, 2.0), scored("student", 2, 1.0)], "measured")
     monkeypatch.setattr(device, "detect_hardware", lambda: fake.HARDWARE)
     monkeypatch.setattr(models, "load_model", lambda spec, where: SimpleNamespace(max_length=512))
-    monkeypatch.setattr(runtime_model, "with_runtime", lambda loaded, runtime, variant, threads: loaded)
+    monkeypatch.setattr(setups, "with_runtime", lambda loaded, runtime, variant, threads: loaded)
     raced = []
 
     def race(baseline, chosen, data, batch, max_length, threads):
