@@ -235,9 +235,9 @@ def test_flag_like_or_invalid_model_refs_start_nothing(limits, tmp_path, teacher
     limits(KD_STATE_DIR=str(tmp_path / "state"))
     at = custom_pair_app((teacher, "nobody/student"), timeout=60)
     at.switch_page("views/benchmarks.py").run()
-    at.button(key="bench_start").click().run()
     assert not at.exception
-    assert len(at.error) == 1 and "not a valid Hugging Face model id" in at.error[0].value
+    assert not [b for b in at.button if b.key == "bench_start"]  # no button for a run bound to fail: why, instead
+    assert [i.value for i in at.info if "not a valid Hugging Face model id" in i.value]
     from benchmarks.store.database import Database
     from benchmarks.store.jobs import JobBoard
 

@@ -81,7 +81,8 @@ class ScoringRun:
 
     @property
     def conditions(self) -> Conditions:
-        return Conditions(self.batch_size, self.threads, tokenizer=True, load_average=self.load_average)
+        return Conditions(self.batch_size, self.threads, tokenizer=True, load_average=self.load_average,
+                          setup=self.setup)
 
 
 @dataclass(frozen=True)

@@ -189,6 +189,14 @@ def check_spec(spec: ModelSpec, settings: Settings | None = None) -> None:
         _check_hub_id(spec.ref)
 
 
+def check_loadable(spec: ModelSpec, settings: Settings | None = None) -> None:
+    """check_spec, and for a Hub id whether it loads now: the Hub reachable, or its weights in the local cache. Cheap:
+    the reachability probe is cached and nothing is downloaded. ModelLoadError says why not, in one sentence."""
+    check_spec(spec, settings)
+    if spec.source == "hub":
+        _hub_folder_or_id(spec.ref)
+
+
 def _hub_folder_or_id(repo_id: str) -> tuple[str, bool]:
     """The Hub id itself when online, else its local-cache snapshot; raise fast when neither works.
     Online always goes through the id, cached or not: weights from a conversion PR revision are cached

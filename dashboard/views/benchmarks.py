@@ -115,7 +115,9 @@ def charts_for(results: list[BenchmarkResult], peaks: list[PeakResult], timing: 
         else:
             st.plotly_chart(charts.tradeoff_chart(summary, f"Accuracy vs latency at {batch}×{seq_len} ({kind}); bubble "
                                                   "area = weight size"), config=CONFIG)
-            st.caption("Up and to the left is better. Error bars: 95 % interval of the accuracy.")
+            st.caption("Up and to the left is better. Error bars: 95 % interval of the accuracy. Colour: teacher or "
+                       "student; symbol: the precision in PyTorch eager, else the runtime. The legend names each "
+                       "bubble; hover one for its figures.")
     with utilisation:
         utilisation_tab(comparison.utilisation_rows(results, peaks, batch, seq_len), batch, seq_len)
     with numbers:

@@ -137,7 +137,7 @@ def main() -> None:
     limits = resources.settings()
     pair_spec, device = sidebar.current()
     if lesson.toggle("kd_lesson"):
-        lesson.panel("distillation")
+        lesson.soft_target_panel()
         return
     state_from_link(limits)
     if pair_spec.architecture_only:
