@@ -29,6 +29,41 @@ needs_pocket = pytest.mark.skipif(
 )
 
 
+APP = str(REPO / "dashboard" / "app.py")
+
+
+def open_page(page: str, query: dict[str, str] | None = None, state: dict | None = None, timeout: float = 120):
+    """A page of the app, run headless (AppTest): the query parameters first (the sidebar reads them on the first
+    run), then the page (`page`: "benchmarks" for views/benchmarks.py), then session state such as a tab's choice."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    at.query_params.update(query or {})
+    at.run()
+    at.switch_page(f"views/{page}.py")
+    for key, value in (state or {}).items():
+        at.session_state[key] = value
+    return at.run()
+
+
+@pytest.fixture
+def state(monkeypatch, tmp_path):
+    """A fresh state folder, as on a new machine (an empty cache, seeded from data/reference); settings are cached
+    per process, so they are re-read here and again afterwards."""
+    from dashboard import resources
+
+    monkeypatch.setenv("KD_STATE_DIR", str(tmp_path / "state"))
+    resources.settings.clear()
+    yield tmp_path / "state"
+    monkeypatch.undo()
+    resources.settings.clear()
+
+
+def tiny_query(tiny_pair_dirs) -> dict[str, str]:
+    """The query parameters that open a page on the tiny pair."""
+    return {"pair": "custom", "teacher": str(tiny_pair_dirs[0]), "student": str(tiny_pair_dirs[1])}
+
+
 def plain(shown: str) -> str:
     """Rendered text as a visitor reads it: without dashboard.safe.text()'s escapes and word joiners."""
     return re.sub(r"\\(.)", r"\1", shown).replace("\u2060", "")

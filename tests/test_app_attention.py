@@ -4,21 +4,13 @@ the bertviz JavaScript: tests/test_attention_browser.py checks the drawing in Ch
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import REPO
+from tests.conftest import open_page, tiny_query
 
-APP = str(REPO / "dashboard" / "app.py")
 TABS = ["Head view", "Model view", "Heatmap", "Head summary", "Aligned layers"]
 
 
 def _attention_page(tiny_pair_dirs, tab: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params["pair"] = "custom"
-    at.query_params["teacher"] = str(tiny_pair_dirs[0])
-    at.query_params["student"] = str(tiny_pair_dirs[1])
-    at.run()
-    at.switch_page("views/attention.py")
-    at.session_state["attention_tab"] = tab
-    return at.run()
+    return open_page("attention", tiny_query(tiny_pair_dirs), {"attention_tab": tab})
 
 
 @pytest.mark.parametrize("tab", TABS)

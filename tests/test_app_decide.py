@@ -8,7 +8,6 @@ import json
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import REPO, plain
-from tests.test_app_benchmarks import needs_reference, state  # noqa: F401  (the fresh-state fixture)
 
 APP = str(REPO / "dashboard" / "app.py")
 
@@ -44,7 +43,6 @@ def _chart(at: AppTest) -> dict:
     return json.loads(chart.proto.spec)
 
 
-@needs_reference
 def test_a_link_reproduces_the_decision_and_the_widgets_write_the_url(state):
     at = _decide(hw=_full_sweep_machine(), batch="8", seq="128", pct="p95", budget="60", max_drop="1")
     assert not at.exception and not at.error
@@ -69,7 +67,6 @@ def test_a_link_reproduces_the_decision_and_the_widgets_write_the_url(state):
     assert "drop that constraint or measure it first" in plain(at.warning[0].value)
 
 
-@needs_reference
 def test_a_hostile_link_gets_fixed_sentences(state):
     at = _decide(budget="<img src=x onerror=alert(1)>", batch="3", hw="**nope**", rank="evil")
     assert not at.exception and not at.error
@@ -79,7 +76,6 @@ def test_a_hostile_link_gets_fixed_sentences(state):
     assert at.success  # the page still decides, on the defaults
 
 
-@needs_reference
 def test_a_pair_without_accuracy_is_decided_on_latency_memory_and_size(state):
     """The random-weight pair on the shipped CPU sweep and on the shipped H100 (whose records keep no sweeps)."""
     for machine in (_reference_machine("architecture"), _reference_machine("architecture", "cuda")):
@@ -100,7 +96,6 @@ def test_a_pair_without_accuracy_is_decided_on_latency_memory_and_size(state):
     assert "no interval: no sweeps kept" in reasons  # the H100 records predate per-sweep timings
 
 
-@needs_reference
 def test_hardware_options_say_what_tells_them_apart(state):
     at = _decide(pair="pocket")
     options = at.selectbox(key="dk_hw").options
@@ -109,7 +104,6 @@ def test_hardware_options_say_what_tells_them_apart(state):
     assert any("CPU AVX512 · 2 threads · AMD EPYC" in o for o in options)
 
 
-@needs_reference
 def test_chart_names_only_the_frontier_and_the_recommendation(state):
     at = _decide(hw=_reference_machine("pocket", isa="AVX2"))  # 14 runtime x precision setups
     spec = _chart(at)
@@ -125,7 +119,6 @@ def test_chart_names_only_the_frontier_and_the_recommendation(state):
     assert "student · onnxruntime int8-dynamic" in configurations  # whole names, not cut off
 
 
-@needs_reference
 def test_an_hourly_price_gives_a_cost_per_million_sentences_and_goes_in_the_link(state):
     at = _decide(hw=_full_sweep_machine(), batch="8", seq="128")
     assert at.number_input(key="dk_price").value is None and "price" not in at.query_params  # none by default

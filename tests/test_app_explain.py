@@ -15,20 +15,13 @@ from benchmarks.core.models import load_pair
 from benchmarks.core.pairs import custom_pair
 from dashboard import resources
 from dashboard.charts.explain import attribution_bars, shared_range
-from tests.conftest import REPO, plain
+from tests.conftest import REPO, open_page, plain, tiny_query
 
 APP = str(REPO / "dashboard" / "app.py")
 
 
 def _explain_page(tiny_pair_dirs, tab: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=180)
-    at.query_params["pair"] = "custom"
-    at.query_params["teacher"] = str(tiny_pair_dirs[0])
-    at.query_params["student"] = str(tiny_pair_dirs[1])
-    at.run()
-    at.switch_page("views/explain.py")
-    at.session_state["explain_tab"] = tab
-    return at.run()
+    return open_page("explain", tiny_query(tiny_pair_dirs), {"explain_tab": tab}, timeout=180)
 
 
 def test_layer_similarity_tab(allow_tmp_models):
@@ -83,15 +76,6 @@ def test_rollout_tab(allow_tmp_models):
     assert any("Abnar & Zuidema" in c.value for c in at.caption)
     at.radio(key="rollout_mode").set_value("Raw attention (mean over heads)").run()
     assert not at.exception
-
-
-@pytest.fixture
-def state(monkeypatch, tmp_path):
-    """A fresh state folder; settings are cached per process, so cleared before and after."""
-    monkeypatch.setenv("KD_STATE_DIR", str(tmp_path))
-    resources.settings.clear()
-    yield tmp_path
-    resources.settings.clear()
 
 
 def test_head_importance_estimates_first_then_shows_cached_grids(allow_tmp_models, state):

@@ -5,10 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_app_benchmarks import needs_reference
 from tests.test_decision import external_urls
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow, needs_reference]
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def test_review_pack_download_is_offline(live_app, chromium, tmp_path):

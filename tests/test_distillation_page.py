@@ -16,18 +16,6 @@ GOOD_FILE = (
 )
 
 
-@pytest.fixture
-def state(monkeypatch, tmp_path):
-    """A fresh state folder (so the scores cache starts empty) and fresh cached settings."""
-    from dashboard import resources
-
-    monkeypatch.setenv("KD_STATE_DIR", str(tmp_path / "state"))
-    resources.settings.clear()
-    yield tmp_path / "state"
-    monkeypatch.undo()
-    resources.settings.clear()
-
-
 def _page(tiny_pair_dirs, **params) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=90)
     at.query_params.update(pair="custom", teacher=str(tiny_pair_dirs[0]), student=str(tiny_pair_dirs[1]), **params)

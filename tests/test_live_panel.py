@@ -5,7 +5,6 @@ import json
 import shutil
 import time
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from benchmarks.core.figures import Conditions, Throughput
@@ -17,17 +16,6 @@ from benchmarks.store.jobs import JobBoard
 from tests.conftest import REPO, SST2
 
 APP = str(REPO / "dashboard" / "app.py")
-
-
-@pytest.fixture
-def state(monkeypatch, tmp_path):
-    from dashboard import resources
-
-    monkeypatch.setenv("KD_STATE_DIR", str(tmp_path / "state"))
-    resources.settings.clear()
-    yield tmp_path / "state"
-    monkeypatch.undo()
-    resources.settings.clear()
 
 
 def _page(pair_dirs) -> AppTest:
