@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import Future
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import streamlit as st
 import torch
@@ -18,7 +18,7 @@ from benchmarks.analysis.lesson import Round, read_rounds
 from benchmarks.analysis.scoring import EAGER_SETUP
 from benchmarks.analysis.similarity import LayerSimilarity, layer_similarity
 from benchmarks.core import deadline
-from benchmarks.core.batching import MicroBatcher, Traffic
+from benchmarks.core.batching import MAX_BATCH, MicroBatcher, Traffic
 from benchmarks.core.data import LabelledTexts, load_sst2
 from benchmarks.core.device import detect_hardware
 from benchmarks.core.fair_share import FairShare
@@ -29,7 +29,7 @@ from benchmarks.core.settings import Settings, load_settings
 from benchmarks.harness.comparison import Machine
 from benchmarks.harness.fastest import ANSWER_CELL, SCORING_CELL, Choice, fastest_equivalent
 from benchmarks.harness.results import BenchmarkResult
-from benchmarks.harness.runtime_model import setups, with_runtime
+from benchmarks.harness.setups import setups, with_runtime
 from benchmarks.harness.store import ResultStore, StoredRecord, reference_records
 from benchmarks.jobs.service import Jobs
 from benchmarks.runtimes.base import RuntimeUnavailable
@@ -138,7 +138,9 @@ def _batcher(key: tuple[str, ...], device: str, role: str, runtime: str, variant
              max_tokens: int) -> MicroBatcher[ModelRun]:
     model = (getattr(_loaded(key, device, "sdpa"), role) if (runtime, variant) == ("eager", "fp32")
              else _in_runtime(key, device, role, runtime, variant))
-    return MicroBatcher(lambda texts: predict_each(model, texts, max_tokens), name=f"batch {role} {runtime}")
+    window_ms = settings().batch_window_ms  # 0 turns batching off: one pass per request, as before batching
+    return MicroBatcher(lambda texts: predict_each(model, texts, max_tokens), window_s=window_ms / 1000,
+                        max_batch=MAX_BATCH if window_ms else 1, name=f"batch {role} {runtime}")
 
 
 def batched_answer(spec: PairSpec, device: str, choices: dict[str, tuple[str, str]], text: str,
@@ -227,6 +229,27 @@ def benchmark_records(path: str, version: tuple[int, str]) -> list[StoredRecord]
     return benchmark_store(path).records()
 
 
+@dataclass(frozen=True)
+class Records:
+    """What the Benchmarks and Decide pages show: the stored records, else the shipped reference files."""
+
+    records: list[StoredRecord]
+    recovered: str | None  # what the cache's check repaired, for the page to say
+    version: tuple[int, str] | None  # None when the cache could not be opened
+    failure: Exception | None = None  # why it could not, when it could not
+
+
+def stored_or_reference() -> Records:
+    """Every stored benchmark record; without a usable cache, the shipped reference files read-only."""
+    path = settings().results_db
+    try:
+        store = benchmark_store(path)
+        version = store.version()
+        return Records(benchmark_records(path, version), store.recovered, version)
+    except (OSError, StoreUnavailable) as exc:
+        return Records(reference_records(), None, None, exc)
+
+
 def scoring_pair(spec: PairSpec, device: str) -> tuple[LoadedPair, str]:
     """The pair in the setups that score a data set fastest here with eager fp32's answers (prepared on first use:
     an export can take a minute), and where each model runs, in words."""
@@ -245,12 +268,7 @@ def default_setups(spec: PairSpec, device: str, offered: list[tuple[str, str]], 
                    ) -> dict[str, Choice]:
     """Per role, the fastest setup measured on this machine that changes no SST-2 dev answer (harness/fastest.py);
     eager fp32 where nothing is measured, the store cannot be read or the pair cannot load."""
-    try:
-        path = settings().results_db
-        stored = benchmark_records(path, benchmark_store(path).version())
-    except (StoreUnavailable, OSError):
-        stored = reference_records()
-    results = [s.record for s in stored if isinstance(s.record, BenchmarkResult)]
+    results = [s.record for s in stored_or_reference().records if isinstance(s.record, BenchmarkResult)]
     machine = Machine.of(detect_hardware(), device, torch.get_num_threads())
     try:
         loaded = pair(spec, device)
