@@ -28,8 +28,8 @@ from benchmarks.harness.runner import RunRequest  # noqa: E402
 from benchmarks.harness.store import ResultStore  # noqa: E402
 from benchmarks.jobs.service import Jobs  # noqa: E402
 from tests import benchmark_fakes as fake  # noqa: E402
+from tests.harness.test_store import writers_of_the_same_cells  # noqa: E402
 from tests.servers import PostgresServer, RayCluster  # noqa: E402
-from tests.test_store import writers_of_the_same_cells  # noqa: E402
 
 
 def _job_seconds(jobs: Jobs, request: RunRequest, on: str = "") -> float:

@@ -23,8 +23,8 @@ from benchmarks.jobs.service import Jobs
 from benchmarks.store import jobs as job_rows
 from benchmarks.store.database import Database
 from benchmarks.store.jobs import Caps, JobBoard, QueueFull
-from tests.test_harness import dev_dir  # noqa: F401 - a tiny SST-2 dev folder
-from tests.test_store import new_db  # noqa: F401 - the backend-parametrised database fixture
+from tests.harness.test_harness import dev_dir  # noqa: F401 - a tiny SST-2 dev folder
+from tests.harness.test_store import new_db  # noqa: F401 - the backend-parametrised database fixture
 
 
 def _wait(until, timeout: float = 240, what: str = "the job"):

@@ -1,5 +1,5 @@
 """AppTest of the Attention page on the tiny pair: every tab renders without an exception (AppTest cannot run
-the bertviz JavaScript: tests/test_attention_browser.py checks the drawing in Chromium)."""
+the bertviz JavaScript: tests/browser/test_attention_browser.py checks the drawing in Chromium)."""
 
 import pytest
 from streamlit.testing.v1 import AppTest

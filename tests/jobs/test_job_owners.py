@@ -49,7 +49,7 @@ def test_only_the_owner_or_the_admin_token_controls_a_job():
     assert may_control("", "tab-b", token="s3cret", admin_token="s3cret")
 
 
-# The queue caps and the pruning of ended jobs are the job layer's: tests/test_jobs.py, on sqlite and PostgreSQL.
+# The queue caps and the pruning of ended jobs are the job layer's: tests/jobs/test_jobs.py, on sqlite and PostgreSQL.
 
 
 def _running_job(state, owner: str, pid: int) -> str:

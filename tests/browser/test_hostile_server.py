@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 import pytest
 
 from benchmarks.loadtest.server import free_port, start_server, wait_healthy
-from tests.test_vetting import _index, _outside_weights, _tokenizer_config
+from tests.core.test_vetting import _index, _outside_weights, _tokenizer_config
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

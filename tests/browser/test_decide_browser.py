@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_decision import external_urls
+from tests.analysis.test_decision import external_urls
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -293,7 +293,7 @@ def test_read_only_state_folder_still_serves_and_says_where(monkeypatch, tmp_pat
 _IN_READ_ONLY_MOUNTS = """
 import json, sys
 from streamlit.testing.v1 import AppTest
-from tests.test_hardening import APP, _serve_every_page
+from tests.core.test_hardening import APP, _serve_every_page
 at = AppTest.from_file(APP, default_timeout=120)
 at.query_params["pair"], at.query_params["teacher"], at.query_params["student"] = "custom", sys.argv[1], sys.argv[2]
 print(json.dumps(_serve_every_page(at)))

@@ -1,7 +1,7 @@
 """A stopped server stops its workers (issue 28, class 7). A process that started jobs the way the dashboard does (the
 job layer's local backend) is sent SIGTERM, or SIGKILL: every worker it started, with its subprocesses, ends within
 10 s, and each job's row says it stopped. The same with the real
-Streamlit server is in tests/test_hostile_server.py."""
+Streamlit server is in tests/browser/test_hostile_server.py."""
 
 from __future__ import annotations
 
