@@ -229,23 +229,31 @@ def scoring_pair(spec: PairSpec, device: str) -> tuple[LoadedPair, str]:
     return loaded, where
 
 
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _defaults(key: tuple[str, ...], device: str, threads: int, version: tuple[int, str] | None,
+              offered: tuple[tuple[str, str], ...], cell: tuple[int, int]) -> dict[str, Choice]:
+    # Held, not copied, per store version: every Compare asks, and reading the records back costs more than a pass.
+    path = settings().results_db
+    stored = benchmark_records(path, version) if version is not None else reference_records()
+    results = [s.record for s in stored if isinstance(s.record, BenchmarkResult)]
+    machine = Machine.of(detect_hardware(), device, threads)
+    try:
+        loaded = _loaded(key, device, "sdpa")
+    except ModelLoadError:
+        return {role: fastest_equivalent((), "", machine, offered, cell) for role in ("teacher", "student")}
+    return {role: fastest_equivalent(results, getattr(loaded, role).fingerprint, machine, offered, cell)
+            for role in ("teacher", "student")}
+
+
 def default_setups(spec: PairSpec, device: str, offered: list[tuple[str, str]], cell: tuple[int, int] = ANSWER_CELL
                    ) -> dict[str, Choice]:
     """Per role, the fastest setup measured on this machine that changes no SST-2 dev answer (harness/fastest.py);
     eager fp32 where nothing is measured, the store cannot be read or the pair cannot load."""
     try:
-        path = settings().results_db
-        stored = benchmark_records(path, benchmark_store(path).version())
+        version: tuple[int, str] | None = benchmark_store(settings().results_db).version()
     except (StoreUnavailable, OSError):
-        stored = reference_records()
-    results = [s.record for s in stored if isinstance(s.record, BenchmarkResult)]
-    machine = Machine.of(detect_hardware(), device, torch.get_num_threads())
-    try:
-        loaded = pair(spec, device)
-    except ModelLoadError:
-        return {role: fastest_equivalent((), "", machine, offered, cell) for role in ("teacher", "student")}
-    return {role: fastest_equivalent(results, getattr(loaded, role).fingerprint, machine, offered, cell)
-            for role in ("teacher", "student")}
+        version = None
+    return _defaults(_spec(spec), device, torch.get_num_threads(), version, tuple(offered), cell)
 
 
 # --- Explain page: layer similarity, attributions, head importance (pure computations in benchmarks/analysis) ---
