@@ -193,10 +193,13 @@ def jobs() -> Jobs:
     return _jobs(s.results_db, str(s.state_dir), s.ray_address)
 
 
-@st.cache_data(show_spinner=False, max_entries=2)
-def benchmark_records(path: str, version: tuple[int, str]) -> list[StoredRecord]:
-    """Every stored benchmark record; re-read when `version` (ResultStore.version) shows new rows."""
-    return benchmark_store(path).records()
+@st.cache_data(show_spinner=False, max_entries=8)
+def benchmark_records(path: str, version: tuple[int, str], pair_key: str | None = None) -> list[StoredRecord]:
+    """A pair's stored results and every matmul peak (None: every record); re-read when `version`
+    (ResultStore.version) shows new rows. Pages show one pair at a time: reading only its rows keeps them quick over a
+    team's store of thousands."""
+    store = benchmark_store(path)
+    return store.records() if pair_key is None else store.records("model", pair_key) + store.records("peak")
 
 
 def scoring_pair(spec: PairSpec, device: str) -> tuple[LoadedPair, str]:
@@ -219,7 +222,7 @@ def default_setups(spec: PairSpec, device: str, offered: list[tuple[str, str]], 
     eager fp32 where nothing is measured, the store cannot be read or the pair cannot load."""
     try:
         path = settings().results_db
-        stored = benchmark_records(path, benchmark_store(path).version())
+        stored = benchmark_records(path, benchmark_store(path).version())  # any pair: matched by weights
     except (StoreUnavailable, OSError):
         stored = reference_records()
     results = [s.record for s in stored if isinstance(s.record, BenchmarkResult)]

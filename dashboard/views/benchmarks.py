@@ -25,13 +25,14 @@ TIMINGS = {"model": "Model only (forward pass)", "e2e": "End to end (tokenizer +
 TABS = ["Latency", "Throughput", "Speed-up", "Memory & size", "Accuracy", "Trade-off", "Utilisation", "All numbers"]
 
 
-def load_records() -> tuple[list[StoredRecord], str | None, tuple[int, str] | None]:
-    """(records, recovery message, cache version); without a usable cache, the shipped files read-only."""
+def load_records(pair_key: str) -> tuple[list[StoredRecord], str | None, tuple[int, str] | None]:
+    """(the pair's records and the peaks, recovery message, cache version); without a usable cache, the shipped files
+    read-only."""
     path = resources.settings().results_db
     try:
         store = resources.benchmark_store(path)
         version = store.version()
-        return resources.benchmark_records(path, version), store.recovered, version
+        return resources.benchmark_records(path, version, pair_key), store.recovered, version
     except StoreUnavailable as exc:  # already one sentence that names the database
         st.warning(f"{safe.message(exc)} Showing the shipped reference results; measuring is off.")
     except OSError as exc:
@@ -140,7 +141,7 @@ def main() -> None:
     st.write("How much faster and smaller is the student, and what does it cost in accuracy — on this hardware. Every "
              "number is measured, never estimated, and labelled with the machine it came from.")
     pair, device = sidebar.current()
-    stored, recovered, version = load_records()
+    stored, recovered, version = load_records(pair.key)
     if recovered:
         st.warning(safe.message(recovered))
     origin = {s.record.key: s.origin for s in stored}

@@ -49,7 +49,7 @@ def measured(pair: PairSpec) -> list[BenchmarkResult]:
     without one)."""
     path = resources.settings().results_db
     try:
-        stored = resources.benchmark_records(path, resources.benchmark_store(path).version())
+        stored = resources.benchmark_records(path, resources.benchmark_store(path).version(), pair.key)
     except (OSError, StoreUnavailable):
         stored = reference_records()
     return latest(
