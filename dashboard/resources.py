@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import Future
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import streamlit as st
 import torch
@@ -18,17 +18,17 @@ from benchmarks.analysis.lesson import Round, read_rounds
 from benchmarks.analysis.scoring import EAGER_SETUP
 from benchmarks.analysis.similarity import LayerSimilarity, layer_similarity
 from benchmarks.core import deadline
-from benchmarks.core.batching import MicroBatcher, Traffic
+from benchmarks.core.batching import MAX_BATCH, MicroBatcher, Traffic
 from benchmarks.core.data import LabelledTexts, load_sst2
 from benchmarks.core.device import detect_hardware
 from benchmarks.core.inference import BatchedPair, ModelRun, predict_batched, predict_each
-from benchmarks.core.models import LoadedModel, LoadedPair, ModelLoadError, load_pair
+from benchmarks.core.models import LoadedModel, LoadedPair, ModelLoadError, canonical_spec, load_model
 from benchmarks.core.pairs import ModelSpec, PairSpec
 from benchmarks.core.settings import Settings, load_settings
 from benchmarks.harness.comparison import Machine
 from benchmarks.harness.fastest import ANSWER_CELL, SCORING_CELL, Choice, fastest_equivalent
 from benchmarks.harness.results import BenchmarkResult
-from benchmarks.harness.runtime_model import setups, with_runtime
+from benchmarks.harness.setups import setups, with_runtime
 from benchmarks.harness.store import ResultStore, StoredRecord, reference_records
 from benchmarks.jobs.service import Jobs
 from benchmarks.runtimes.base import RuntimeUnavailable
@@ -52,26 +52,40 @@ def _pair_from(key: tuple[str, ...]) -> PairSpec:
     return PairSpec(pkey, title, ModelSpec(ts, tr, "teacher"), ModelSpec(ss, sr, "student"))  # type: ignore[arg-type]
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
-def _loading(key: tuple[str, ...], device: str, attn: str) -> Future[LoadedPair]:
-    # The cache holds the load in progress, not its result: visitors of other pairs never wait behind it,
-    # and a load that fails or hangs is dropped below so the next visitor starts afresh.
-    return deadline.start(load_pair, _pair_from(key), device, attn, name=f"load {key[0][:40]}")
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _loading(source: str, ref: str, role: str, device: str, attn: str) -> Future[LoadedModel]:
+    # The cache holds the load in progress, not its result: visitors of other models never wait behind it,
+    # and a load that fails or hangs is dropped below so the next visitor starts afresh. One entry per model, named
+    # canonically, so every spelling of a folder and every pair it is in share one load.
+    spec = ModelSpec(source, ref, role)  # type: ignore[arg-type]
+    return deadline.start(load_model, spec, device, attn, name=f"load {ref[-40:]}")
 
 
 def _loaded(key: tuple[str, ...], device: str, attn: str) -> LoadedPair:
-    timeout = settings().load_timeout_s
-    future = _loading(key, device, attn)
+    timeout, spec = settings().load_timeout_s, _pair_from(key)
+    models = [canonical_spec(m) for m in (spec.teacher, spec.student)]
+    futures = [_loading(m.source, m.ref, m.role, device, attn) for m in models]
+    deadline_at = time.monotonic() + timeout
+    loaded = []
     try:
         with st.spinner("Loading teacher and student…"):
-            return future.result(timeout)
+            for future in futures:
+                loaded.append(future.result(max(0.0, deadline_at - time.monotonic())))
     except TimeoutError:
-        _loading.clear(key, device, attn)
+        _drop(models, futures, device, attn)
         raise ModelLoadError(f"Loading the pair took longer than {timeout} s (KD_LOAD_TIMEOUT_S) and was abandoned; "
                              f"try again later.") from None
     except BaseException:
-        _loading.clear(key, device, attn)
+        _drop(models, futures, device, attn)
         raise
+    return LoadedPair(spec, *loaded)
+
+
+def _drop(models: list[ModelSpec], futures: list[Future], device: str, attn: str) -> None:
+    """Forget loads that failed or are still running (a later visitor retries them); finished ones stay."""
+    for m, future in zip(models, futures):
+        if not future.done() or future.exception() is not None:
+            _loading.clear(m.source, m.ref, m.role, device, attn)
 
 
 def pair(spec: PairSpec, device: str = "cpu") -> LoadedPair:
@@ -110,7 +124,9 @@ def _batcher(key: tuple[str, ...], device: str, role: str, runtime: str, variant
              max_tokens: int) -> MicroBatcher[ModelRun]:
     model = (getattr(_loaded(key, device, "sdpa"), role) if (runtime, variant) == ("eager", "fp32")
              else _in_runtime(key, device, role, runtime, variant))
-    return MicroBatcher(lambda texts: predict_each(model, texts, max_tokens), name=f"batch {role} {runtime}")
+    window_ms = settings().batch_window_ms  # 0 turns batching off: one pass per request, as before batching
+    return MicroBatcher(lambda texts: predict_each(model, texts, max_tokens), window_s=window_ms / 1000,
+                        max_batch=MAX_BATCH if window_ms else 1, name=f"batch {role} {runtime}")
 
 
 def batched_answer(spec: PairSpec, device: str, choices: dict[str, tuple[str, str]], text: str,
@@ -202,6 +218,28 @@ def benchmark_records(path: str, version: tuple[int, str], pair_key: str | None 
     return store.records() if pair_key is None else store.records("model", pair_key) + store.records("peak")
 
 
+@dataclass(frozen=True)
+class Records:
+    """What the Benchmarks and Decide pages show: the stored records, else the shipped reference files."""
+
+    records: list[StoredRecord]
+    recovered: str | None  # what the cache's check repaired, for the page to say
+    version: tuple[int, str] | None  # None when the cache could not be opened
+    failure: Exception | None = None  # why it could not, when it could not
+
+
+def stored_or_reference(pair_key: str | None = None) -> Records:
+    """The stored benchmark records of a pair and the matmul peaks (None: every record); without a usable cache, the
+    shipped reference files read-only."""
+    path = settings().results_db
+    try:
+        store = benchmark_store(path)
+        version = store.version()
+        return Records(benchmark_records(path, version, pair_key), store.recovered, version)
+    except (OSError, StoreUnavailable) as exc:
+        return Records(reference_records(), None, None, exc)
+
+
 def scoring_pair(spec: PairSpec, device: str) -> tuple[LoadedPair, str]:
     """The pair in the setups that score a data set fastest here with eager fp32's answers (prepared on first use:
     an export can take a minute), and where each model runs, in words."""
@@ -220,12 +258,7 @@ def default_setups(spec: PairSpec, device: str, offered: list[tuple[str, str]], 
                    ) -> dict[str, Choice]:
     """Per role, the fastest setup measured on this machine that changes no SST-2 dev answer (harness/fastest.py);
     eager fp32 where nothing is measured, the store cannot be read or the pair cannot load."""
-    try:
-        path = settings().results_db
-        stored = benchmark_records(path, benchmark_store(path).version())  # any pair: matched by weights
-    except (StoreUnavailable, OSError):
-        stored = reference_records()
-    results = [s.record for s in stored if isinstance(s.record, BenchmarkResult)]
+    results = [s.record for s in stored_or_reference().records if isinstance(s.record, BenchmarkResult)]
     machine = Machine.of(detect_hardware(), device, torch.get_num_threads())
     try:
         loaded = pair(spec, device)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 import torch
 
+from benchmarks.core.device import detect_hardware
 from benchmarks.core.hub import hub_reachable
-from benchmarks.core.models import POCKET_DIR
+from benchmarks.core.models import POCKET_DIR, live_student_ref
 from benchmarks.core.pairs import BUILTIN_PAIRS, PairSpec, custom_pair
 from benchmarks.core.paths import shown
-from benchmarks.core.settings import DATA_DIR, writable
+from benchmarks.core.settings import DATA_DIR, REPO_ROOT, writable
 from benchmarks.distill.live_jobs import LiveStore, Student
 from dashboard import resources
 
@@ -58,8 +61,15 @@ def _use_live_student(students: dict[str, Student]) -> None:
     chosen = students.get(st.session_state.get("live_student") or "")
     if chosen is not None:  # a callback runs before the text fields are drawn, so they show the new refs
         source, ref = chosen.job.teacher
-        st.session_state["teacher_ref"] = str(POCKET_DIR / ref) if source == "pocket" else ref
-        st.session_state["student_ref"] = str(chosen.folder)
+        # Both go into the link: names relative to the project or the state folder, never a server path.
+        st.session_state["teacher_ref"] = shown(POCKET_DIR / ref) if source == "pocket" else _relative(ref)
+        st.session_state["student_ref"] = live_student_ref(chosen.folder)
+
+
+def _relative(ref: str) -> str:
+    """A folder ref inside the project as a project-relative path; anything else as it was typed."""
+    path = Path(ref)
+    return path.relative_to(REPO_ROOT).as_posix() if path.is_absolute() and path.is_relative_to(REPO_ROOT) else ref
 
 
 def live_student_picker() -> None:
@@ -72,9 +82,19 @@ def live_student_picker() -> None:
         )
 
 
+def device_label(name: str) -> str:
+    """What the device select shows: the chip, which is what tells one machine's devices (and machines) apart."""
+    if name == "cpu":
+        hardware = detect_hardware()
+        return f"CPU · {hardware.cpu_model} · {hardware.physical_cores} cores"
+    index = int(name.split(":", 1)[1])
+    return f"GPU {index} · {torch.cuda.get_device_name(index)}"
+
+
 def select_device() -> str:
     options = ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
-    device = st.sidebar.selectbox("Device", options, index=len(options) - 1 if len(options) > 1 else 0, key="device")
+    device = st.sidebar.selectbox("Device", options, index=len(options) - 1 if len(options) > 1 else 0, key="device",
+                                  format_func=device_label)
     st.session_state["device_name"] = device
     return device
 

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from benchmarks.analysis.lesson import read_rounds
 from benchmarks.distill.live import LiveConfig
 from benchmarks.distill.live_jobs import META, Job
-from tests.conftest import REPO
+from tests.conftest import REPO, needs_pocket
 
 APP = str(REPO / "dashboard" / "app.py")
 
@@ -46,19 +46,32 @@ def test_reveal_then_guess_keeps_a_session_score(allow_tmp_models):
     assert _models(at) == [] and html.escape(read_rounds()[1].sentence) in _sentences(at)
 
 
-def test_lesson_mode_on_the_distillation_page_shares_the_score(allow_tmp_models):
-    at = _lesson_app(allow_tmp_models).run()
-    at.button(key="playground-reveal").click().run()
-    at.button(key="playground-guess-b").click().run()
+def test_the_distillation_lesson_is_about_soft_targets_not_the_playground_game(allow_tmp_models):
+    at = _lesson_app(allow_tmp_models)
+    at.run()
     at.switch_page("views/distillation.py").run()
+    assert not at.exception and at.toggle(key="kd_lesson").value
+    assert _models(at) == [] and not [b for b in at.button if "student" in b.label.lower()]  # no "which is it?" game
+    assert html.escape(read_rounds()[0].sentence) in _sentences(at)
+    prompt = " ".join(m.value for m in at.markdown)
+    assert "Predict:" in prompt and "at T = 2, how much probability will the teacher give" in prompt
+    band = at.radio(key="kd-lesson-band")
+    assert band.options == ["under 5%", "5% to 20%", "20% to 40%", "40% to 50%"] and band.value is None
+    assert not at.get("plotly_chart")  # nothing revealed yet
+    band.set_value(1).run()
+    at.button(key="kd-lesson-reveal").click().run()
     assert not at.exception
-    assert at.toggle(key="kd_lesson").value
-    assert any("Score this session: " in c.value and "of 1" in c.value for c in at.caption)
-    assert _models(at) == ["Model A", "Model B"]  # the same round, still revealed: the state follows the class
-    at.button(key="distillation-next").click().run()
-    assert _models(at) == []
-    at.button(key="distillation-reveal").click().run()
-    assert _models(at) == ["Model A", "Model B"]
+    verdict = (at.success or at.warning)[0].value
+    assert verdict.startswith(("Right: the teacher gives", "Not this time: the teacher gives"))
+    assert "at T = 2" in verdict
+    assert any(f"right this session: {int(verdict.startswith('Right'))} of 1" in c.value for c in at.caption)
+    assert len(at.get("plotly_chart")) == 1 and "dark knowledge" in " ".join(m.value for m in at.markdown)
+    at.button(key="kd-lesson-next").click().run()
+    assert not at.get("plotly_chart") and at.radio(key="kd-lesson-band").value is None
+    assert any("T = 4" in c.value for c in at.caption)  # the next round raises the temperature
+    at.button(key="kd-lesson-reveal").click().run()  # revealing without a prediction scores nothing
+    assert at.info and at.info[0].value.startswith("No prediction this time")
+    assert any("of 1" in c.value for c in at.caption)
 
 
 @pytest.fixture
@@ -84,7 +97,26 @@ def test_a_live_distilled_student_can_be_picked_in_the_sidebar(allow_tmp_models,
     at.run()
     at.selectbox(key="live_student").select("abc12345").run()
     assert not at.exception
-    assert at.text_input(key="teacher_ref").value == str(teacher)
-    assert at.text_input(key="student_ref").value == str(folder)
+    assert at.text_input(key="teacher_ref").value == str(teacher)  # as the visitor who queued the job typed it
+    # The student by an id relative to the state folder, in the sidebar and in the link (issue 26.12, 28.4).
+    assert at.text_input(key="student_ref").value == "live/students/abc12345"
+    assert at.query_params["student"] == "live/students/abc12345"
     at.text_area[0].input("a good movie").run()
     assert [m.value for m in at.metric if m.label == "Label"]  # the distilled student loads as the pair's student
+
+
+@needs_pocket
+def test_a_live_student_of_the_pocket_teacher_puts_no_server_path_in_the_link(allow_tmp_models, state_dir):
+    folder = state_dir / "live" / "students" / "def67890"
+    shutil.copytree(allow_tmp_models[1], folder)
+    job = Job("def67890", ("pocket", "teacher"), LiveConfig(layers=1), 0.0, state="finished", updated=1.0)
+    (folder / META).write_text(job.to_json())
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["pair"] = "custom"
+    at.run()
+    at.selectbox(key="live_student").select("def67890").run()
+    assert not at.exception
+    assert at.text_input(key="teacher_ref").value == "data/pocket/teacher"
+    link = {k: str(at.query_params[k]) for k in at.query_params}
+    assert link["student"] == "live/students/def67890" and link["teacher"] == "data/pocket/teacher"
+    assert not any(str(state_dir) in v or str(REPO) in v for v in link.values()), link

@@ -88,6 +88,9 @@ def test_a_short_protocol_run_answers_every_visitor(allow_tmp_models, tmp_path):
     assert summary["p50_s"] <= summary["p95_s"] <= summary["p99_s"] < 60
     assert summary["rss_start_mb"] > 50 and summary["rss_end_mb"] > 50
     assert 0 < summary["server_cpu_share"] and 0 <= summary["generator_cpu_share"] < 0.5
+    # Nothing measured for the tiny pair on this machine: eager fp32, and every answer says so
+    assert summary["answered_in"] == {
+        "teacher in PyTorch eager · fp32, student in PyTorch eager · fp32": summary["answers"]}
     assert "click to answer: p50" in done.stdout and "CPU share of the machine: server" in done.stdout
 
 

@@ -130,9 +130,72 @@ def test_custom_pair_tells_folders_from_hub_ids(tiny_pair_dirs):
     assert pair.teacher.source == "local" and pair.student.source == "hub"
 
 
+def _refusal(ref: str) -> str:
+    """What a visitor reads for `ref` typed as a teacher (the sidebar's custom pair)."""
+    with pytest.raises(ModelLoadError) as refused:
+        load_model(custom_pair(ref, ref).teacher)
+    return str(refused.value)
+
+
+def test_no_existence_oracle(allow_tmp_models, tmp_path, monkeypatch):
+    """Issue 28, class 2: whether something exists outside the roots never changes the answer."""
+    root = allow_tmp_models[0].parent
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "var" / "scores").mkdir(parents=True)  # exists, outside the roots
+    (tmp_path / "etc").mkdir()
+    pairs = [
+        ("var/scores", "var/nothere"),  # one slash: could be a Hub id; neither is a folder under the roots
+        (f"{root}/../etc", f"{root}/../nonexistent"),
+        ("var/../etc", "var/../nonexistent"),
+        (str(tmp_path / "etc"), str(tmp_path / "nonexistent")),
+        (f"{root}/missing", str(tmp_path / "etc")),
+        ("./var/scores", "./var/nothere"),
+    ]
+    for there, absent in pairs:
+        assert _refusal(there).replace(there, "X") == _refusal(absent).replace(absent, "X"), (there, absent)
+    folder_sentences = {_refusal(ref) for pair in (pairs[1], pairs[3], pairs[4], pairs[5]) for ref in pair}
+    assert len(folder_sentences) == 1 and "KD_MODEL_ROOTS" in folder_sentences.pop()
+
+
+def test_live_students_are_named_relative_to_the_state_folder(allow_tmp_models, tmp_path, monkeypatch):
+    import shutil
+
+    monkeypatch.setenv("KD_STATE_DIR", str(tmp_path))
+    shutil.copytree(allow_tmp_models[1], tmp_path / "live" / "students" / "abc12345")
+    pair = custom_pair("live/students/abc12345", "live/students/abc12345")
+    assert pair.student.source == "local" and pair.student.display_name == "abc12345"
+    assert load_model(pair.student).n_layers == 1
+    assert "KD_MODEL_ROOTS" in _refusal("live/students/../../etc")
+
+
 @needs_pocket
 def test_architecture_pair_is_real_size():
     pair = load_pair(BUILTIN_PAIRS["architecture"])
     assert pair.spec.architecture_only
     assert (pair.teacher.n_layers, pair.student.n_layers) == (12, 6)
     assert 109e6 < pair.teacher.n_params < 110e6 and 66e6 < pair.student.n_params < 67.5e6
+
+
+def test_every_spelling_of_a_folder_shares_one_load(allow_tmp_models, tmp_path, monkeypatch):
+    """Issue 28, class 3: eight spellings of one teacher, one load (the dashboard's cache sees canonical names)."""
+    from dashboard import resources
+
+    teacher, student = allow_tmp_models
+    root = teacher.parent
+    (root / "linked-teacher").symlink_to(teacher)
+    monkeypatch.chdir(root.parent)
+    monkeypatch.setenv("HOME", str(root.parent))
+    spellings = [str(teacher), f"{teacher}/", f"{root}//teacher", f"{root}/./teacher", f"{root.name}/teacher",
+                 f"./{root.name}/teacher", str(root / "linked-teacher"), f"~/{root.name}/teacher"]
+    loads: list[str] = []
+    real = resources.load_model
+    monkeypatch.setattr(resources, "load_model", lambda spec, *a: loads.append(spec.ref) or real(spec, *a))
+    resources.settings.clear()
+    resources._loading.clear()
+    try:
+        models = {id(resources.pair(custom_pair(s, str(student))).teacher) for s in spellings}
+    finally:
+        (root / "linked-teacher").unlink()
+        resources._loading.clear()
+        resources.settings.clear()
+    assert len(models) == 1 and loads == [str(teacher.resolve()), str(student.resolve())], loads

@@ -84,7 +84,71 @@ HOSTILE_FOLDERS = [
         {"max_model_mb": 1},
     ),
     ("labels-garbage", lambda f, out: _config(f, id2label="x"), "", {}),
+    # Files named from inside the folder (issue 28): a sharded checkpoint's index, a tokenizer config's *_file entries.
+    ("index-names-a-fifo-in-a-sub-folder",
+     lambda f, out: _index(f, "shards/model-00001-of-00001.safetensors", fifo=True), "not a regular file", {}),
+    ("index-names-an-absolute-path-outside-the-roots",
+     lambda f, out: _index(f, str(_outside_weights(f, out))), "outside the model folder", {}),
+    ("index-names-a-path-with-dot-dot",
+     lambda f, out: _index(f, "../../outside/model.safetensors", move_to=out), "outside the model folder", {}),
+    ("index-names-a-link-leaving-the-roots",
+     lambda f, out: (_outside_weights(f, out), (f / "shard.safetensors").symlink_to(out / "model.safetensors"),
+                     _index(f, "shard.safetensors", move=False)), "leads outside", {}),
+    ("index-names-a-missing-file", lambda f, out: _index(f, "nowhere.safetensors", move=False), "not in the model",
+     {}),
+    ("index-is-not-an-index", lambda f, out: (f / "model.safetensors.index.json").write_text('{"weight_map": [1]}'),
+     "not a weights index", {}),
+    ("index-is-a-fifo", lambda f, out: os.mkfifo(f / "model.safetensors.index.json"), "not a regular file", {}),
+    ("tokenizer-config-names-a-fifo",
+     lambda f, out: (os.mkfifo(f / "spm.model"), _tokenizer_config(f, vocab_file="spm.model")), "not a regular file",
+     {}),
+    ("tokenizer-config-names-an-absolute-path",
+     lambda f, out: _tokenizer_config(f, tokenizer_file="/etc/passwd"), "outside the model folder", {}),
+    ("config-names-a-device-through-a-link",
+     lambda f, out: ((f / "extra").symlink_to("/dev/zero"), _config(f, extra_file="extra")), "leads outside", {}),
+    ("a-fifo-deep-in-a-sub-folder",
+     lambda f, out: ((f / "a" / "b").mkdir(parents=True), os.mkfifo(f / "a" / "b" / "weights.bin")),
+     "not a regular file", {}),
+    ("a-socket-in-the-folder", lambda f, out: _socket(f / "sock"), "not a regular file", {}),
+    ("a-sub-folder-linked-outside-the-roots", lambda f, out: (f / "shards").symlink_to(out), "leads outside", {}),
+    ("too-many-entries", lambda f, out: [(f / f"n{i}.txt").touch() for i in range(2_001)], "more than 2,000", {}),
 ]
+
+
+def _outside_weights(folder: Path, out: Path) -> Path:
+    """Real weights outside the roots (the attack loads them past the roots and the size caps)."""
+    shutil.copy(folder / "model.safetensors", out / "model.safetensors")
+    return out / "model.safetensors"
+
+
+def _index(folder: Path, name: str, fifo: bool = False, move: bool = True, move_to: Path | None = None) -> None:
+    """Turn the folder into a 'sharded' checkpoint whose index names `name` for every tensor."""
+    from safetensors import safe_open
+
+    with safe_open(folder / "model.safetensors", "pt") as fh:
+        keys = list(fh.keys())
+    if move_to is not None:
+        (folder / "model.safetensors").rename(move_to / "model.safetensors")
+    elif move:
+        (folder / "model.safetensors").unlink()
+    if fifo:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        os.mkfifo(folder / name)
+    index = {"metadata": {"total_size": 1}, "weight_map": dict.fromkeys(keys, name)}
+    (folder / "model.safetensors.index.json").write_text(json.dumps(index))
+
+
+def _tokenizer_config(folder: Path, **entries) -> None:
+    path = folder / "tokenizer_config.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **entries}))
+
+
+def _socket(path: Path) -> None:
+    import socket
+
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(path))  # the file stays after the socket object is gone
+    sock.close()
 
 
 def _load_with_deadline(folder: Path, settings: Settings, seconds: float = 30) -> BaseException | None:
@@ -119,6 +183,26 @@ def test_hostile_model_folder_is_refused_in_one_sentence(tiny_pair_dirs, tmp_pat
     assert words in message and time.monotonic() - started < 20
     assert "\n" not in message and len(message) < 400
     assert str(tmp_path) not in message and "/tmp" not in message, message
+
+
+def test_a_sharded_checkpoint_with_shards_in_a_sub_folder_loads(tiny_pair_dirs, tmp_path):
+    from transformers import AutoModelForSequenceClassification
+
+    root = tmp_path / "models"
+    folder = root / "sharded"
+    shutil.copytree(tiny_pair_dirs[0], folder)
+    model = AutoModelForSequenceClassification.from_pretrained(folder)
+    (folder / "model.safetensors").unlink()
+    model.save_pretrained(folder / "tmp", max_shard_size="20KB")
+    (folder / "shards").mkdir()
+    index = json.loads((folder / "tmp" / "model.safetensors.index.json").read_text())
+    for shard in sorted(set(index["weight_map"].values())):
+        (folder / "tmp" / shard).rename(folder / "shards" / shard)
+    index["weight_map"] = {k: f"shards/{v}" for k, v in index["weight_map"].items()}
+    (folder / "model.safetensors.index.json").write_text(json.dumps(index))
+    shutil.rmtree(folder / "tmp")
+    assert len(list((folder / "shards").iterdir())) > 1
+    assert _load_with_deadline(folder, Settings(model_roots=(root,))) is None
 
 
 def test_a_link_inside_the_roots_is_followed(tiny_pair_dirs, tmp_path):

@@ -14,7 +14,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Callable, Generic, Sequence, TypeVar
 
-WINDOW_S = 0.025  # how long the first request of a batch waits for others
+WINDOW_S = 0.025  # how long the first request of a batch waits for others (KD_BATCH_WINDOW_MS)
 MAX_BATCH = 32  # requests in one forward pass
 MAX_QUEUE = 64  # requests waiting for one model; more are refused as busy
 RECENT_S = 2.0  # "the load at that moment": requests over this many seconds

@@ -6,10 +6,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import json
 import logging
+import os
 import pickle
 import re
+import stat
 import threading
 import time
 from dataclasses import dataclass, field
@@ -31,12 +32,21 @@ from transformers import (
 )
 from transformers.utils import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME, has_file
 
+from benchmarks.core.dimensions import dimension
 from benchmarks.core.figures import weights_bytes
 from benchmarks.core.hub import hub_reachable
-from benchmarks.core.pairs import ModelSpec, PairSpec
+from benchmarks.core.pairs import LIVE_STUDENTS, ModelSpec, PairSpec
 from benchmarks.core.paths import scrub, shown
 from benchmarks.core.settings import DATA_DIR, Settings, load_settings
-from benchmarks.core.vetting import FolderRefused, check_config_size, resolve_folder, vet_folder
+from benchmarks.core.vetting import (
+    WEIGHT_SUFFIXES,
+    FolderRefused,
+    check_config_size,
+    named_files,
+    read_config,
+    resolve_folder,
+    vet_folder,
+)
 from benchmarks.core.vocabulary import CANONICAL_LABELS
 
 log = logging.getLogger(__name__)
@@ -84,17 +94,15 @@ class LoadedModel:
 
     @property
     def n_layers(self) -> int:
-        cfg = self.model.config
-        return int(getattr(cfg, "num_hidden_layers", None) or cfg.n_layers)
+        return int(dimension(self.model.config, "layers"))
 
     @property
     def n_heads(self) -> int:
-        cfg = self.model.config
-        return int(getattr(cfg, "num_attention_heads", None) or cfg.n_heads)
+        return int(dimension(self.model.config, "heads"))
 
     @property
     def max_length(self) -> int:
-        positions = int(getattr(self.model.config, "max_position_embeddings", 512))
+        positions = int(dimension(self.model.config, "positions"))
         return min(positions, int(self.tokenizer.model_max_length or positions))
 
     @property
@@ -128,19 +136,19 @@ def canonical_logits(logits: torch.Tensor, labels: Sequence[str]) -> torch.Tenso
 
 
 def check_local_folder(path: str | Path, settings: Settings | None = None) -> Path:
-    """Resolve a user-given model folder: under the allowed roots, with weights, and vetted (benchmarks/vetting.py)
+    """Resolve a user-given model folder: under the allowed roots, with weights, and vetted (core/vetting.py)
     before anything loads it. Pickle weights (pytorch_model.bin) are accepted as on the Hub: load_model reads them
     only through torch's weights_only loader, and only when no safetensors are there."""
     settings = settings or load_settings()
-    roots = (*settings.model_roots, settings.students_dir)  # live-distilled students load like any folder
+    roots = settings.local_roots
     try:
-        folder = resolve_folder(str(path), roots)
+        folder = resolve_folder(str(live_student_path(str(path), settings)), roots)
         if not (folder / "config.json").is_file():
             raise FolderRefused(f"{shown(folder, roots)} is not a Hugging Face model folder (no config.json).")
+        _vet(folder, roots, settings)
         if not _weight_files(folder):
             raise FolderRefused(f"{shown(folder, roots)} holds no model weights (model.safetensors or "
                                 f"pytorch_model.bin).")
-        _vet(folder, roots, settings)
     except FolderRefused as exc:
         raise ModelLoadError(str(exc)) from None
     return folder
@@ -148,6 +156,17 @@ def check_local_folder(path: str | Path, settings: Settings | None = None) -> Pa
 
 def _vet(folder: Path, roots: tuple[Path, ...], settings: Settings) -> dict:
     return vet_folder(folder, roots, settings.max_model_mb * 1_000_000, settings.max_params_m * 1_000_000)
+
+
+def live_student_ref(folder: Path) -> str:
+    """How a live-distilled student is named in links and fields: relative to the state folder, never the server's
+    absolute path (`live/students/<id>`)."""
+    return f"{LIVE_STUDENTS}{folder.name}"
+
+
+def live_student_path(ref: str, settings: Settings) -> str | Path:
+    """A `live/students/<id>` ref as the folder under the state folder; any other ref unchanged."""
+    return settings.state_dir / ref if ref.startswith(LIVE_STUDENTS) else ref
 
 
 def _refuse_remote_code(config_dict: dict, where: str) -> None:
@@ -168,6 +187,14 @@ def check_spec(spec: ModelSpec, settings: Settings | None = None) -> None:
         check_local_folder(spec.ref, settings)
     elif spec.source == "hub":
         _check_hub_id(spec.ref)
+
+
+def check_loadable(spec: ModelSpec, settings: Settings | None = None) -> None:
+    """check_spec, and for a Hub id whether it loads now: the Hub reachable, or its weights in the local cache. Cheap:
+    the reachability probe is cached and nothing is downloaded. ModelLoadError says why not, in one sentence."""
+    check_spec(spec, settings)
+    if spec.source == "hub":
+        _hub_folder_or_id(spec.ref)
 
 
 def _hub_folder_or_id(repo_id: str) -> tuple[str, bool]:
@@ -194,8 +221,10 @@ def _hub_folder_or_id(repo_id: str) -> tuple[str, bool]:
 
 
 def _weight_files(folder: Path) -> list[Path]:
-    """The files from_pretrained would read: safetensors when there are any, else pytorch_model*.bin."""
-    return sorted(folder.glob("*.safetensors")) or sorted(folder.glob("pytorch_model*.bin"))
+    """The top-level files from_pretrained would read: safetensors (or their index) when there are any, else
+    pytorch_model*.bin (or its index)."""
+    return (sorted([*folder.glob("*.safetensors"), *folder.glob("*.safetensors.index.json")])
+            or sorted(folder.glob("pytorch_model*.bin*")))
 
 
 def _from_pretrained(source: str, revision: str | None, attn_implementation: str) -> tuple[PreTrainedModel, str]:
@@ -225,14 +254,23 @@ def _from_pretrained(source: str, revision: str | None, attn_implementation: str
     return model, PICKLE_NOTE
 
 
-def _weights_fingerprint(folder: Path) -> tuple[str, int]:
-    files = _weight_files(folder)
-    digest = hashlib.sha256()
+def _weights_fingerprint(folder: Path, roots: tuple[Path, ...]) -> tuple[str, int]:
+    """Hash of every weights file, the shards an index names included; each opened so that it cannot block, and
+    read only if it is a regular file (vetting checked the names; this checks what is opened)."""
+    sharded = [folder / name for name, _ in named_files(folder, roots) if Path(name).suffix in WEIGHT_SUFFIXES]
+    files = sorted({*_weight_files(folder), *sharded})
+    digest, size = hashlib.sha256(), 0
     for f in files:
-        with f.open("rb") as fh:
+        fd = os.open(f, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(fd, "rb") as fh:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise FolderRefused(f"{shown(f, roots)} is not a regular file (a pipe, device or socket); a model "
+                                    f"folder holds only files.")
             for chunk in iter(lambda: fh.read(1 << 22), b""):
                 digest.update(chunk)
-    return digest.hexdigest()[:16], sum(f.stat().st_size for f in files)
+            size += info.st_size
+    return digest.hexdigest()[:16], size
 
 
 ARCHITECTURE_FINGERPRINTS = {"teacher": "bert-base-uncased architecture, seed 0",
@@ -259,22 +297,25 @@ class _Located:
 
 def _locate(spec: ModelSpec, settings: Settings) -> _Located:
     """Where a (non-architecture) model's files are, vetted, and the identity of its weights: without loading them."""
+    roots: tuple[Path, ...] = ()
     if spec.source == "local":
         folder = check_local_folder(spec.ref, settings)  # vetted there
-        _refuse_remote_code(json.loads((folder / "config.json").read_text()), shown(folder, settings.model_roots))
+        roots = settings.local_roots
+        _refuse_remote_code(read_config(folder, roots), shown(folder, roots))
     elif spec.source == "pocket":
-        folder = POCKET_DIR / spec.ref
+        folder, roots = POCKET_DIR / spec.ref, (POCKET_DIR,)
         if not (folder / "config.json").is_file():
             raise ModelLoadError(f"The pocket {spec.ref} is missing from {shown(folder)}: run `python -m "
                                  f"benchmarks distill`.")
-        _refuse_remote_code(_vet(folder, (POCKET_DIR,), settings), shown(folder))
+        _refuse_remote_code(_vet(folder, roots, settings), shown(folder))
     else:
         where, cached = _hub_folder_or_id(spec.ref)
         folder = Path(where)
         if cached:  # a snapshot's files are links into its repository's blobs/: that folder is the root
-            _refuse_remote_code(_vet(folder, (folder.parent.parent,), settings), spec.ref)
+            roots = (folder.parent.parent,)
+            _refuse_remote_code(_vet(folder, roots, settings), spec.ref)
     if spec.source != "hub" or folder.is_dir():
-        fingerprint, size = _weights_fingerprint(folder)
+        fingerprint, size = _weights_fingerprint(folder, roots)
         # a cache snapshot is named after its commit: the same key as online
         return _Located(str(folder), folder.name if spec.source == "hub" and cached else fingerprint, size)
     revision = resolve_revision(spec.ref)  # one commit for config, tokenizer and weights
@@ -355,6 +396,24 @@ def load_model(
         time.perf_counter() - started,
     )
     return LoadedModel(spec, model, tokenizer, labels, note, fingerprint, size, attn_implementation, weights_note)
+
+
+def canonical_spec(spec: ModelSpec, settings: Settings | None = None) -> ModelSpec:
+    """One name per model, so that every spelling of it shares one load: a local folder by its real path (the
+    bundled pocket folders as the pocket source, where that is allowed); anything else, or a folder that will be
+    refused anyway, as it is. Never shown: the visitor's own spelling stays in the sidebar and the link."""
+    settings = settings or load_settings()
+    if spec.source != "local":
+        return spec
+    try:
+        folder = resolve_folder(str(live_student_path(spec.ref, settings)), settings.local_roots)
+    except FolderRefused:
+        return spec  # the load refuses it, in the same words for every spelling
+    if "pocket" in settings.allowed_sources:
+        for name in ("teacher", "student"):
+            if folder == (POCKET_DIR / name).resolve():
+                return ModelSpec("pocket", name, spec.role)
+    return ModelSpec("local", str(folder), spec.role)
 
 
 @dataclass(frozen=True)

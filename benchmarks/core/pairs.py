@@ -8,6 +8,8 @@ from pathlib import Path
 
 from benchmarks.core.vocabulary import Role, Source
 
+LIVE_STUDENTS = "live/students/"  # refs of live-distilled students start so (relative to the state folder)
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -58,22 +60,31 @@ HUB_PAIR = PairSpec(
 BUILTIN_PAIRS = {p.key: p for p in (POCKET_PAIR, ARCHITECTURE_PAIR, HUB_PAIR)}
 
 
-def custom_pair(teacher_ref: str, student_ref: str) -> PairSpec:
-    """A pair from user text: each ref is a Hub id or a local folder (a path is anything with a slash
-    that exists on disk, or starts with '.', '/' or '~')."""
+def custom_pair(teacher_ref: str, student_ref: str, roots: tuple[Path, ...] | None = None) -> PairSpec:
+    """A pair from user text: each ref is a Hub id or a local folder (see looks_local). `roots`: where local folders
+    may be (default: this server's, Settings.local_roots)."""
+    if roots is None:
+        from benchmarks.core.settings import load_settings
+
+        roots = load_settings().local_roots
 
     def spec(ref: str, role: Role) -> ModelSpec:
         ref = ref.strip()
-        looks_local = ref.startswith((".", "/", "~")) or _is_folder(ref)
-        return ModelSpec("local" if looks_local else "hub", ref, role)
+        return ModelSpec("local" if looks_local(ref, roots) else "hub", ref, role)
 
     t, s = spec(teacher_ref, "teacher"), spec(student_ref, "student")
     return PairSpec(f"custom:{t.ref}|{s.ref}", f"{t.display_name} vs {s.display_name}", t, s)
 
 
-def _is_folder(ref: str) -> bool:
+def looks_local(ref: str, roots: tuple[Path, ...]) -> bool:
+    """A folder, not a Hub id: a path ('.', '/' or '~' first), a live-distilled student (`live/students/<id>`), or a
+    folder under the allowed roots. The disk is asked only about the roots, so whether something exists elsewhere
+    never changes which refusal a visitor reads."""
+    if ref.startswith((".", "/", "~", LIVE_STUDENTS)):
+        return True
     try:
-        return Path(ref).expanduser().is_dir()
+        folder = Path(ref).expanduser().resolve()
+        return any(folder == root or root in folder.parents for root in roots) and folder.is_dir()
     except (OSError, ValueError, RuntimeError):  # name too long, NUL byte, unknown ~user: not a folder
         return False
 

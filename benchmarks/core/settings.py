@@ -50,6 +50,7 @@ class Settings:
     state_dir: Path = field(default_factory=lambda: (REPO_ROOT / "var").resolve())
     live_keep: int = 5  # students distilled on the Distillation page that are kept; the oldest goes first
     threads: int = 0  # torch threads for the app's answers and timings; 0: one per core the process may use
+    batch_window_ms: int = 25  # micro-batching window (core/batching.py); 0: every request its own forward pass
     live_max_queued: int = 2  # live-distillation jobs one session may have waiting or running
     live_max_queued_server: int = 6  # ... and all sessions together
     live_keep_jobs: int = 30  # finished live-distillation job records kept; the oldest go first
@@ -81,6 +82,11 @@ class Settings:
         """Finished live-distilled students: loadable as local models, like a folder under model_roots."""
         return self.live_dir / "students"
 
+    @property
+    def local_roots(self) -> tuple[Path, ...]:
+        """Where local model folders may be: the model roots and the live-distilled students."""
+        return (*self.model_roots, self.students_dir)
+
 
 def load_settings() -> Settings:
     """Settings from KD_* environment variables; anything unset keeps its default."""
@@ -101,6 +107,7 @@ def load_settings() -> Settings:
         state_dir=Path(os.environ.get("KD_STATE_DIR", REPO_ROOT / "var")).expanduser().resolve(),
         live_keep=_int("KD_LIVE_KEEP", Settings.live_keep),
         threads=_int("KD_THREADS", Settings.threads, low=0),
+        batch_window_ms=_int("KD_BATCH_WINDOW_MS", Settings.batch_window_ms, low=0),
         live_max_queued=_int("KD_LIVE_MAX_QUEUED", Settings.live_max_queued),
         live_max_queued_server=_int("KD_LIVE_MAX_QUEUED_SERVER", Settings.live_max_queued_server),
         live_keep_jobs=_int("KD_LIVE_KEEP_JOBS", Settings.live_keep_jobs),

@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 import statistics
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 
 import psutil
 
 from benchmarks.core.data import sample_sentences
 
+WHERE = re.compile(r"(teacher in .+?, student in .+?);")  # from the Playground's conditions caption
 MAX_SESSIONS = 200
 MAX_SECONDS = 900
 RSS_EVERY_S = 2.0
@@ -33,6 +36,7 @@ class Answer:
     seconds: float  # click to script_finished
     error: str | None = None
     busy: bool = False
+    where: str = ""  # the setups the answer says it ran in ("teacher in …, student in …")
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,7 @@ class ProtocolReport:
             "cpus": self.cpus,
             "server_cpu_share": self.use.server_cpu_s / window_cpu, "generator_cpu_share":
                 self.use.generator_cpu_s / window_cpu,
+            "answered_in": dict(Counter(a.where for a in counted if not a.error and not a.busy)),
             "first_errors": [a.error for a in counted if a.error][:5],
         }
 
@@ -117,6 +122,7 @@ class ProtocolReport:
                          f"{s['rss_end_mb']:.0f} MB, max {s['rss_max_mb']:.0f} MB")
         lines.append(f"CPU share of the machine: server {s['server_cpu_share']:.1%}, load generator "
                      f"{s['generator_cpu_share']:.1%}")
+        lines += [f"  {n} answers ran with {where or 'no setup named'}" for where, n in s["answered_in"].items()]
         lines += [f"  error: {e}" for e in s["first_errors"]]
         lines.append("verdict: " + ("OK" if self.ok else "FAILED (errors, or no answers)"))
         return "\n".join(lines)
@@ -186,8 +192,9 @@ def run(url: str, sessions: int, seconds: float, server_pids: list[int], period:
     sentences, numbers = sample_sentences(), itertools.count()
     answers: list[Answer] = []  # `started` in time.monotonic() until the window's opening is known
 
-    def record(session: int, clicked: float, took: float, error: str | None, busy: bool = False) -> None:
-        answers.append(Answer(session, clicked, took, error, busy))
+    def record(session: int, clicked: float, took: float, error: str | None, busy: bool = False,
+               where: str = "") -> None:
+        answers.append(Answer(session, clicked, took, error, busy, where))
 
     class Visitor(User):
         def wait_time(self) -> float:  # paced: a Compare every period ± jitter, whatever the answer took
@@ -226,7 +233,8 @@ def run(url: str, sessions: int, seconds: float, server_pids: list[int], period:
                 self.session = None
                 return
             self.last = reply.seconds
-            record(self.index, clicked, reply.seconds, reply.problem, reply.busy)
+            where = next((m[1] for t in reply.texts if (m := WHERE.search(t))), "")
+            record(self.index, clicked, reply.seconds, reply.problem, reply.busy, where)
 
         def on_stop(self) -> None:
             if self.session is not None:

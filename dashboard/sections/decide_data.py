@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from benchmarks.analysis.decision import Flips
+from benchmarks.analysis.stats import Flips
 from benchmarks.core.data import DataUnavailable, LabelledTexts
 from benchmarks.core.device import detect_hardware
 from benchmarks.core.models import ModelLoadError

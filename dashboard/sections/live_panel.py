@@ -3,6 +3,7 @@ its curves (every session sees the running job), then compare it with the bundle
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict
 
 import pandas as pd
@@ -11,6 +12,7 @@ import streamlit as st
 from benchmarks.core.figures import mib
 from benchmarks.core.pairs import PairSpec
 from benchmarks.core.settings import Settings
+from benchmarks.distill import estimate
 from benchmarks.distill.live import LAYER_CHOICES, STEPS_RANGE, T_RANGE, LiveConfig, labels_available
 from benchmarks.distill.live_jobs import Job
 from benchmarks.jobs.kinds import LiveRequest, live_job_of
@@ -67,10 +69,9 @@ def _form(pair_spec: PairSpec) -> None:
             help=None if hard else "Only with the hard-label term on: without it the loss is the KD term alone.",
         )
         submitted = st.form_submit_button("Distil a student", type="primary")
-    st.caption(
-        f"The default ({LiveConfig().describe()}) takes about 2.5 minutes on two quiet CPU cores (README), longer on "
-        f"a busy server."
-    )
+    config = LiveConfig(layers=int(layers), steps=int(steps))
+    _, how_long = estimate.wait_seconds(config, _history(), os.getloadavg()[0], os.cpu_count() or 1)
+    st.caption(f"{config.layers} layer{'s' if config.layers > 1 else ''}, {config.steps} steps: {how_long}.")
     if submitted:
         try:
             config = LiveConfig(
@@ -91,6 +92,11 @@ def _form(pair_spec: PairSpec) -> None:
             st.error("This server cannot write to its state folder (KD_STATE_DIR), so it cannot run or keep a student.")
         except (QueueFull, *job_panel.UNAVAILABLE) as exc:
             st.error(safe.message(exc))
+
+
+def _history() -> list[Job]:
+    """This server's live jobs, newest first: what the estimates learn from."""
+    return [live_job_of(r) for r in resources.jobs().jobs("live")]
 
 
 def _jobs() -> None:
@@ -120,7 +126,9 @@ def _job(record: JobRecord) -> None:
     if record.state == "running":
         done = job.losses[-1].step if job.losses else 0
         left, right = st.columns([4, 1])
-        left.progress(done / job.config.steps, text=job.phase)
+        seconds = estimate.left_seconds(job, _history(), os.getloadavg()[0], os.cpu_count() or 1)
+        left.progress(done / job.config.steps, text=f"{job.phase} · about {max(1, round(seconds / 60))} min left at "
+                                                    "this load")
         job_panel.stop_button(record, "live", "Cancel", right)
     elif job.message:
         st.text(job.message)  # as text: it can quote a model reference a visitor typed

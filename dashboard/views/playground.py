@@ -16,7 +16,7 @@ from benchmarks.core.models import LoadedPair, ModelLoadError
 from benchmarks.core.pairs import PairSpec
 from benchmarks.core.vocabulary import ROLES, RUNTIME_LABELS
 from benchmarks.harness.measure import model_flops
-from benchmarks.harness.runtime_model import setups
+from benchmarks.harness.setups import setups
 from benchmarks.jobs.work import lane_lock
 from benchmarks.runtimes.base import RuntimeUnavailable
 from dashboard import resources, safe, sidebar
@@ -74,10 +74,13 @@ def timed_runs(text: str, max_tokens: int, choices: dict[str, tuple[str, str]]) 
 
 
 def machine_holder() -> str | None:
-    """What holds this machine now (a benchmark run or live distillation), in words; None when nothing does."""
-    settings = resources.settings()
-    for lock, what in ((settings.state_dir / "benchmark-run.lock", "a benchmark run"),
-                       (lane_lock(settings.state_dir, "live"), "a live-distillation job")):
+    """What holds this machine now (a benchmark run, head importance or live distillation), in words; None when
+    nothing does."""
+    state = resources.settings().state_dir
+    for lock, what in ((state / "benchmark-run.lock", "a benchmark run"),
+                       (lane_lock(state, "benchmark"), "a benchmark run"),
+                       (lane_lock(state, "heads"), "a head-importance run"),
+                       (lane_lock(state, "live"), "a live-distillation job")):
         if background.lock_holder(lock):
             return what
     return None
@@ -175,8 +178,8 @@ def main() -> None:
         f"{setup_label(runtimes['teacher'])}, student in {setup_label(runtimes['student'])}; load: {load} "
         f"Compare{'s' if load != 1 else ''} on this server in the last {RECENT_S:g} s; "
         + (f"batch 1, {REPEATS} timed runs after one warm-up ({how})." if timed else f"{one_pass}.")
-        + f" Label mapping: {safe.text(loaded.label_note)}."
     )
+    st.caption(f"Label mapping: {safe.text(loaded.label_note)}.")
     for note in loaded.weights_notes:  # plain text: said once per model whose weights were not safetensors
         st.text(note)
     if pair_spec.architecture_only:
