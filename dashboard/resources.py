@@ -21,6 +21,7 @@ from benchmarks.core import deadline
 from benchmarks.core.batching import MAX_BATCH, MicroBatcher, Traffic
 from benchmarks.core.data import LabelledTexts, load_sst2
 from benchmarks.core.device import detect_hardware
+from benchmarks.core.fair_share import FairShare
 from benchmarks.core.inference import BatchedPair, ModelRun, predict_batched, predict_each
 from benchmarks.core.models import LoadedModel, LoadedPair, ModelLoadError, canonical_spec, load_model
 from benchmarks.core.pairs import ModelSpec, PairSpec
@@ -111,6 +112,19 @@ def runtime_pair(spec: PairSpec, device: str, choices: dict[str, tuple[str, str]
 def traffic() -> Traffic:
     """Compares this server process received lately: the load every answer is labelled with."""
     return Traffic()
+
+
+@st.cache_resource(show_spinner=False)
+def fair_share() -> FairShare:
+    """The server process's slots for visitors' heavy work, and the priority of answers over it."""
+    return FairShare(settings().heavy_slots)
+
+
+def waiting_line(place: int) -> str:
+    """What a visitor whose heavy job waits for a slot reads."""
+    slots = settings().heavy_slots
+    return (f"Waiting for a free slot: number {place} in line. This server scores {slots} data set"
+            f"{'s' if slots != 1 else ''} at a time (KD_HEAVY_SLOTS), so that every visitor's answers stay quick.")
 
 
 @st.cache_resource(show_spinner=False)
