@@ -223,10 +223,13 @@ def jobs() -> Jobs:
     return _jobs(s.results_db, str(s.state_dir), s.ray_address)
 
 
-@st.cache_data(show_spinner=False, max_entries=2)
-def benchmark_records(path: str, version: tuple[int, str]) -> list[StoredRecord]:
-    """Every stored benchmark record; re-read when `version` (ResultStore.version) shows new rows."""
-    return benchmark_store(path).records()
+@st.cache_data(show_spinner=False, max_entries=8)
+def benchmark_records(path: str, version: tuple[int, str], pair_key: str | None = None) -> list[StoredRecord]:
+    """A pair's stored results and every matmul peak (None: every record); re-read when `version`
+    (ResultStore.version) shows new rows. Pages show one pair at a time: reading only its rows keeps them quick over a
+    team's store of thousands."""
+    store = benchmark_store(path)
+    return store.records() if pair_key is None else store.records("model", pair_key) + store.records("peak")
 
 
 @dataclass(frozen=True)
@@ -239,13 +242,14 @@ class Records:
     failure: Exception | None = None  # why it could not, when it could not
 
 
-def stored_or_reference() -> Records:
-    """Every stored benchmark record; without a usable cache, the shipped reference files read-only."""
+def stored_or_reference(pair_key: str | None = None) -> Records:
+    """The stored benchmark records of a pair and the matmul peaks (None: every record); without a usable cache, the
+    shipped reference files read-only."""
     path = settings().results_db
     try:
         store = benchmark_store(path)
         version = store.version()
-        return Records(benchmark_records(path, version), store.recovered, version)
+        return Records(benchmark_records(path, version, pair_key), store.recovered, version)
     except (OSError, StoreUnavailable) as exc:
         return Records(reference_records(), None, None, exc)
 
