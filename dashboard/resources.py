@@ -21,6 +21,7 @@ from benchmarks.core import deadline
 from benchmarks.core.batching import MAX_BATCH, MicroBatcher, Traffic
 from benchmarks.core.data import LabelledTexts, load_sst2
 from benchmarks.core.device import detect_hardware
+from benchmarks.core.fair_share import FairShare
 from benchmarks.core.inference import BatchedPair, ModelRun, predict_batched, predict_each
 from benchmarks.core.models import LoadedModel, LoadedPair, ModelLoadError, canonical_spec, load_model
 from benchmarks.core.pairs import ModelSpec, PairSpec
@@ -111,6 +112,19 @@ def runtime_pair(spec: PairSpec, device: str, choices: dict[str, tuple[str, str]
 def traffic() -> Traffic:
     """Compares this server process received lately: the load every answer is labelled with."""
     return Traffic()
+
+
+@st.cache_resource(show_spinner=False)
+def fair_share() -> FairShare:
+    """The server process's slots for visitors' heavy work, and the priority of answers over it."""
+    return FairShare(settings().heavy_slots)
+
+
+def waiting_line(place: int) -> str:
+    """What a visitor whose heavy job waits for a slot reads."""
+    slots = settings().heavy_slots
+    return (f"Waiting for a free slot: number {place} in line. This server scores {slots} data set"
+            f"{'s' if slots != 1 else ''} at a time (KD_HEAVY_SLOTS), so that every visitor's answers stay quick.")
 
 
 @st.cache_resource(show_spinner=False)
@@ -209,10 +223,13 @@ def jobs() -> Jobs:
     return _jobs(s.results_db, str(s.state_dir), s.ray_address)
 
 
-@st.cache_data(show_spinner=False, max_entries=2)
-def benchmark_records(path: str, version: tuple[int, str]) -> list[StoredRecord]:
-    """Every stored benchmark record; re-read when `version` (ResultStore.version) shows new rows."""
-    return benchmark_store(path).records()
+@st.cache_data(show_spinner=False, max_entries=8)
+def benchmark_records(path: str, version: tuple[int, str], pair_key: str | None = None) -> list[StoredRecord]:
+    """A pair's stored results and every matmul peak (None: every record); re-read when `version`
+    (ResultStore.version) shows new rows. Pages show one pair at a time: reading only its rows keeps them quick over a
+    team's store of thousands."""
+    store = benchmark_store(path)
+    return store.records() if pair_key is None else store.records("model", pair_key) + store.records("peak")
 
 
 @dataclass(frozen=True)
@@ -225,13 +242,14 @@ class Records:
     failure: Exception | None = None  # why it could not, when it could not
 
 
-def stored_or_reference() -> Records:
-    """Every stored benchmark record; without a usable cache, the shipped reference files read-only."""
+def stored_or_reference(pair_key: str | None = None) -> Records:
+    """The stored benchmark records of a pair and the matmul peaks (None: every record); without a usable cache, the
+    shipped reference files read-only."""
     path = settings().results_db
     try:
         store = benchmark_store(path)
         version = store.version()
-        return Records(benchmark_records(path, version), store.recovered, version)
+        return Records(benchmark_records(path, version, pair_key), store.recovered, version)
     except (OSError, StoreUnavailable) as exc:
         return Records(reference_records(), None, None, exc)
 

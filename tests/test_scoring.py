@@ -13,6 +13,7 @@ from benchmarks.analysis import scoring
 from benchmarks.core.data import LabelledTexts
 from benchmarks.core.models import LoadedPair, load_pair
 from benchmarks.core.pairs import custom_pair
+from benchmarks.core.persist import from_raw
 
 DATA = LabelledTexts(
     ("a good movie", "bad", "the awful movie !", "great great great", "a", "movie w1 w2 w3 w4 w5 w6 w7 w8 w9"),
@@ -74,7 +75,7 @@ def test_unreadable_cache_file_is_recomputed(tiny, tmp_path):
     path.write_text("{not json")
     assert scoring.cached_scores(tiny, DATA, tmp_path) is None
     scores = scoring.score_pair(tiny, DATA, tmp_path)
-    assert scoring.DatasetScores.from_dict(json.loads(path.read_text())) == scores
+    assert from_raw(scoring.DatasetScores, json.loads(path.read_text())) == scores
 
 
 def test_progress_rises_to_one_teacher_then_student(tiny, tmp_path, monkeypatch):

@@ -20,7 +20,7 @@ from benchmarks.core.device import detect_hardware, load_average
 from benchmarks.core.figures import Conditions, Throughput
 from benchmarks.core.inference import score_texts, tokenized
 from benchmarks.core.models import LoadedModel, LoadedPair
-from benchmarks.core.persist import write_atomically
+from benchmarks.core.persist import from_raw, write_atomically
 from benchmarks.core.settings import DATA_DIR
 from benchmarks.core.vocabulary import CANONICAL_LABELS, Role
 
@@ -112,15 +112,6 @@ class DatasetScores:
     def calibration(self, n_bins: int = 10) -> tuple[Calibration, Calibration]:
         return calibration(self.teacher.probs, self.gold, n_bins), calibration(self.student.probs, self.gold, n_bins)
 
-    @classmethod
-    def from_dict(cls, raw: dict) -> "DatasetScores":
-        def model(m: dict) -> ModelScores:
-            return ModelScores(m["name"], m["fingerprint"], tuple(tuple(row) for row in m["logits"]), m["seconds"])
-
-        return cls(
-            raw["data_hash"], tuple(raw["gold"]), model(raw["teacher"]), model(raw["student"]), ScoringRun(**raw["run"])
-        )
-
 
 def _key(pair: LoadedPair, data_id: str, max_length: int) -> str:
     parts = [pair.teacher.fingerprint, pair.student.fingerprint, data_id, str(max_length), str(FORMAT_VERSION)]
@@ -145,8 +136,8 @@ def _cache_file(cache_dir: Path, key: str) -> Path:
 
 def _read(path: Path) -> DatasetScores | None:
     try:
-        return DatasetScores.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError, TypeError):
+        return from_raw(DatasetScores, json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
         return None
 
 

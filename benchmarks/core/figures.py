@@ -16,6 +16,7 @@ from typing import Sequence
 import torch
 
 from benchmarks.core.device import thread_count
+from benchmarks.core.persist import from_raw
 
 MIB = 2**20
 
@@ -79,7 +80,7 @@ class Throughput:
 
     @classmethod
     def from_dict(cls, raw: dict) -> "Throughput":
-        return cls(raw["sentences"], raw["seconds"], Conditions(**raw["conditions"]))
+        return from_raw(cls, raw)
 
 
 def throughput(sentences: int, pass_seconds: Sequence[float], conditions: Conditions) -> Throughput:

@@ -63,8 +63,12 @@ def dataset_scores(pair_spec: PairSpec, device: str, loaded: LoadedPair, data: L
         with st.spinner("Preparing the fastest setup measured here (a runtime's first use exports the model)…"):
             fast, where = resources.scoring_pair(pair_spec, device)
         bar = st.progress(0.0, text=f"Scoring in {where}…")
-        scores = scoring.score_pair(fast, data, cache_dir, progress=lambda f, msg: bar.progress(f, text=msg),
-                                    keep=limits.max_score_files, setup=where)
+        share = resources.fair_share()
+        with share.heavy(lambda place: bar.progress(0.0, text=resources.waiting_line(place))):
+            scores = scoring.score_pair(
+                fast, data, cache_dir, keep=limits.max_score_files, setup=where,
+                progress=lambda f, msg: (share.let_answers_pass(), bar.progress(f, text=msg)),
+            )
         bar.empty()
     st.session_state[memo] = scores
     return scores
