@@ -282,8 +282,11 @@ def _vs_pipeline(args: argparse.Namespace) -> int:
     from benchmarks.core.device import detect_hardware, thread_count
     from benchmarks.core.models import load_model
     from benchmarks.core.pairs import BUILTIN_PAIRS
+    from benchmarks.harness import pipeline_baseline as baseline
     from benchmarks.harness.comparison import default_machine, latest, machine_of
-    from benchmarks.harness.pipeline_baseline import comparison_lines, fastest_scoring, pipeline_score
+    from benchmarks.harness.measure import EVAL_MAX_LENGTH
+    from benchmarks.harness.setups import with_runtime
+    from benchmarks.runtimes.base import RuntimeUnavailable
 
     pair = BUILTIN_PAIRS[args.pair]
     if pair.architecture_only:
@@ -302,16 +305,23 @@ def _vs_pipeline(args: argparse.Namespace) -> int:
     # One thread count: the one with the most results unless --threads names it (timings at others do not compare).
     machine = default_machine(results, hardware, "cpu")
     results = [r for r in results if machine_of(r) == machine]
-    print(f"{pair.title}\n{machine.label}, against the pipeline at the same thread count")
+    print(f"{pair.title}\n{machine.label}: the pipeline and the stored setup that scored fastest take turns in this "
+          f"run, {baseline.ROUNDS} passes each, the median shown")
     data = load_sst2("validation", args.data)
     for role in ROLES:
-        spec = getattr(pair, role)
-        fastest = fastest_scoring(results, role)
+        fastest = baseline.fastest_scoring(results, role)
         if fastest is None:
             continue
-        fp32 = next((r for r in results if r.config.role == role and r.config.setup == "fp32"), None)
-        torch.set_num_threads(fastest.config.settings.threads)
-        for line in comparison_lines(role, pipeline_score(load_model(spec, "cpu"), data), fastest, fp32):
+        threads = fastest.config.settings.threads
+        torch.set_num_threads(threads)
+        loaded = load_model(getattr(pair, role), "cpu")
+        try:
+            chosen = with_runtime(loaded, fastest.config.runtime, fastest.config.variant, threads)
+        except RuntimeUnavailable as exc:
+            raise ValueError(f"{role}: {fastest.config.setup} cannot run here now: {exc}") from None
+        pipe, setup = baseline.race(loaded, chosen, data, fastest.config.settings.eval_batch_size,
+                                    min(EVAL_MAX_LENGTH, loaded.max_length), threads)
+        for line in baseline.comparison_lines(role, fastest.config.setup, pipe, setup):
             print(line)
     return 0
 
@@ -515,8 +525,8 @@ def _add_benchmark_commands(sub) -> None:
                                                         "project (default: this server's cache)")
     sp.set_defaults(func=_score)
 
-    vp = sub.add_parser("vs-pipeline", parents=[db], help="time a default transformers.pipeline on SST-2 dev against "
-                                                          "the stored harness scoring")
+    vp = sub.add_parser("vs-pipeline", parents=[db], help="time a default transformers.pipeline on SST-2 dev and the "
+                                                          "fastest stored setup, taking turns in one run")
     vp.add_argument(
         "--pair", choices=[k for k, p in BUILTIN_PAIRS.items() if not p.architecture_only], default="pocket"
     )
@@ -572,7 +582,7 @@ def build_parser() -> argparse.ArgumentParser:
     lv.add_argument("--alpha", type=float, help="KD weight when --hard-labels adds the gold-label term (default 0.5)")
     lv.add_argument("--hard-labels", action="store_true", help="add cross-entropy on gold labels (needs SST2_DIR "
                                                               "with train.tsv)")
-    lv.add_argument("--eval-every", type=int, help="steps between dev checks (default 50)")
+    lv.add_argument("--eval-every", type=int, help="steps between dev checks (default 40)")
     lv.add_argument("--seed", type=int, default=0)
     lv.add_argument("--state", help="state folder (default: $KD_STATE_DIR, else var/)")
     lv.set_defaults(func=_live_distill)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import Future
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import streamlit as st
 import torch
@@ -21,6 +21,7 @@ from benchmarks.core import deadline
 from benchmarks.core.batching import MAX_BATCH, MicroBatcher, Traffic
 from benchmarks.core.data import LabelledTexts, load_sst2
 from benchmarks.core.device import detect_hardware
+from benchmarks.core.fair_share import FairShare
 from benchmarks.core.inference import BatchedPair, ModelRun, predict_batched, predict_each
 from benchmarks.core.models import LoadedModel, LoadedPair, ModelLoadError, canonical_spec, load_model
 from benchmarks.core.pairs import ModelSpec, PairSpec
@@ -28,7 +29,7 @@ from benchmarks.core.settings import Settings, load_settings
 from benchmarks.harness.comparison import Machine
 from benchmarks.harness.fastest import ANSWER_CELL, SCORING_CELL, Choice, fastest_equivalent
 from benchmarks.harness.results import BenchmarkResult
-from benchmarks.harness.runtime_model import setups, with_runtime
+from benchmarks.harness.setups import setups, with_runtime
 from benchmarks.harness.store import ResultStore, StoredRecord, reference_records
 from benchmarks.jobs.service import Jobs
 from benchmarks.runtimes.base import RuntimeUnavailable
@@ -111,6 +112,19 @@ def runtime_pair(spec: PairSpec, device: str, choices: dict[str, tuple[str, str]
 def traffic() -> Traffic:
     """Compares this server process received lately: the load every answer is labelled with."""
     return Traffic()
+
+
+@st.cache_resource(show_spinner=False)
+def fair_share() -> FairShare:
+    """The server process's slots for visitors' heavy work, and the priority of answers over it."""
+    return FairShare(settings().heavy_slots)
+
+
+def waiting_line(place: int) -> str:
+    """What a visitor whose heavy job waits for a slot reads."""
+    slots = settings().heavy_slots
+    return (f"Waiting for a free slot: number {place} in line. This server scores {slots} data set"
+            f"{'s' if slots != 1 else ''} at a time (KD_HEAVY_SLOTS), so that every visitor's answers stay quick.")
 
 
 @st.cache_resource(show_spinner=False)
@@ -209,10 +223,35 @@ def jobs() -> Jobs:
     return _jobs(s.results_db, str(s.state_dir), s.ray_address)
 
 
-@st.cache_data(show_spinner=False, max_entries=2)
-def benchmark_records(path: str, version: tuple[int, str]) -> list[StoredRecord]:
-    """Every stored benchmark record; re-read when `version` (ResultStore.version) shows new rows."""
-    return benchmark_store(path).records()
+@st.cache_data(show_spinner=False, max_entries=8)
+def benchmark_records(path: str, version: tuple[int, str], pair_key: str | None = None) -> list[StoredRecord]:
+    """A pair's stored results and every matmul peak (None: every record); re-read when `version`
+    (ResultStore.version) shows new rows. Pages show one pair at a time: reading only its rows keeps them quick over a
+    team's store of thousands."""
+    store = benchmark_store(path)
+    return store.records() if pair_key is None else store.records("model", pair_key) + store.records("peak")
+
+
+@dataclass(frozen=True)
+class Records:
+    """What the Benchmarks and Decide pages show: the stored records, else the shipped reference files."""
+
+    records: list[StoredRecord]
+    recovered: str | None  # what the cache's check repaired, for the page to say
+    version: tuple[int, str] | None  # None when the cache could not be opened
+    failure: Exception | None = None  # why it could not, when it could not
+
+
+def stored_or_reference(pair_key: str | None = None) -> Records:
+    """The stored benchmark records of a pair and the matmul peaks (None: every record); without a usable cache, the
+    shipped reference files read-only."""
+    path = settings().results_db
+    try:
+        store = benchmark_store(path)
+        version = store.version()
+        return Records(benchmark_records(path, version, pair_key), store.recovered, version)
+    except (OSError, StoreUnavailable) as exc:
+        return Records(reference_records(), None, None, exc)
 
 
 def scoring_pair(spec: PairSpec, device: str) -> tuple[LoadedPair, str]:
@@ -233,9 +272,7 @@ def scoring_pair(spec: PairSpec, device: str) -> tuple[LoadedPair, str]:
 def _defaults(key: tuple[str, ...], device: str, threads: int, version: tuple[int, str] | None,
               offered: tuple[tuple[str, str], ...], cell: tuple[int, int]) -> dict[str, Choice]:
     # Held, not copied, per store version: every Compare asks, and reading the records back costs more than a pass.
-    path = settings().results_db
-    stored = benchmark_records(path, version) if version is not None else reference_records()
-    results = [s.record for s in stored if isinstance(s.record, BenchmarkResult)]
+    results = [s.record for s in stored_or_reference().records if isinstance(s.record, BenchmarkResult)]
     machine = Machine.of(detect_hardware(), device, threads)
     try:
         loaded = _loaded(key, device, "sdpa")

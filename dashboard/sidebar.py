@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 import torch
 
+from benchmarks.core.device import detect_hardware
 from benchmarks.core.hub import hub_reachable
 from benchmarks.core.models import POCKET_DIR, live_student_ref
 from benchmarks.core.pairs import BUILTIN_PAIRS, PairSpec, custom_pair
@@ -81,9 +82,19 @@ def live_student_picker() -> None:
         )
 
 
+def device_label(name: str) -> str:
+    """What the device select shows: the chip, which is what tells one machine's devices (and machines) apart."""
+    if name == "cpu":
+        hardware = detect_hardware()
+        return f"CPU · {hardware.cpu_model} · {hardware.physical_cores} cores"
+    index = int(name.split(":", 1)[1])
+    return f"GPU {index} · {torch.cuda.get_device_name(index)}"
+
+
 def select_device() -> str:
     options = ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
-    device = st.sidebar.selectbox("Device", options, index=len(options) - 1 if len(options) > 1 else 0, key="device")
+    device = st.sidebar.selectbox("Device", options, index=len(options) - 1 if len(options) > 1 else 0, key="device",
+                                  format_func=device_label)
     st.session_state["device_name"] = device
     return device
 

@@ -107,30 +107,59 @@ def test_reference_files_are_labelled_with_their_hardware():
         assert stored.record.hardware.cpu_model and stored.record.software.torch
 
 
-@needs_reference
-@pytest.mark.parametrize("host, words", [
-    ("here", "its process ended without finishing"),  # killed: its pid is gone, the row still says running
-    ("gone-box", "its machine (gone-box) stopped answering"),  # a node that died: its heartbeat stopped
-])
-def test_a_run_that_ended_early_is_reported_with_where_it_stopped(state, host, words):
+def _ended_run(state, host: str, pair: str = "pocket") -> None:
+    """A benchmark job for `pair` on this machine's CPU that did not finish: its process died (`host` "here"), or
+    its machine stopped answering."""
     import time
 
+    from benchmarks.core.pairs import BUILTIN_PAIRS
+    from benchmarks.harness.runner import RunRequest
     from benchmarks.store import jobs as job_rows
     from benchmarks.store.database import Database
 
     board = job_rows.JobBoard(Database(state / "results.sqlite"))
-    job, _ = board.submit("benchmark", "{}", "hw", "local")
+    job, _ = board.submit("benchmark", RunRequest(BUILTIN_PAIRS[pair], "cpu").to_json(), "hw", "local")
     board.claim(job.id, "CPU: somewhere")
     dead_pid = 2**22 + 4321  # above pid_max: no such process
     board.update(job.id, host=job_rows.HOST if host == "here" else host, pid=dead_pid, done=2, total=6,
                  current="student · int8-dynamic")
     if host != "here":
         board.update(job.id, updated=time.time() - job_rows.STALE_S - 1)
+
+
+@needs_reference
+@pytest.mark.parametrize("host, words", [
+    ("here", "its process ended without finishing"),  # killed: its pid is gone, the row still says running
+    ("gone-box", "its machine (gone-box) stopped answering"),  # a node that died: its heartbeat stopped
+])
+def test_a_run_that_ended_early_is_reported_with_where_it_stopped(state, host, words):
+    _ended_run(state, host)
     at = _benchmarks("pocket")
     assert not at.exception
     [warning] = [plain(w.value) for w in at.warning if "did not finish" in plain(w.value)]
     assert words in warning and "at student · int8-dynamic (2 of 6 done)" in warning and "is kept" in warning
     assert at.metric  # the results already stored are still shown
+
+
+@needs_reference
+def test_another_pairs_failed_run_stays_on_its_own_page(state):
+    _ended_run(state, "here", "hub")  # a Hub run that did not finish
+    for pair in ("pocket", "architecture"):
+        at = _benchmarks(pair)
+        assert not at.exception
+        assert not [w for w in at.warning if "did not finish" in plain(w.value)]
+
+
+@needs_reference
+def test_measure_is_not_offered_for_a_pair_that_cannot_load_now(state):
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update(pair="custom", teacher="nobody/not-in-any-cache", student="nobody/nor-this-one")
+    at.run()
+    at.switch_page("views/benchmarks.py").run()
+    assert not at.exception
+    assert not [b for b in at.button if b.key == "bench_start"]
+    reason = next(i.value for i in at.info if i.value.startswith("Measuring is off for this pair now."))
+    assert "Hub is unreachable" in plain(reason) and "not in the local cache" in plain(reason)
 
 
 @needs_reference
@@ -199,3 +228,41 @@ def test_speed_up_whiskers_only_for_models_that_took_turns_in_one_run():
     for apart in (pair("r1", "r2"), pair("", "")):
         assert not any(bar.error_y.visible for bar in speedup_chart(apart, "t").data)
         assert "unpaired, no whiskers" in speedup_note(apart)
+
+
+def _summary_rows():
+    from benchmarks.harness.comparison import cell_rows, summary_rows
+    from tests.benchmark_fakes import result
+
+    results = [result(role, variant, speed=1.0 if role == "teacher" else 2.0)
+               for role in ("teacher", "student") for variant in ("fp32", "bf16", "int8-dynamic")]
+    return cell_rows(results), summary_rows(results, (32, 128))
+
+
+def test_latency_bands_never_cover_a_line():
+    from dashboard.charts.benchmarks import BAND_OPACITY, latency_chart
+
+    rows, _ = _summary_rows()
+    fig = latency_chart([r for r in rows if r["seq_len"] == 128], "batch", "t")
+    kinds = ["band" if t.fill or t.line.width == 0 else "line" for t in fig.data]
+    assert kinds == ["band"] * 12 + ["line"] * 6  # every band first: each line is drawn above all of them
+    assert all(t.fillcolor.endswith(f"{BAND_OPACITY})") for t in fig.data if t.fill)
+
+
+def test_tradeoff_names_go_in_the_legend_not_on_the_bubbles():
+    from dashboard.charts.benchmarks import tradeoff_chart
+
+    _, summary = _summary_rows()
+    fig = tradeoff_chart(summary, "t")
+    assert all(t.mode == "markers" and not t.text for t in fig.data)  # no labels to pile up on close bubbles
+    assert fig.layout.showlegend is not False and fig.layout.legend.itemsizing == "constant"
+    assert sorted(t.name for t in fig.data) == sorted(r["series"] for r in summary)
+
+
+def test_the_device_select_names_the_chip(state):
+    from benchmarks.core.device import detect_hardware
+
+    at = _benchmarks("pocket")
+    select = at.selectbox(key="device")
+    assert select.value == "cpu" and select.options[0] == f"CPU · {detect_hardware().cpu_model} · " \
+                                                          f"{detect_hardware().physical_cores} cores"

@@ -164,3 +164,20 @@ def test_rollout_says_when_the_text_was_cut_to_the_token_cap(allow_tmp_models, m
     finally:
         monkeypatch.undo()
         resources.settings.clear()
+
+
+@pytest.mark.parametrize("own", [True, False])
+def test_a_failed_head_importance_run_shows_only_on_its_own_pair(allow_tmp_models, state, own):
+    from benchmarks.core.pairs import HUB_PAIR, custom_pair
+    from benchmarks.jobs.kinds import HeadsRequest
+    from benchmarks.store.database import Database
+    from benchmarks.store.jobs import JobBoard
+
+    pair = custom_pair(*map(str, allow_tmp_models)) if own else HUB_PAIR
+    board = JobBoard(Database(resources.settings().results_db))
+    job, _ = board.submit("heads", HeadsRequest(pair, 200, "cpu").to_json(), "", "local")
+    board.end(job.id, "failed", "out of memory")
+    at = _explain_page(allow_tmp_models, "Head importance")
+    assert not at.exception
+    shown = [w.value for w in at.warning if "did not finish" in w.value]
+    assert shown == (["The last head-importance run did not finish: out of memory"] if own else [])

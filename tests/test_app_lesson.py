@@ -46,19 +46,32 @@ def test_reveal_then_guess_keeps_a_session_score(allow_tmp_models):
     assert _models(at) == [] and html.escape(read_rounds()[1].sentence) in _sentences(at)
 
 
-def test_lesson_mode_on_the_distillation_page_shares_the_score(allow_tmp_models):
-    at = _lesson_app(allow_tmp_models).run()
-    at.button(key="playground-reveal").click().run()
-    at.button(key="playground-guess-b").click().run()
+def test_the_distillation_lesson_is_about_soft_targets_not_the_playground_game(allow_tmp_models):
+    at = _lesson_app(allow_tmp_models)
+    at.run()
     at.switch_page("views/distillation.py").run()
+    assert not at.exception and at.toggle(key="kd_lesson").value
+    assert _models(at) == [] and not [b for b in at.button if "student" in b.label.lower()]  # no "which is it?" game
+    assert html.escape(read_rounds()[0].sentence) in _sentences(at)
+    prompt = " ".join(m.value for m in at.markdown)
+    assert "Predict:" in prompt and "at T = 2, how much probability will the teacher give" in prompt
+    band = at.radio(key="kd-lesson-band")
+    assert band.options == ["under 5%", "5% to 20%", "20% to 40%", "40% to 50%"] and band.value is None
+    assert not at.get("plotly_chart")  # nothing revealed yet
+    band.set_value(1).run()
+    at.button(key="kd-lesson-reveal").click().run()
     assert not at.exception
-    assert at.toggle(key="kd_lesson").value
-    assert any("Score this session: " in c.value and "of 1" in c.value for c in at.caption)
-    assert _models(at) == ["Model A", "Model B"]  # the same round, still revealed: the state follows the class
-    at.button(key="distillation-next").click().run()
-    assert _models(at) == []
-    at.button(key="distillation-reveal").click().run()
-    assert _models(at) == ["Model A", "Model B"]
+    verdict = (at.success or at.warning)[0].value
+    assert verdict.startswith(("Right: the teacher gives", "Not this time: the teacher gives"))
+    assert "at T = 2" in verdict
+    assert any(f"right this session: {int(verdict.startswith('Right'))} of 1" in c.value for c in at.caption)
+    assert len(at.get("plotly_chart")) == 1 and "dark knowledge" in " ".join(m.value for m in at.markdown)
+    at.button(key="kd-lesson-next").click().run()
+    assert not at.get("plotly_chart") and at.radio(key="kd-lesson-band").value is None
+    assert any("T = 4" in c.value for c in at.caption)  # the next round raises the temperature
+    at.button(key="kd-lesson-reveal").click().run()  # revealing without a prediction scores nothing
+    assert at.info and at.info[0].value.startswith("No prediction this time")
+    assert any("of 1" in c.value for c in at.caption)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import dataclasses
 import pytest
 
 from benchmarks import cli
+from benchmarks.core.persist import from_raw
 from benchmarks.harness.comparison import (
     choice_labels,
     default_machine,
@@ -62,12 +63,12 @@ def test_drift_reports_the_typical_and_the_worst_spread_between_sweeps():
 
 def test_sweep_p50s_survive_a_round_trip_and_older_records_read_without_them():
     r = result("teacher", sweeps=(1.0, 1.1, 0.9))
-    back = BenchmarkResult.from_dict(r.to_dict())
+    back = from_raw(BenchmarkResult, r.to_dict())
     assert back == r and isinstance(back.cells[0].sweep_p50s, tuple)
     old = r.to_dict()
     for cell in old["cells"]:
         del cell["sweep_p50s"]
-    assert all(c.sweep_p50s == () for c in BenchmarkResult.from_dict(old).cells)
+    assert all(c.sweep_p50s == () for c in from_raw(BenchmarkResult, old).cells)
 
 
 def test_repeats_pair_cells_and_sign_the_difference():

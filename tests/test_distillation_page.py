@@ -203,6 +203,29 @@ def test_architecture_pair_explains_why_agreement_is_meaningless(state):
     assert not [b for b in at.button if b.key == "kd_score"] and not at.file_uploader
 
 
+SECTIONS = ["1 · Soft targets", "2 · Agreement over a data set", "3 · Calibration", "4 · Share and export",
+            "5 · Distil it yourself"]
+
+
+def test_sections_are_numbered_the_same_before_and_after_scoring(allow_tmp_models, state):
+    at = _page(allow_tmp_models)
+    at.file_uploader(key="kd_upload").upload("mine.tsv", GOOD_FILE, "text/tab-separated-values").run()
+    assert [h.value for h in at.header] == SECTIONS
+    assert sum("Needs the data set of section 2 scored." in c.value for c in at.caption) == 2
+    at.button(key="kd_score").click().run()
+    assert not at.exception and [h.value for h in at.header] == SECTIONS
+
+
+def test_the_disagreement_table_wraps_whole_sentences(allow_tmp_models, state):
+    at = _page(allow_tmp_models)
+    at.file_uploader(key="kd_upload").upload("mine.tsv", GOOD_FILE, "text/tab-separated-values").run()
+    at.button(key="kd_score").click().run()
+    table = at.dataframe[1]
+    assert table.proto.row_height > 64  # Streamlit wraps cell text only in rows taller than 4rem
+    config = json.loads(table.proto.columns)
+    assert config["sentence"]["width"] == "large"
+
+
 def test_scoring_runs_in_the_fastest_setup_measured_here_and_says_so(allow_tmp_models, state):
     """With a stored run showing ONNX Runtime fp32 faster than eager with the same SST-2 dev answers on this machine,
     the data set is scored there, and the page names where."""

@@ -34,6 +34,8 @@ def test_conditions_say_in_words_what_differs():
     assert padded.describe() == ("batch 64, real sentence lengths padded to each batch's longest, tokenizer included, "
                                  "1 thread, host load average 9.2")
     assert Conditions(8, None, tokens=16).describe() == "batch 8 × 16 tokens, no padding, model only"
+    assert Conditions(1, 2, tokenizer=True).describe() == ("batch 1, each sentence at its own length, tokenizer "
+                                                           "included, 2 threads")
     with pytest.raises(ValueError):
         Conditions(0, 2)
 
@@ -83,7 +85,10 @@ def test_the_summary_and_the_live_table_use_the_same_definition(allow_tmp_models
     run = scoring.ScoringRun("cpu", "CPU: test", 2, "2.13.0", 64, 128, "2026-01-01 00:00 UTC", 1.25)
     model = scoring.ModelScores("t", "t", ((0.0, 1.0),) * 10, 0.5)
     scores = scoring.DatasetScores("h", (1,) * 10, model, model, run)
-    assert scores.throughput("teacher") == Throughput(10, 0.5, Conditions(64, 2, tokenizer=True, load_average=1.25))
+    assert scores.throughput("teacher") == Throughput(10, 0.5, Conditions(64, 2, tokenizer=True, load_average=1.25,
+                                                                          setup="PyTorch eager · fp32"))
+    assert scores.throughput("teacher").describe().endswith("tokenizer included, PyTorch eager · fp32, 2 threads, host "
+                                                            "load average 1.2)")
 
 
 def test_a_live_job_stored_before_the_conditions_were_kept_still_reads():

@@ -14,11 +14,11 @@ import tomllib
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from benchmarks.analysis.decision import URL_FIELDS
 from benchmarks.core.csv_export import to_csv
 from benchmarks.core.data import read_labelled_file
 from benchmarks.core.settings import REPO_ROOT, Settings
 from dashboard import safe
-from dashboard.views.decide import URL_KEYS as DECIDE_KEYS
 from tests.conftest import REPO, plain
 
 APP = str(REPO / "dashboard" / "app.py")
@@ -109,7 +109,7 @@ def test_a_hostile_shared_link_renders_as_text_on_every_page(payload):
     Decide page's constraints."""
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params.update(pair="custom", teacher=payload, student=payload, T=payload, sentence=payload,
-                           **{key: payload for key in DECIDE_KEYS})
+                           **{key: payload for key in URL_FIELDS})
     at.run()
     echoed = []
     for page in PAGES:
@@ -235,9 +235,9 @@ def test_flag_like_or_invalid_model_refs_start_nothing(limits, tmp_path, teacher
     limits(KD_STATE_DIR=str(tmp_path / "state"))
     at = custom_pair_app((teacher, "nobody/student"), timeout=60)
     at.switch_page("views/benchmarks.py").run()
-    at.button(key="bench_start").click().run()
     assert not at.exception
-    assert len(at.error) == 1 and "not a valid Hugging Face model id" in at.error[0].value
+    assert not [b for b in at.button if b.key == "bench_start"]  # no button for a run bound to fail: why, instead
+    assert [i.value for i in at.info if "not a valid Hugging Face model id" in i.value]
     from benchmarks.store.database import Database
     from benchmarks.store.jobs import JobBoard
 

@@ -188,3 +188,16 @@ def test_the_hard_label_term_joins_the_total_with_alpha_only_when_labels_exist(a
     assert all(s.total == pytest.approx(0.25 * s.kd + 0.75 * s.hard, rel=1e-5) for s in losses)
     with pytest.raises(ValueError, match="needs gold labels"):
         distil(teacher, config, sentences, None, dev)
+
+
+def test_the_cli_help_states_the_live_defaults():
+    import re
+
+    from benchmarks.cli import build_parser
+
+    parser = build_parser()
+    live = next(a for a in parser._subparsers._group_actions[0].choices.values() if a.prog.endswith("live-distill"))
+    stated = {a.dest: re.search(r"\(default ([\d.]+)\)", a.help or "") for a in live._actions}
+    defaults = LiveConfig()
+    for field in ("layers", "temperature", "alpha", "eval_every"):
+        assert float(stated[field].group(1)) == getattr(defaults, field), field

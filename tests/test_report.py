@@ -40,7 +40,8 @@ def test_summary_carries_accuracy_speed_size_and_agreement():
     assert f"{accuracy_with_ci(9, 10).low:.1%}" in page
     assert "<b>2.00×</b>" in page and "(10 sentences/s vs 5.0 sentences/s)" in page  # 10 sentences in 1 s vs 2 s
     # the conditions beside the figure, in words, and the size in the one definition's unit
-    assert "batch 64, real sentence lengths padded to each batch&#39;s longest, tokenizer included, 2 threads" in page
+    assert ("batch 64, real sentence lengths padded to each batch&#39;s longest, tokenizer included, PyTorch eager · "
+            "fp32, 2 threads") in page
     assert "22.7 M" in page and "90.0 MiB of fp32 weights" in page and "60.0 MiB of fp32 weights" in page
     assert " MB" not in page and "on disk" not in page
     assert "66%" in page  # parameter ratio

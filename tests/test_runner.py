@@ -14,6 +14,7 @@ from benchmarks.analysis import scoring
 from benchmarks.core.data import LabelledTexts, load_sst2
 from benchmarks.core.device import detect_hardware, detect_software
 from benchmarks.core.pairs import BUILTIN_PAIRS, custom_pair
+from benchmarks.core.persist import from_raw
 from benchmarks.harness import runner, worker
 from benchmarks.harness.results import PeakResult, record_from_dict
 from tests import benchmark_fakes as fake
@@ -88,7 +89,7 @@ def test_default_variants_are_those_a_chosen_runtime_runs():
 def test_the_peak_worker_runs_as_a_module_and_answers_in_json():
     proc = subprocess.run([sys.executable, "-m", "benchmarks.harness.worker", "peak", "fp32", "cpu", "1"], cwd=REPO,
                           capture_output=True, text=True, timeout=120, check=True)
-    peak = PeakResult.from_dict(json.loads(proc.stdout.splitlines()[-1]))
+    peak = from_raw(PeakResult, json.loads(proc.stdout.splitlines()[-1]))
     assert peak.dtype == "fp32" and peak.threads == 1 and peak.gflops > 0
 
 

@@ -165,12 +165,12 @@ def test_a_missing_runtime_is_one_sentence_not_a_crash(monkeypatch, tiny_models,
 
 
 def test_a_failing_export_is_one_sentence(monkeypatch, tiny_models, tmp_path):
-    from benchmarks.runtimes import onnxrt
+    from benchmarks.runtimes import onnxruntime as onnx_runtime
 
     def broken(model, path):
         raise RuntimeError("unsupported operator aten::weird\nlong traceback text")
 
-    monkeypatch.setattr(onnxrt, "export_onnx", broken)
+    monkeypatch.setattr(onnx_runtime, "export_onnx", broken)
     if registry.unavailable_reason("onnxruntime", "fp32", "cpu"):
         pytest.skip("onnxruntime not installed")
     with pytest.raises(RuntimeUnavailable) as info:

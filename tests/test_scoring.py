@@ -1,5 +1,5 @@
-"""Dataset scoring on the tiny pair: canonical label order, the on-disk cache, progress, soft targets,
-and the ranking of disagreements."""
+"""Dataset scoring on the tiny pair: canonical label order, the on-disk cache, progress and the ranking of
+disagreements."""
 
 import dataclasses
 import json
@@ -13,6 +13,7 @@ from benchmarks.analysis import scoring
 from benchmarks.core.data import LabelledTexts
 from benchmarks.core.models import LoadedPair, load_pair
 from benchmarks.core.pairs import custom_pair
+from benchmarks.core.persist import from_raw
 
 DATA = LabelledTexts(
     ("a good movie", "bad", "the awful movie !", "great great great", "a", "movie w1 w2 w3 w4 w5 w6 w7 w8 w9"),
@@ -74,7 +75,7 @@ def test_unreadable_cache_file_is_recomputed(tiny, tmp_path):
     path.write_text("{not json")
     assert scoring.cached_scores(tiny, DATA, tmp_path) is None
     scores = scoring.score_pair(tiny, DATA, tmp_path)
-    assert scoring.DatasetScores.from_dict(json.loads(path.read_text())) == scores
+    assert from_raw(scoring.DatasetScores, json.loads(path.read_text())) == scores
 
 
 def test_progress_rises_to_one_teacher_then_student(tiny, tmp_path, monkeypatch):
@@ -91,16 +92,6 @@ def test_batched_scoring_equals_one_pass(tiny, tmp_path, monkeypatch):
     monkeypatch.setattr(scoring, "BATCH_SIZE", 2)
     chunked = scoring.score_pair(tiny, DATA, tmp_path / "b")
     assert np.allclose(np.asarray(whole.student.logits), np.asarray(chunked.student.logits), atol=1e-5)
-
-
-def test_soft_targets_against_a_hand_computed_case():
-    teacher, student = torch.tensor([0.0, math.log(3)]), torch.tensor([0.0, 0.0])
-    soft = scoring.soft_targets(teacher, student, 2.0, gold=1)
-    r3 = math.sqrt(3)
-    assert soft.teacher == pytest.approx((0.25, 0.75)) and soft.student == pytest.approx((0.5, 0.5))
-    assert soft.teacher_soft == pytest.approx((1 / (1 + r3), r3 / (1 + r3)))
-    assert soft.kl == pytest.approx(0.036341, abs=1e-5) and soft.kd_loss == pytest.approx(4 * soft.kl)
-    assert soft.hard_loss == pytest.approx(math.log(2))
 
 
 def test_sentence_logits_match_the_dataset_scores(tiny, tmp_path):
@@ -145,14 +136,6 @@ def test_dataset_scores_reuse_the_metrics():
     rows = scoring.calibration_rows(*scores.calibration())
     assert len(rows) == 10 and rows[9]["bin"] == "0.9–1.0"
     assert [r["teacher n"] for r in rows] == list(teacher_cal.counts) and sum(r["student n"] for r in rows) == 2
-
-
-def test_the_temperature_curve_is_soft_targets_at_each_t():
-    t, s = torch.tensor([2.0, -1.0]), torch.tensor([1.0, 0.0])
-    curve = scoring.temperature_curve(t, s, 0, [1.0, 4.0])
-    assert [c.temperature for c in curve] == [1.0, 4.0]
-    assert curve[1] == scoring.soft_targets(t, s, 4.0, 0)
-    assert curve[1].kl < curve[0].kl  # softer distributions lie closer
 
 
 def test_empty_data_set_is_refused(tiny, tmp_path):

@@ -12,8 +12,16 @@ from dataclasses import replace
 import pytest
 
 from benchmarks.core.device import SoftwareInfo
-from benchmarks.harness.results import BenchmarkResult, BenchmarkSettings, PeakResult, record_from_dict, record_to_json
-from benchmarks.harness.store import ResultStore, read_export
+from benchmarks.core.persist import from_raw
+from benchmarks.harness.results import (
+    BenchmarkResult,
+    BenchmarkSettings,
+    PeakResult,
+    StoredSettings,
+    record_from_dict,
+    record_to_json,
+)
+from benchmarks.harness.store import REFERENCE_DIR, ResultStore, read_export
 from benchmarks.store.database import StoreUnavailable, head_revision
 from tests import benchmark_fakes as fake
 from tests.conftest import REPO
@@ -295,6 +303,26 @@ def test_version_changes_when_rows_change(tmp_path, new_db):
 
 def test_a_record_from_before_a_setting_existed_keeps_its_old_meaning():
     old = {k: v for k, v in fake.SETTINGS.__dict__.items() if k not in ("rounds", "keep_heap")}
-    settings = BenchmarkSettings.from_dict(old)
+    settings = from_raw(StoredSettings, old)
     assert settings.rounds == 1 and not settings.keep_heap  # measured the old way, not with today's defaults
-    assert BenchmarkSettings.from_dict(dict(fake.SETTINGS.__dict__)) == fake.SETTINGS
+    assert from_raw(StoredSettings, dict(fake.SETTINGS.__dict__)) == fake.SETTINGS
+
+
+def _stored_part(written, stored):
+    """`written` cut down to the keys `stored` has, at every depth: what a record writes back of what was read."""
+    if isinstance(stored, dict):
+        return {k: _stored_part(written.get(k), v) for k, v in stored.items()}
+    if isinstance(stored, list) and isinstance(written, list) and len(written) == len(stored):
+        return [_stored_part(w, s) for w, s in zip(written, stored)]
+    return written
+
+
+def test_every_shipped_record_reads_back_as_it_was_stored():
+    checked = 0
+    for path in sorted(REFERENCE_DIR.glob("*.json")):
+        for entry in json.loads(path.read_text())["records"]:
+            record = record_from_dict(entry["record"])
+            written = json.loads(record_to_json(record))
+            assert _stored_part(written, entry["record"]) == entry["record"], path.name
+            checked += 1
+    assert checked > 0

@@ -12,7 +12,15 @@ from typing import Iterable, Literal, Mapping, Sequence
 
 from benchmarks.analysis.cost import cost_per_million
 from benchmarks.analysis.metrics import Proportion, accuracy_with_ci
-from benchmarks.analysis.stats import PairedAccuracy, SpeedupInterval, flip_rate, paired_accuracy, speedup_interval
+from benchmarks.analysis.stats import (
+    Answers,
+    Flips,
+    PairedAccuracy,
+    SpeedupInterval,
+    flips_vs_reference,
+    paired_accuracy,
+    speedup_interval,
+)
 from benchmarks.core.vocabulary import DEFAULT_RUNTIME, setup_name
 
 PERCENTILES = ("p50", "p90", "p95", "p99")
@@ -28,6 +36,11 @@ LIMITS = {
     "max_size": (0.01, 1e7),
     "price": (0.0001, 1e6),
 }
+# A Decide link's query keys, each with the Constraints field it sets (the keys of LIMITS are the optional numbers:
+# the constraints and the price).
+URL_FIELDS = {"hw": "machine", "batch": "batch", "seq": "seq_len", "pct": "percentile", "rank": "objective",
+              "budget": "budget_ms", "min_acc": "min_accuracy", "max_drop": "max_drop_pp", "max_mem": "max_memory_mb",
+              "max_size": "max_size_mb", "price": "price_per_hour"}
 
 
 @dataclass(frozen=True)
@@ -195,11 +208,6 @@ _RELAX = {
     "max_mem": ("the memory cap", "MiB", "raise"),
     "max_size": ("the size cap", "MiB", "raise"),
 }
-_CURRENT = {"budget": "budget_ms", "min_acc": "min_accuracy", "max_drop": "max_drop_pp", "max_mem": "max_memory_mb",
-            "max_size": "max_size_mb"}
-_NUMBERS = {**_CURRENT, "price": "price_per_hour"}  # every number a link carries: the constraints and the price
-
-
 def admitting(needed: float, constraint: str, digits: int = 4) -> float:
     """`needed` rounded to `digits` significant digits toward admitting the candidate: up for a cap or a budget,
     down for the accuracy floor. Rounded to nearest, a budget of 308.9 ms would shut out a p50 of 308.931 ms."""
@@ -214,7 +222,7 @@ def admitting(needed: float, constraint: str, digits: int = 4) -> float:
 
 def _relax_text(f: Failure, k: Constraints) -> str:
     what, unit, verb = _RELAX[f.constraint]
-    current = getattr(k, _CURRENT[f.constraint])
+    current = getattr(k, URL_FIELDS[f.constraint])
     assert f.needed is not None
     limit = admitting(f.needed, f.constraint)
     return (f"{verb} {what.format(p=k.percentile)} from {current:g} {unit} to {limit:g} {unit} "
@@ -333,11 +341,8 @@ def _reasons(ranked: Sequence[Verdict], k: Constraints, objective: Objective, ax
 
 
 def to_query(k: Constraints) -> dict[str, str]:
-    q = {"hw": k.machine, "batch": str(k.batch), "seq": str(k.seq_len), "pct": k.percentile, "rank": k.objective}
-    for key, attr in _NUMBERS.items():
-        if (value := getattr(k, attr)) is not None:
-            q[key] = f"{value:g}"
-    return q
+    values = {key: getattr(k, attr) for key, attr in URL_FIELDS.items()}
+    return {key: f"{v:g}" if key in LIMITS else str(v) for key, v in values.items() if v is not None}
 
 
 def _nearest(value: int, options: Sequence[int]) -> int:
@@ -375,8 +380,8 @@ def from_query(params: Mapping[str, str], machines: Sequence[str], batches: Sequ
                 k = replace(k, **{attr: raw})
             else:
                 notes.append(f"The link's {key} is not one of {', '.join(choices)}; the default is used.")
-    for key, attr in _NUMBERS.items():
-        raw = params.get(key)
+    for key in LIMITS:
+        attr, raw = URL_FIELDS[key], params.get(key)
         if raw is None or raw == "":
             continue
         try:
@@ -393,25 +398,11 @@ def from_query(params: Mapping[str, str], machines: Sequence[str], batches: Sequ
     return k, tuple(notes)
 
 
-@dataclass(frozen=True)
-class Flips:
-    """Where a precision variant changes a model's answer against the same model in fp32."""
-
-    candidate: str
-    reference: str
-    rate: Proportion  # flipped sentences / all, Wilson 95 %
-    indices: tuple[int, ...]  # positions in the data set
-
-
 def precision_flips(cands: Iterable[Candidate]) -> list[Flips]:
     """For every candidate other than eager fp32 whose model also has eager fp32 predictions on the same sentences:
     how often its precision or runtime changes an answer."""
-    cands = list(cands)
-    fp32 = {c.role: c for c in cands if c.is_reference and c.predictions is not None}
-    out = []
-    for c in cands:
-        ref = fp32.get(c.role)
-        if not c.is_reference and ref and c.predictions is not None and ref.labels == c.labels:
-            rate, where = flip_rate(ref.predictions, c.predictions)  # type: ignore[arg-type]
-            out.append(Flips(c.name, ref.name, rate, where))
-    return out
+    return flips_vs_reference(
+        Answers(c.name, c.role, c.is_reference, c.predictions, c.labels)
+        for c in cands
+        if c.predictions is not None and c.labels is not None
+    )

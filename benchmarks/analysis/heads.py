@@ -14,16 +14,17 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Annotated, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
+from pydantic import PlainValidator
 
 from benchmarks.core.data import LabelledTexts
 from benchmarks.core.device import detect_hardware
 from benchmarks.core.inference import score_texts, tokenized
 from benchmarks.core.models import LoadedModel, LoadedPair
-from benchmarks.core.persist import write_atomically
+from benchmarks.core.persist import from_raw, write_atomically
 from benchmarks.core.settings import DATA_DIR
 
 FORMAT_VERSION = 2
@@ -32,6 +33,8 @@ SHIPPED_ROOT = DATA_DIR / "precomputed"  # read-only: results shipped for the bu
 _OUTPUT_PROJECTION = re.compile(r"(?:^|\.)layer\.(\d+)\.attention\.(?:output\.dense|out_lin)$")
 
 Progress = Callable[[int, int, str], None]  # (masks done, masks in all, what runs now)
+# A (layers, heads) array of floats; read back from the JSON lists it is stored as.
+Grid = Annotated[np.ndarray, PlainValidator(lambda raw: np.asarray(raw, dtype=float))]
 
 
 def head_outputs(model: torch.nn.Module) -> list[torch.nn.Module]:
@@ -78,9 +81,9 @@ def masked_heads(model: torch.nn.Module, heads: Iterable[tuple[int, int]], n_hea
 class HeadImportance:
     model: str
     base_accuracy: float
-    accuracy: np.ndarray  # (layers, heads): accuracy with that one head masked
+    accuracy: Grid  # (layers, heads): accuracy with that one head masked
     base_gold_probability: float  # mean probability of the gold label, every head on
-    gold_probability: np.ndarray  # (layers, heads): the same with that one head masked
+    gold_probability: Grid  # (layers, heads): the same with that one head masked
     seconds: float
 
     @property
@@ -180,13 +183,12 @@ class PairHeadImportance:
 
     @classmethod
     def from_json(cls, text: str) -> "PairHeadImportance":
+        """ValueError (one sentence) when `text` is not a result of this format."""
         raw = json.loads(text)
-        if raw.pop("format", None) != FORMAT_VERSION:
+        if not isinstance(raw, dict) or raw.get("format") != FORMAT_VERSION:
             raise ValueError("head-importance file of another format version")
-        for role in ("teacher", "student"):
-            arrays = {name: np.asarray(raw[role][name], dtype=float) for name in ("accuracy", "gold_probability")}
-            raw[role] = HeadImportance(**{**raw[role], **arrays})
-        return cls(**raw)
+        return from_raw(cls, raw)
+
 
 
 def cache_file(root: Path, teacher_fingerprint: str, student_fingerprint: str, data: LabelledTexts) -> Path:
@@ -210,7 +212,7 @@ def load_cached(path: Path) -> PairHeadImportance | None:
     """The stored result, or None when absent, unreadable or of another format."""
     try:
         return PairHeadImportance.from_json(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError):
         return None
 
 

@@ -115,3 +115,56 @@ class Score:
 
     def describe(self) -> str:
         return f"{self.right} of {self.asked}" if self.asked else "no rounds yet"
+
+
+# --- the Distillation page's lesson: soft targets and temperature ---------------------------------------------------
+
+LESSON_TEMPERATURES = (2.0, 4.0, 8.0)  # one per round, in turn: the class sees the effect grow with T
+BANDS = ((0.0, 0.05), (0.05, 0.2), (0.2, 0.4), (0.4, 0.5))  # where the runner-up label's probability can fall
+
+
+def band_name(index: int) -> str:
+    low, high = BANDS[index]
+    return f"under {high:.0%}" if low == 0 else f"{low:.0%} to {high:.0%}"
+
+
+def band_of(p: float) -> int:
+    """The band holding `p` (a runner-up probability, so at most 0.5)."""
+    return next((i for i, (_, high) in enumerate(BANDS) if p < high), len(BANDS) - 1)
+
+
+@dataclass(frozen=True)
+class SoftTargetQuestion:
+    """"At T = 1 the teacher gives `label` p; at T, how much will the other label get?" — the class predicts a band,
+    then sees the softened distributions."""
+
+    sentence: str
+    temperature: float
+    label: str  # the teacher's label
+    other: str  # the runner-up: with two classes, the other one
+    p_label: float  # the teacher's probability for its label at T = 1
+    p_other_at_t: float  # the teacher's probability for the other label at `temperature`
+
+    @property
+    def answer(self) -> int:
+        return band_of(self.p_other_at_t)
+
+
+def lesson_temperature(round_index: int) -> float:
+    return LESSON_TEMPERATURES[round_index % len(LESSON_TEMPERATURES)]
+
+
+def soft_target_question(sentence: str, teacher_logits: Sequence[float], labels: Sequence[str],
+                         temperature: float) -> SoftTargetQuestion:
+    """The question for one sentence from the teacher's logits (in the order of `labels`)."""
+    z = np.asarray(teacher_logits, dtype=float)
+
+    def softmax(x: np.ndarray) -> np.ndarray:
+        e = np.exp(x - x.max())
+        return e / e.sum()
+
+    at_one, at_t = softmax(z), softmax(z / temperature)
+    top = int(at_one.argmax())
+    other = 1 - top
+    return SoftTargetQuestion(sentence, temperature, labels[top], labels[other], float(at_one[top]),
+                              float(at_t[other]))

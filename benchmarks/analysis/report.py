@@ -28,7 +28,7 @@ class ModelFacts:
     name: str
     n_layers: int
     n_params: int
-    weights_bytes: int  # in the precision the scores ran in (figures.py: the one definition of size)
+    weights_bytes: int  # at `precision` (figures.py: the one definition of size)
     precision: str
 
     @classmethod
@@ -68,7 +68,7 @@ _TEMPLATE = _ENV.from_string("""\
 <p class="note">Accuracy intervals: Wilson score, 95 %. ECE: expected calibration error over 10 equal-width
 confidence bins (lower is better calibrated). *Throughput: sentences of one timed pass over its time, at
 {{ conditions }} — other conditions (the Benchmarks page times fixed batch × length shapes) give other figures.
-Weights: the state dict in the precision it ran in, in MiB.</p>
+Weights: the state dict at the precision named, in MiB (the Benchmarks page lists every precision's).</p>
 
 <h2>Accuracy</h2>
 <p>{{ verdict }}</p>

@@ -1,5 +1,5 @@
 """Teacher and student scores over a labelled set, computed once per pair and data set and cached on disk,
-plus the per-sentence views built on them (soft targets at a temperature, ranked disagreements)."""
+plus the views built on them (calibration bins, ranked disagreements). One sentence's soft targets: soft_targets.py."""
 
 from __future__ import annotations
 
@@ -14,14 +14,13 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from benchmarks.analysis.losses import hard_loss, kd_loss, soften
 from benchmarks.analysis.metrics import Agreement, Calibration, Proportion, accuracy_with_ci, agreement, calibration
 from benchmarks.core.data import LabelledTexts
 from benchmarks.core.device import detect_hardware, load_average
 from benchmarks.core.figures import Conditions, Throughput
 from benchmarks.core.inference import score_texts, tokenized
 from benchmarks.core.models import LoadedModel, LoadedPair
-from benchmarks.core.persist import write_atomically
+from benchmarks.core.persist import from_raw, write_atomically
 from benchmarks.core.settings import DATA_DIR
 from benchmarks.core.vocabulary import CANONICAL_LABELS, Role
 
@@ -82,7 +81,8 @@ class ScoringRun:
 
     @property
     def conditions(self) -> Conditions:
-        return Conditions(self.batch_size, self.threads, tokenizer=True, load_average=self.load_average)
+        return Conditions(self.batch_size, self.threads, tokenizer=True, load_average=self.load_average,
+                          setup=self.setup)
 
 
 @dataclass(frozen=True)
@@ -112,15 +112,6 @@ class DatasetScores:
     def calibration(self, n_bins: int = 10) -> tuple[Calibration, Calibration]:
         return calibration(self.teacher.probs, self.gold, n_bins), calibration(self.student.probs, self.gold, n_bins)
 
-    @classmethod
-    def from_dict(cls, raw: dict) -> "DatasetScores":
-        def model(m: dict) -> ModelScores:
-            return ModelScores(m["name"], m["fingerprint"], tuple(tuple(row) for row in m["logits"]), m["seconds"])
-
-        return cls(
-            raw["data_hash"], tuple(raw["gold"]), model(raw["teacher"]), model(raw["student"]), ScoringRun(**raw["run"])
-        )
-
 
 def _key(pair: LoadedPair, data_id: str, max_length: int) -> str:
     parts = [pair.teacher.fingerprint, pair.student.fingerprint, data_id, str(max_length), str(FORMAT_VERSION)]
@@ -145,8 +136,8 @@ def _cache_file(cache_dir: Path, key: str) -> Path:
 
 def _read(path: Path) -> DatasetScores | None:
     try:
-        return DatasetScores.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError, TypeError):
+        return from_raw(DatasetScores, json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
         return None
 
 
@@ -249,35 +240,6 @@ def sentence_logits(pair: LoadedPair, text: str, max_length: int = MAX_LENGTH) -
     return teacher.logits[0], student.logits[0]
 
 
-@dataclass(frozen=True)
-class SoftTargets:
-    temperature: float
-    gold: int
-    teacher: tuple[float, ...]  # probabilities at T = 1
-    student: tuple[float, ...]
-    teacher_soft: tuple[float, ...]  # probabilities at T
-    student_soft: tuple[float, ...]
-    kl: float  # KL(teacher_T || student_T)
-    kd_loss: float  # kl x T²: the distillation term of Hinton et al. (2015)
-    hard_loss: float  # cross-entropy of the student (T = 1) against `gold`
-
-
-def soft_targets(
-    teacher_logits: torch.Tensor, student_logits: torch.Tensor, temperature: float, gold: int
-) -> SoftTargets:
-    # float64: at high T the KL is ~1e-7, below float32 resolution for these sums
-    t, s = teacher_logits.reshape(1, -1).double(), student_logits.reshape(1, -1).double()
-    kd = float(kd_loss(s, t, temperature))
-
-    def probs(x: torch.Tensor, temp: float) -> tuple[float, ...]:
-        return tuple(float(p) for p in soften(x, temp)[0])
-
-    return SoftTargets(
-        temperature, gold, probs(t, 1.0), probs(s, 1.0), probs(t, temperature), probs(s, temperature),
-        kd / temperature**2, kd, float(hard_loss(s, torch.tensor([gold]))),
-    )
-
-
 def calibration_rows(teacher: Calibration, student: Calibration) -> list[dict]:
     """Both models' calibration bins side by side, one row per bin (confidence and accuracy NaN where empty)."""
     edges = teacher.bin_edges
@@ -293,12 +255,6 @@ def calibration_rows(teacher: Calibration, student: Calibration) -> list[dict]:
         }
         for i in range(len(edges) - 1)
     ]
-
-
-def temperature_curve(teacher_logits: torch.Tensor, student_logits: torch.Tensor, gold: int,
-                      temperatures: Sequence[float]) -> list[SoftTargets]:
-    """The soft targets and losses of one sentence at each temperature (how the T² factor levels the loss)."""
-    return [soft_targets(teacher_logits, student_logits, t, gold) for t in temperatures]
 
 
 @dataclass(frozen=True)

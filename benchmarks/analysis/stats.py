@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Hashable, Iterable, Sequence
 
 import numpy as np
 from scipy.stats import binomtest
@@ -122,6 +122,41 @@ def flip_rate(reference: Sequence[int], other: Sequence[int]) -> tuple[Proportio
         raise ValueError("need predictions of both on the same non-empty set")
     flipped = np.flatnonzero(ref != oth)
     return accuracy_with_ci(int(flipped.size), int(ref.size)), tuple(int(i) for i in flipped)
+
+
+@dataclass(frozen=True)
+class Answers:
+    """One setup's labels on a labelled set, for flips_vs_reference."""
+
+    name: str
+    model: Hashable  # the weights (and machine) it ran: answers are compared within one model only
+    is_reference: bool  # eager fp32, what every other setup of the model is compared with
+    predictions: Sequence[int]
+    labels: Sequence[int]  # the gold labels: two setups are compared only on the same sentences
+
+
+@dataclass(frozen=True)
+class Flips:
+    """Where a setup (runtime x precision) changes a model's answer against the same model's reference setup."""
+
+    candidate: str
+    reference: str
+    rate: Proportion  # flipped sentences / all, Wilson 95 %
+    indices: tuple[int, ...]  # positions in the data set
+
+
+def flips_vs_reference(answers: Iterable[Answers]) -> list[Flips]:
+    """For every setup but the reference whose model has a reference on the same sentences: how often, and where,
+    its answer differs from the reference's."""
+    answers = list(answers)
+    reference = {a.model: a for a in answers if a.is_reference}
+    out = []
+    for a in answers:
+        ref = reference.get(a.model)
+        if not a.is_reference and ref is not None and tuple(ref.labels) == tuple(a.labels):
+            rate, where = flip_rate(ref.predictions, a.predictions)
+            out.append(Flips(a.name, ref.name, rate, where))
+    return out
 
 
 @dataclass(frozen=True)

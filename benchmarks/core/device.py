@@ -87,10 +87,6 @@ class HardwareInfo:
     def fingerprint(self) -> str:
         return digest(asdict(self))[:12]
 
-    @classmethod
-    def from_dict(cls, d: dict) -> "HardwareInfo":
-        return cls(**{**d, "isa": tuple(d["isa"])})
-
     @property
     def native_bf16_cpu(self) -> bool:
         """bf16 matmuls run natively only with AVX512_BF16 or AMX; elsewhere they are emulated and slow."""

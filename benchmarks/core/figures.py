@@ -16,6 +16,7 @@ from typing import Sequence
 import torch
 
 from benchmarks.core.device import thread_count
+from benchmarks.core.persist import from_raw
 
 MIB = 2**20
 
@@ -29,6 +30,7 @@ class Conditions:
     tokens: int | None = None  # every sentence exactly this many tokens, no padding; None: real lengths, padded
     tokenizer: bool = False  # tokenization inside the timed span
     load_average: float | None = None  # the host's 1-minute load average while measuring, where recorded
+    setup: str = ""  # the runtime and precision, in words, where the figure does not already sit beside them
 
     def __post_init__(self) -> None:
         if self.batch < 1 or (self.threads is not None and self.threads < 1) or (self.tokens is not None
@@ -37,9 +39,13 @@ class Conditions:
 
     def describe(self) -> str:
         """In words, e.g. "batch 32 × 128 tokens, no padding, model only, 2 threads"."""
-        shape = (f"batch {self.batch} × {self.tokens} tokens, no padding" if self.tokens is not None
-                 else f"batch {self.batch}, real sentence lengths padded to each batch's longest")
-        parts = [shape, "tokenizer included" if self.tokenizer else "model only"]
+        if self.tokens is not None:
+            shape = f"batch {self.batch} × {self.tokens} tokens, no padding"
+        elif self.batch == 1:
+            shape = "batch 1, each sentence at its own length"
+        else:
+            shape = f"batch {self.batch}, real sentence lengths padded to each batch's longest"
+        parts = [shape, "tokenizer included" if self.tokenizer else "model only"] + ([self.setup] if self.setup else [])
         if self.threads is not None:
             parts.append(thread_count(self.threads))
         if self.load_average is not None:
@@ -74,7 +80,7 @@ class Throughput:
 
     @classmethod
     def from_dict(cls, raw: dict) -> "Throughput":
-        return cls(raw["sentences"], raw["seconds"], Conditions(**raw["conditions"]))
+        return from_raw(cls, raw)
 
 
 def throughput(sentences: int, pass_seconds: Sequence[float], conditions: Conditions) -> Throughput:

@@ -32,6 +32,7 @@ from transformers import (
 )
 from transformers.utils import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME, has_file
 
+from benchmarks.core.dimensions import dimension
 from benchmarks.core.figures import weights_bytes
 from benchmarks.core.hub import hub_reachable
 from benchmarks.core.pairs import LIVE_STUDENTS, ModelSpec, PairSpec
@@ -93,17 +94,15 @@ class LoadedModel:
 
     @property
     def n_layers(self) -> int:
-        cfg = self.model.config
-        return int(getattr(cfg, "num_hidden_layers", None) or cfg.n_layers)
+        return int(dimension(self.model.config, "layers"))
 
     @property
     def n_heads(self) -> int:
-        cfg = self.model.config
-        return int(getattr(cfg, "num_attention_heads", None) or cfg.n_heads)
+        return int(dimension(self.model.config, "heads"))
 
     @property
     def max_length(self) -> int:
-        positions = int(getattr(self.model.config, "max_position_embeddings", 512))
+        positions = int(dimension(self.model.config, "positions"))
         return min(positions, int(self.tokenizer.model_max_length or positions))
 
     @property
@@ -137,7 +136,7 @@ def canonical_logits(logits: torch.Tensor, labels: Sequence[str]) -> torch.Tenso
 
 
 def check_local_folder(path: str | Path, settings: Settings | None = None) -> Path:
-    """Resolve a user-given model folder: under the allowed roots, with weights, and vetted (benchmarks/vetting.py)
+    """Resolve a user-given model folder: under the allowed roots, with weights, and vetted (core/vetting.py)
     before anything loads it. Pickle weights (pytorch_model.bin) are accepted as on the Hub: load_model reads them
     only through torch's weights_only loader, and only when no safetensors are there."""
     settings = settings or load_settings()
@@ -188,6 +187,14 @@ def check_spec(spec: ModelSpec, settings: Settings | None = None) -> None:
         check_local_folder(spec.ref, settings)
     elif spec.source == "hub":
         _check_hub_id(spec.ref)
+
+
+def check_loadable(spec: ModelSpec, settings: Settings | None = None) -> None:
+    """check_spec, and for a Hub id whether it loads now: the Hub reachable, or its weights in the local cache. Cheap:
+    the reachability probe is cached and nothing is downloaded. ModelLoadError says why not, in one sentence."""
+    check_spec(spec, settings)
+    if spec.source == "hub":
+        _hub_folder_or_id(spec.ref)
 
 
 def _hub_folder_or_id(repo_id: str) -> tuple[str, bool]:

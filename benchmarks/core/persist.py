@@ -1,14 +1,36 @@
-"""Writing state to disk safely and naming it by content: atomic file writes and the canonical JSON digest
-that cache keys are built from."""
+"""Writing state to disk safely, reading it back and naming it by content: atomic file writes, records rebuilt from
+their JSON form, and the canonical JSON digest that cache keys are built from."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import TypeAdapter, ValidationError
+
+T = TypeVar("T")
+
+
+def from_raw(kind: type[T], raw: Any) -> T:
+    """A `kind` (a dataclass; nested ones too) rebuilt from its JSON form, under the field names asdict() wrote: every
+    field checked and converted (lists back to tuples...), unknown keys ignored. ValueError in one sentence when `raw`
+    is not one."""
+    try:
+        return _adapter(kind).validate_python(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ValueError(f"{where + ': ' if where else ''}{first['msg']}") from None
+
+
+@functools.cache
+def _adapter(kind: type) -> TypeAdapter:
+    return TypeAdapter(kind)  # built once per type: it compiles a validator
 
 
 def digest(payload: Any) -> str:

@@ -48,6 +48,7 @@ class Settings:
     allowed_sources: tuple[str, ...] = SOURCES
     model_roots: tuple[Path, ...] = field(default_factory=lambda: (DATA_DIR.resolve(),))
     state_dir: Path = field(default_factory=lambda: (REPO_ROOT / "var").resolve())
+    heavy_slots: int = 1  # visitors' heavy jobs (scoring a data set) at once in one server process; the rest wait
     live_keep: int = 5  # students distilled on the Distillation page that are kept; the oldest goes first
     threads: int = 0  # torch threads for the app's answers and timings; 0: one per core the process may use
     batch_window_ms: int = 25  # micro-batching window (core/batching.py); 0: every request its own forward pass
@@ -105,6 +106,7 @@ def load_settings() -> Settings:
         allowed_sources=tuple(s.strip() for s in sources.split(",") if s.strip()) if sources else SOURCES,
         model_roots=_paths("KD_MODEL_ROOTS", (DATA_DIR.resolve(),)),
         state_dir=Path(os.environ.get("KD_STATE_DIR", REPO_ROOT / "var")).expanduser().resolve(),
+        heavy_slots=_int("KD_HEAVY_SLOTS", Settings.heavy_slots),
         live_keep=_int("KD_LIVE_KEEP", Settings.live_keep),
         threads=_int("KD_THREADS", Settings.threads, low=0),
         batch_window_ms=_int("KD_BATCH_WINDOW_MS", Settings.batch_window_ms, low=0),

@@ -16,6 +16,7 @@ import struct
 from pathlib import Path
 from typing import Iterable
 
+from benchmarks.core.dimensions import NAMES, dimension
 from benchmarks.core.paths import shown
 
 CONFIG_MAX_BYTES = 1_000_000
@@ -23,15 +24,6 @@ SIDE_FILE_MAX_BYTES = 64_000_000  # tokenizer and config files; a multilingual t
 SAFETENSORS_HEADER_MAX_BYTES = 100_000_000  # safetensors' own limit
 MAX_ENTRIES = 2_000  # files and folders in one model folder, sub-folders included (a real one holds about ten)
 WEIGHT_SUFFIXES = (".safetensors", ".bin")
-# config.json names per architecture: (BERT name, DistilBERT name, transformers' BERT default)
-_DIMENSIONS = {
-    "layers": ("num_hidden_layers", "n_layers", 12),
-    "hidden": ("hidden_size", "dim", 768),
-    "heads": ("num_attention_heads", "n_heads", 12),
-    "vocab": ("vocab_size", "vocab_size", 30_522),
-    "intermediate": ("intermediate_size", "hidden_dim", 3_072),
-    "positions": ("max_position_embeddings", "max_position_embeddings", 512),
-}
 
 
 class FolderRefused(ValueError):
@@ -209,8 +201,8 @@ def estimated_params(config: dict, where: str) -> int:
     """Parameters of a BERT-style encoder from its config (embeddings + layers; biases and norms are
     rounding), checking each dimension is a whole positive number first."""
     dims = {}
-    for dim, (bert, distil, default) in _DIMENSIONS.items():
-        raw = config.get(bert, config.get(distil, default))
+    for dim, (bert, distil, _) in NAMES.items():
+        raw = dimension(config, dim)
         if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
             raise FolderRefused(f"{where}: {bert if bert in config else distil} must be a whole number of at least 1, "
                                 f"got {str(raw)[:20]!r}.")

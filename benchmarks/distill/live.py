@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Annotated, Callable, Iterator, Sequence
 
 import torch
+from pydantic import BeforeValidator
 from transformers import (
     BertForSequenceClassification,
     DistilBertForSequenceClassification,
@@ -19,9 +20,11 @@ from benchmarks.analysis.losses import hard_loss, kd_loss
 from benchmarks.analysis.metrics import accuracy_with_ci
 from benchmarks.core.data import LabelledTexts, load_sst2, sst2_dir
 from benchmarks.core.device import load_average
+from benchmarks.core.dimensions import dimension
 from benchmarks.core.figures import Conditions, Throughput, weights_bytes
 from benchmarks.core.inference import Scored, score_texts, tokenized
 from benchmarks.core.models import LoadedModel, canonical_columns
+from benchmarks.core.persist import from_raw
 from benchmarks.distill.recipe import bucketed_batches, collate, student_from_teacher
 
 LAYER_CHOICES = (1, 2, 3)
@@ -99,13 +102,18 @@ class DevScore:
 
     @classmethod
     def from_dict(cls, raw: dict) -> "DevScore":
-        raw = dict(raw)
-        if "throughput" in raw:
-            raw["throughput"] = Throughput.from_dict(raw["throughput"])
-        else:  # stored before the figure kept its conditions: all of dev (872), batch 64, threads not recorded
-            speed = raw.pop("sentences_per_second")
-            raw["throughput"] = Throughput(872, 872 / speed, Conditions(DEV_BATCH, None, tokenizer=True))
-        return cls(**raw)
+        return from_raw(StoredDevScore, raw)
+
+
+def _with_throughput(raw: object) -> object:
+    if isinstance(raw, dict) and "throughput" not in raw and "sentences_per_second" in raw:
+        # Stored before the figure kept its conditions: all of dev (872), batch 64, threads not recorded.
+        old = Throughput(872, 872 / raw["sentences_per_second"], Conditions(DEV_BATCH, None, tokenizer=True))
+        raw = {k: v for k, v in raw.items() if k != "sentences_per_second"} | {"throughput": old}
+    return raw
+
+
+StoredDevScore = Annotated[DevScore, BeforeValidator(_with_throughput)]  # a score as read back, old jobs' too
 
 
 def teacher_layers(n_student: int, n_teacher: int) -> tuple[int, ...]:
@@ -155,10 +163,9 @@ def score_on_dev(
     dev_scores(model, tokenizer, dev.head(WARMUP), labels, max_length)  # first calls pay for allocations
     scored = dev_scores(model, tokenizer, dev, labels, max_length)
     acc = accuracy_with_ci(scored.correct(dev.labels), len(dev))
-    cfg = model.config
     return DevScore(
         name,
-        int(getattr(cfg, "num_hidden_layers", None) or cfg.n_layers),
+        int(dimension(model.config, "layers")),
         sum(p.numel() for p in model.parameters()),
         acc.value,
         acc.low,

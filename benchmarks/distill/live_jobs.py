@@ -25,6 +25,7 @@ from benchmarks.core.data import DataUnavailable, load_sst2, read_sentences
 from benchmarks.core.device import detect_hardware
 from benchmarks.core.models import POCKET_DIR, ModelLoadError, load_model
 from benchmarks.core.pairs import ModelSpec
+from benchmarks.core.persist import from_raw
 from benchmarks.core.settings import Settings
 from benchmarks.distill.live import (
     Cancelled,
@@ -32,12 +33,14 @@ from benchmarks.distill.live import (
     DevScore,
     LiveConfig,
     StepLoss,
+    StoredDevScore,
     distil,
     gold_labels,
     score_on_dev,
 )
 from benchmarks.distill.recipe import save_fp16
 
+LOSS_FIELDS = ("step", "kd", "hard", "total")  # one stored row of a job's loss curve
 State = Literal["queued", "running", "finished", "failed", "stopped"]
 META = "live.json"
 SAVE_EVERY_S = 0.5  # status writes while training: often enough for a 2 s poll, rare enough to cost nothing
@@ -55,7 +58,7 @@ class Job:
     updated: float = 0.0
     losses: tuple[StepLoss, ...] = ()
     checks: tuple[DevCheck, ...] = ()
-    scores: tuple[DevScore, ...] = ()  # at the end: teacher, pocket student, this student
+    scores: tuple[StoredDevScore, ...] = ()  # at the end: teacher, pocket student, this student
     hard_vs: str = "the teacher's labels"  # what the hard loss curve is measured against
     seconds: float = 0.0  # wall time of the whole job: loading, training, saving, the final comparison
     cpu_seconds: float = 0.0  # CPU time of the same span: on a busy machine, closer to what it costs on quiet cores
@@ -78,16 +81,8 @@ class Job:
 
     @classmethod
     def from_dict(cls, raw: dict) -> "Job":
-        return cls(
-            **{
-                **raw,
-                "teacher": tuple(raw["teacher"]),
-                "config": LiveConfig(**raw["config"]),
-                "losses": tuple(StepLoss(*row) for row in raw["losses"]),
-                "checks": tuple(DevCheck(**c) for c in raw["checks"]),
-                "scores": tuple(DevScore.from_dict(s) for s in raw["scores"]),
-            }
-        )
+        rows = raw.get("losses", ())  # to_json's compact rows
+        return from_raw(cls, {**raw, "losses": [dict(zip(LOSS_FIELDS, r)) if isinstance(r, list) else r for r in rows]})
 
 
 @dataclass(frozen=True)

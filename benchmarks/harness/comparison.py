@@ -8,7 +8,7 @@ from statistics import median
 from typing import Callable, Iterable, Literal, Sequence
 
 from benchmarks.analysis.metrics import Agreement, Proportion, agreement
-from benchmarks.analysis.stats import PairedAccuracy, flip_rate, paired
+from benchmarks.analysis.stats import Answers, PairedAccuracy, flips_vs_reference, paired
 from benchmarks.core.device import HardwareInfo, SoftwareInfo, thread_count
 from benchmarks.core.figures import mib
 from benchmarks.core.vocabulary import DEFAULT_RUNTIME, ROLES, RUNTIMES, VARIANT_INFO, setup_name
@@ -380,19 +380,17 @@ def headline(results: Iterable[BenchmarkResult], variant: str, batch: int, seq_l
 def flips_vs_eager_fp32(results: Iterable[BenchmarkResult]) -> dict[str, Proportion]:
     """Per result key: the share of sentences whose predicted label differs from the same model's eager fp32
     prediction (Wilson interval), where both scored the same sentences. Eager fp32 itself is left out."""
-    results = list(results)
 
     def model_on(r: BenchmarkResult) -> tuple:  # predictions do not depend on the thread count
         return r.config.pair, r.config.role, r.hardware.fingerprint, r.device
 
-    reference = {model_on(r): r for r in results if r.config.setup == "fp32" and r.accuracy is not None}
-    out = {}
-    for r in results:
-        ref = reference.get(model_on(r))
-        if r.config.setup == "fp32" or ref is None or r.accuracy is None or r.accuracy.labels != ref.accuracy.labels:
-            continue
-        out[r.key] = flip_rate([int(c) for c in ref.accuracy.predictions], [int(c) for c in r.accuracy.predictions])[0]
-    return out
+    found = flips_vs_reference(
+        Answers(r.key, model_on(r), r.config.setup == "fp32", [int(c) for c in r.accuracy.predictions],
+                [int(c) for c in r.accuracy.labels])
+        for r in results
+        if r.accuracy is not None
+    )
+    return {f.candidate: f.rate for f in found}
 
 
 def flip_rows(results: Sequence[BenchmarkResult]) -> list[dict]:

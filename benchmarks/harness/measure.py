@@ -21,6 +21,7 @@ import torch
 from benchmarks.analysis.metrics import Latency, accuracy_with_ci
 from benchmarks.core.data import LabelledTexts, sample_sentences
 from benchmarks.core.device import detect_hardware, detect_software, synchronize
+from benchmarks.core.dimensions import dimension
 from benchmarks.core.figures import weights_bytes
 from benchmarks.core.inference import score_texts, tokenized
 from benchmarks.core.models import load_model
@@ -32,7 +33,7 @@ from benchmarks.harness.results import (
     CellResult,
     MemoryUse,
 )
-from benchmarks.harness.runtime_model import prepare_model
+from benchmarks.harness.setups import prepare_model
 from benchmarks.runtimes.base import Prepared, RuntimeUnavailable
 
 EVAL_MAX_LENGTH = 128
@@ -62,9 +63,7 @@ def model_flops(config, seq_len: int) -> float:
     """Encoder FLOPs for one sequence: 2 per weight of every encoder Linear per token, plus attention
     scores and their weighted sum (4·L·n²·d). Embeddings, softmax, norms and the head are left out (< 1 %).
     BERT-base at 128 tokens: 22.35 GFLOP; DistilBERT exactly half."""
-    d = getattr(config, "hidden_size", None) or config.dim
-    ff = getattr(config, "intermediate_size", None) or config.hidden_dim
-    layers = getattr(config, "num_hidden_layers", None) or config.n_layers
+    d, ff, layers = (int(dimension(config, what)) for what in ("hidden", "intermediate", "layers"))
     return 2.0 * seq_len * layers * (4 * d * d + 2 * d * ff) + 4.0 * layers * seq_len**2 * d
 
 

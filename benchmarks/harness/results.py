@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Literal, Union
+from typing import Annotated, Literal, Union
+
+from pydantic import BeforeValidator
 
 from benchmarks.analysis.metrics import Latency
 from benchmarks.core.device import HardwareInfo, SoftwareInfo, device_type
 from benchmarks.core.figures import Conditions, Throughput
 from benchmarks.core.pairs import ModelSpec
-from benchmarks.core.persist import digest
+from benchmarks.core.persist import digest, from_raw
 from benchmarks.core.vocabulary import DEFAULT_RUNTIME, ROLES, RUNTIMES, VARIANTS, Role, setup_name
 
 SCHEMA_VERSION = 1
@@ -54,14 +56,18 @@ class BenchmarkSettings:
         _check(self.eval_limit is None or self.eval_limit >= 1, "eval_limit must be positive")
         _check(self.eval_batch_size >= 1, "eval_batch_size must be positive")
 
-    @classmethod
-    def from_dict(cls, d: dict) -> "BenchmarkSettings":
-        # A record written before a setting existed was measured the old way, not with today's default.
-        return cls(**{**LEGACY_SETTINGS, **d, "batch_sizes": tuple(d["batch_sizes"]), "seq_lens": tuple(d["seq_lens"])})
 
 
 # How results were measured before these settings were added (one sweep; glibc's default allocator).
 LEGACY_SETTINGS = {"rounds": 1, "keep_heap": False}
+
+
+def _with_legacy_settings(raw: object) -> object:
+    # A record written before a setting existed was measured the old way, not with today's default.
+    return {**LEGACY_SETTINGS, **raw} if isinstance(raw, dict) else raw
+
+
+StoredSettings = Annotated[BenchmarkSettings, BeforeValidator(_with_legacy_settings)]  # settings as read back
 
 
 @dataclass(frozen=True)
@@ -75,7 +81,7 @@ class BenchmarkConfig:
     fingerprint: str  # model identity: weights hash, Hub revision or architecture recipe
     variant: str
     device: str  # "cpu" or "cuda:N"
-    settings: BenchmarkSettings
+    settings: StoredSettings
     eval_set: str = ""  # fingerprint of the labelled sentences scored for accuracy; "" = no accuracy
     runtime: str = DEFAULT_RUNTIME  # records from before runtimes existed were all measured eagerly
     runtime_version: str = ""  # the runtime library's version ("" for eager: torch's is in SoftwareInfo)
@@ -106,9 +112,6 @@ class BenchmarkConfig:
             del config["runtime"], config["runtime_version"]
         return digest({"kind": "model", "config": config, "hw": hardware.fingerprint, "sw": software.fingerprint})
 
-    @classmethod
-    def from_dict(cls, d: dict) -> "BenchmarkConfig":
-        return cls(**{**d, "settings": BenchmarkSettings.from_dict(d["settings"])})
 
 
 @dataclass(frozen=True)
@@ -149,10 +152,6 @@ class CellResult:
         """Model-only FLOP rate at p50 (for int8 variants: operations, not floating point)."""
         return self.flops / (self.model.p50 / 1e3) / 1e9
 
-    @classmethod
-    def from_dict(cls, d: dict) -> "CellResult":
-        return cls(**{**d, "model": Latency(**d["model"]), "e2e": Latency(**d["e2e"]),
-                      "sweep_p50s": tuple(d.get("sweep_p50s", ()))})
 
 
 @dataclass(frozen=True)
@@ -271,22 +270,6 @@ class BenchmarkResult:
     def to_dict(self) -> dict:
         return {"schema": SCHEMA_VERSION, **asdict(self)}
 
-    @classmethod
-    def from_dict(cls, d: dict) -> "BenchmarkResult":
-        d = {k: v for k, v in d.items() if k not in ("schema", "kind")}
-        return cls(
-            **{
-                **d,
-                "config": BenchmarkConfig.from_dict(d["config"]),
-                "hardware": HardwareInfo.from_dict(d["hardware"]),
-                "software": SoftwareInfo(**d["software"]),
-                "first_call_shape": tuple(d["first_call_shape"]),
-                "cells": tuple(CellResult.from_dict(c) for c in d["cells"]),
-                "memory": MemoryUse(**d["memory"]),
-                "accuracy": Accuracy(**d["accuracy"]) if d.get("accuracy") else None,
-            }
-        )
-
 
 @dataclass(frozen=True)
 class PeakResult:
@@ -317,17 +300,6 @@ class PeakResult:
     def to_dict(self) -> dict:
         return {"schema": SCHEMA_VERSION, **asdict(self)}
 
-    @classmethod
-    def from_dict(cls, d: dict) -> "PeakResult":
-        d = {k: v for k, v in d.items() if k not in ("schema", "kind")}
-        return cls(
-            **{
-                **d,
-                "hardware": HardwareInfo.from_dict(d["hardware"]),
-                "software": SoftwareInfo(**d["software"]),
-            }
-        )
-
 
 def peak_key(hardware: HardwareInfo, software: SoftwareInfo, device: str, dtype: str, threads: int) -> str:
     return digest(
@@ -353,8 +325,8 @@ def record_from_dict(d: dict) -> Record:
     if d.get("schema") != SCHEMA_VERSION:
         raise ValueError(f"record schema {d.get('schema')!r} is not the supported version {SCHEMA_VERSION}")
     try:
-        return _KINDS[d["kind"]].from_dict(d)
-    except (TypeError, KeyError, AttributeError) as exc:
+        return from_raw(_KINDS[d["kind"]], d)
+    except ValueError as exc:
         raise ValueError(f"malformed {d['kind']} record: {exc}") from None
 
 

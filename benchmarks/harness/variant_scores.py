@@ -1,5 +1,5 @@
 """Teacher and student scores in each precision variant on a labelled set, through the dataset-scoring cache
-(benchmarks/scoring.py): a variant is scored once per pair and data set, then read back."""
+(analysis/scoring.py): a variant is scored once per pair and data set, then read back."""
 
 from __future__ import annotations
 

@@ -24,6 +24,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from benchmarks.core.data import LabelledTexts
+from benchmarks.core.persist import from_raw
 from benchmarks.core.settings import REPO_ROOT
 from benchmarks.harness.measure import HarnessError, eval_subset, measure
 from benchmarks.harness.results import BenchmarkConfig, BenchmarkResult, PeakResult
@@ -90,7 +91,7 @@ class _Worker:
         if rc != 0 or not self.out.is_file():
             why = _failure(self.err.read_text(errors="replace"), f"exit code {rc}")
             raise HarnessError(f"measuring {self.config.name} ({self.config.setup}) failed: {why}")
-        self.result = BenchmarkResult.from_dict(json.loads(self.out.read_text()))
+        self.result = from_raw(BenchmarkResult, json.loads(self.out.read_text()))
         return True
 
     def stop(self) -> None:
@@ -131,7 +132,7 @@ def measure_peak_in_subprocess(dtype: str, device: str, threads: int) -> PeakRes
     if proc.returncode != 0:
         why = _failure(proc.stderr, f"exit code {proc.returncode}")
         raise HarnessError(f"measuring the {dtype} matmul peak failed: {why}")
-    return PeakResult.from_dict(json.loads(proc.stdout.splitlines()[-1]))
+    return from_raw(PeakResult, json.loads(proc.stdout.splitlines()[-1]))
 
 
 # --- the worker's side ------------------------------------------------------------------------------
@@ -139,7 +140,7 @@ def measure_peak_in_subprocess(dtype: str, device: str, threads: int) -> PeakRes
 
 def _model(job_path: Path, out_path: Path) -> None:
     job = json.loads(job_path.read_text())
-    config = BenchmarkConfig.from_dict(job["config"])
+    config = from_raw(BenchmarkConfig, job["config"])
     ev = job["eval"]
     data = LabelledTexts(tuple(ev["texts"]), tuple(ev["labels"]), ev["source"]) if ev else None
 

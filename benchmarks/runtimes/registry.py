@@ -104,17 +104,17 @@ def prepare(runtime: str, model: torch.nn.Module, variant: str, dtype: str, *, d
 
             return eager.prepare(model, dtype, device)
         if runtime == "compile":
-            from benchmarks.runtimes import compiled
+            from benchmarks.runtimes import compile as compiled
 
             return compiled.prepare(model, dtype, device, shapes)
         if runtime == "onnxruntime":
-            from benchmarks.runtimes import onnxrt
+            from benchmarks.runtimes import onnxruntime as onnx_runtime
 
-            options = onnxrt.quantization_options(device) if variant == "int8-dynamic" else {}
+            options = onnx_runtime.quantization_options(device) if variant == "int8-dynamic" else {}
             folder = artefact_folder(cache_root, runtime, {**identity, **options})
-            prepared = onnxrt.prepare(model, variant, device, threads, folder, options)
+            prepared = onnx_runtime.prepare(model, variant, device, threads, folder, options)
         else:
-            from benchmarks.runtimes import openvino_rt
+            from benchmarks.runtimes import openvino as openvino_runtime
 
             if variant == "int8-static":  # the quantizer and what it calibrated on shape the artefact too
                 if not calibration:
@@ -122,7 +122,7 @@ def prepare(runtime: str, model: torch.nn.Module, variant: str, dtype: str, *, d
                 identity = {**identity, "nncf": _version("nncf"),
                             "calibration": digest([ids.tolist() for ids, _ in calibration])}
             folder = artefact_folder(cache_root, runtime, identity)
-            prepared = openvino_rt.prepare(model, variant, threads, folder, calibration)
+            prepared = openvino_runtime.prepare(model, variant, threads, folder, calibration)
     except RuntimeUnavailable:
         raise
     except Exception as exc:  # noqa: BLE001 - exporters and runtimes raise anything; one sentence is what we keep

@@ -49,17 +49,24 @@ def _series(rows: Sequence[dict]) -> list[str]:
 LOG_TICKS = [m * 10**e for e in range(-1, 6) for m in (1, 2, 5)]
 
 
+BAND_OPACITY = 0.1  # light enough that several stacked bands still show the lines through them
+
+
 def latency_chart(rows: Sequence[dict], x: str, title: str) -> go.Figure:
-    """p50 line per model x variant with its p90-p99 band shaded; log latency axis."""
+    """p50 line per model x variant with its p90-p99 band shaded; log latency axis. Every band is drawn before any
+    line, so no band covers another series' line (on a GPU the tails are wide and the bands overlap)."""
     fig = go.Figure()
-    for name in _series(rows):
-        pts = sorted((r for r in rows if r["series"] == name), key=lambda r: r[x])
-        xs = [r[x] for r in pts]
-        colour, dash = ROLE_COLOURS[pts[0]["role"]], VARIANT_DASH[pts[0]["variant"]]
+    series = {name: sorted((r for r in rows if r["series"] == name), key=lambda r: r[x]) for name in _series(rows)}
+    for name, pts in series.items():
+        xs, colour = [r[x] for r in pts], ROLE_COLOURS[pts[0]["role"]]
         fig.add_trace(go.Scatter(x=xs, y=[r["p90_ms"] for r in pts], mode="lines", line=dict(width=0), legendgroup=name,
                                  showlegend=False, hoverinfo="skip"))
         fig.add_trace(go.Scatter(x=xs, y=[r["p99_ms"] for r in pts], mode="lines", line=dict(width=0), fill="tonexty",
-                                 fillcolor=rgba(colour, 0.18), legendgroup=name, showlegend=False, hoverinfo="skip"))
+                                 fillcolor=rgba(colour, BAND_OPACITY), legendgroup=name, showlegend=False,
+                                 hoverinfo="skip"))
+    for name, pts in series.items():
+        xs = [r[x] for r in pts]
+        colour, dash = ROLE_COLOURS[pts[0]["role"]], VARIANT_DASH[pts[0]["variant"]]
         fig.add_trace(
             go.Scatter(
                 x=xs,
@@ -218,7 +225,8 @@ def accuracy_chart(rows: Sequence[dict], title: str) -> go.Figure:
 
 
 def tradeoff_chart(rows: Sequence[dict], title: str) -> go.Figure:
-    """Accuracy against latency, bubble area = size of the variant's weights."""
+    """Accuracy against latency, bubble area = size of the variant's weights. Names go in the legend (colour = role,
+    symbol = precision and runtime), not beside the bubbles: close setups would pile their labels on each other."""
     rows = [r for r in rows if r["accuracy"] is not None and r.get("p50_ms")]
     biggest = max([r["variant_mb"] for r in rows] + [1e-9])
     fig = go.Figure()
@@ -227,10 +235,8 @@ def tradeoff_chart(rows: Sequence[dict], title: str) -> go.Figure:
             go.Scatter(
                 x=[r["p50_ms"]],
                 y=[r["accuracy"]],
-                mode="markers+text",
+                mode="markers",
                 name=r["series"],
-                text=[r["series"]],
-                textposition="top center",
                 marker=dict(
                     size=[12 + 48 * (r["variant_mb"] / biggest) ** 0.5],
                     color=ROLE_COLOURS[r["role"]],
@@ -250,7 +256,9 @@ def tradeoff_chart(rows: Sequence[dict], title: str) -> go.Figure:
         )
     fig.update_xaxes(title="latency p50, ms (lower is better)", rangemode="tozero")
     fig.update_yaxes(title="accuracy (higher is better)", tickformat=".0%")
-    return _layout(fig, height=420, title=title, showlegend=False)
+    fig = _layout(fig, height=420, title=title)
+    fig.update_layout(legend_itemsizing="constant")  # legend symbols at one size, whatever the bubble's
+    return fig
 
 
 def utilisation_chart(rows: Sequence[dict], title: str) -> go.Figure:

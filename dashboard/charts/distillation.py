@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from benchmarks.analysis.metrics import Calibration
-from benchmarks.analysis.scoring import SoftTargets
+from benchmarks.analysis.soft_targets import SoftTargets
 from benchmarks.core.vocabulary import CANONICAL_LABELS
 from dashboard.charts.theme import GUIDE, KD_COLOUR, KL_COLOUR, ROLE_COLOURS
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from benchmarks.core.device import detect_hardware, thread_count
-from benchmarks.core.models import ModelLoadError, check_spec
+from benchmarks.core.models import ModelLoadError, check_loadable, check_spec
 from benchmarks.core.pairs import BUILTIN_PAIRS, PairSpec
 from benchmarks.core.vocabulary import DEFAULT_RUNTIME, RUNTIME_LABELS, RUNTIMES
 from benchmarks.harness import runner
@@ -42,7 +42,9 @@ def run_panel(pair: PairSpec, device: str, results: list[BenchmarkResult], versi
             if running is not None:
                 job_panel.progress(running, "Measuring", "bench")
                 return
-            job_panel.ended(next((j for j in jobs if not j.active), None), "benchmark run")
+            # Only this pair's run on this device and machine: another pair's failure is not this page's news.
+            job_panel.ended(next((j for j in jobs if not j.active and _same_subject(j, request, on)), None),
+                            "benchmark run")
             if on:
                 _remote(pair, request, on)
                 return
@@ -53,6 +55,13 @@ def run_panel(pair: PairSpec, device: str, results: list[BenchmarkResult], versi
                 return
             names = ", ".join(f"{role} {variant}" for role, variant in missing)
             st.markdown(f"**{safe.text(label)}** has no full-grid results yet for: {names}.")
+            try:
+                for spec in (pair.teacher, pair.student):
+                    check_loadable(spec, resources.settings())  # cheap: nothing is loaded or downloaded
+            except ModelLoadError as exc:
+                # No button that could only start a run bound to fail: say why instead.
+                st.info(f"Measuring is off for this pair now. {safe.message(exc)}")
+                return
             st.caption("Each model is measured in a fresh process (teacher and student taking turns), ≥ 10 iterations "
                        "per grid cell; on a 2-core CPU a BERT-base-size model takes several minutes. Results of other "
                        "machines are unaffected.")
@@ -61,6 +70,15 @@ def run_panel(pair: PairSpec, device: str, results: list[BenchmarkResult], versi
 
     # Polls the jobs and the cache version: results measured by any session, process or machine show up here.
     job_panel.watch("benchmark", body, lambda: resources.benchmark_store(path).version())
+
+
+def _same_subject(job: JobRecord, request: runner.RunRequest, on: str) -> bool:
+    """Whether `job` measured this pair on this device of the machine chosen in "Measure on"."""
+    try:
+        theirs = runner.RunRequest.from_json(job.request)
+    except (ValueError, KeyError, TypeError):
+        return False
+    return theirs.pair == request.pair and theirs.device == request.device and (not on or job.target == on)
 
 
 def _measure_on(where) -> str:

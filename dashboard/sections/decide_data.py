@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from benchmarks.analysis.decision import Flips
+from benchmarks.analysis.stats import Flips
 from benchmarks.core.data import DataUnavailable, LabelledTexts
 from benchmarks.core.device import detect_hardware
 from benchmarks.core.models import ModelLoadError
@@ -45,9 +45,12 @@ def own_scores(pair: PairSpec, device: str, variants: list[str]) -> tuple[Scored
                         "model)…"):
             fast = resources.scoring_pair(pair, device)
         bar = st.progress(0.0, text="Scoring…")
-        found = score_variants(
-            loaded, data, runnable, cache_dir, progress=lambda f, msg: bar.progress(min(1.0, f), text=msg), fp32=fast
-        )
+        share = resources.fair_share()
+        with share.heavy(lambda place: bar.progress(0.0, text=resources.waiting_line(place))):
+            found = score_variants(
+                loaded, data, runnable, cache_dir, fp32=fast,
+                progress=lambda f, msg: (share.let_answers_pass(), bar.progress(min(1.0, f), text=msg)),
+            )
         bar.empty()
     skipped = sorted(set(variants) - set(runnable))
     if skipped:

@@ -17,6 +17,7 @@ from dashboard import resources, safe
 from dashboard.charts.distillation import chart_config, reliability_chart
 
 N_BINS = 10
+ROW_PX = 84  # four lines of text per disagreement row
 
 
 def choose_dataset(limits: Settings) -> LabelledTexts | None:
@@ -62,8 +63,12 @@ def dataset_scores(pair_spec: PairSpec, device: str, loaded: LoadedPair, data: L
         with st.spinner("Preparing the fastest setup measured here (a runtime's first use exports the model)…"):
             fast, where = resources.scoring_pair(pair_spec, device)
         bar = st.progress(0.0, text=f"Scoring in {where}…")
-        scores = scoring.score_pair(fast, data, cache_dir, progress=lambda f, msg: bar.progress(f, text=msg),
-                                    keep=limits.max_score_files, setup=where)
+        share = resources.fair_share()
+        with share.heavy(lambda place: bar.progress(0.0, text=resources.waiting_line(place))):
+            scores = scoring.score_pair(
+                fast, data, cache_dir, keep=limits.max_score_files, setup=where,
+                progress=lambda f, msg: (share.let_answers_pass(), bar.progress(f, text=msg)),
+            )
         bar.empty()
     st.session_state[memo] = scores
     return scores
@@ -87,13 +92,10 @@ def agreement_section(scores: scoring.DatasetScores, data: LabelledTexts) -> Non
         [[agree.both_right, agree.teacher_only], [agree.student_only, agree.both_wrong]],
         index=["teacher right", "teacher wrong"], columns=["student right", "student wrong"],
     )
-    left, right = st.columns([1, 2])
-    with left:
-        st.markdown("**Who is right** (sentences)")
-        st.dataframe(table, key="kd_two_by_two")
-        st.download_button("2 × 2 table (CSV)", to_csv(table), "agreement-2x2.csv", "text/csv", key="kd_csv_2x2")
-    with right:
-        disagreement_table(scores, data)
+    st.markdown("**Who is right** (sentences)")
+    st.dataframe(table, key="kd_two_by_two", width="content")
+    st.download_button("2 × 2 table (CSV)", to_csv(table), "agreement-2x2.csv", "text/csv", key="kd_csv_2x2")
+    disagreement_table(scores, data)  # full width: sentences need the room
 
 
 def _pick_sentence(options: dict[str, str]) -> None:
@@ -113,9 +115,10 @@ def disagreement_table(scores: scoring.DatasetScores, data: LabelledTexts) -> No
     shown = frame[frame["sentence"].str.contains(query, case=False, regex=False)] if query.strip() else frame
     conf = dict(min_value=0.5, max_value=1.0, format="%.2f")
     st.dataframe(
-        shown, hide_index=True, height=280, key="kd_disagreements",
+        # Rows taller than 4rem let Streamlit wrap text: a sentence reads whole, over up to four lines.
+        shown, hide_index=True, height=440, row_height=ROW_PX, key="kd_disagreements",
         column_config={
-            "sentence": st.column_config.TextColumn(width="medium", help="hover a cell for the whole sentence"),
+            "sentence": st.column_config.TextColumn(width="large", help="a longer sentence: hover the cell"),
             "teacher conf.": st.column_config.ProgressColumn(**conf),
             "student conf.": st.column_config.ProgressColumn(**conf),
             "row": st.column_config.NumberColumn(help="line in the data set (1 = first sentence)"),
@@ -136,7 +139,6 @@ def disagreement_table(scores: scoring.DatasetScores, data: LabelledTexts) -> No
 
 
 def calibration_section(scores: scoring.DatasetScores) -> None:
-    st.header("3 · Calibration")
     teacher, student = scores.calibration(N_BINS)
     a, b = st.columns(2)
     a.metric("Teacher ECE", f"{teacher.ece:.3f}", help="expected calibration error: bin-size-weighted mean |accuracy − "
@@ -162,7 +164,6 @@ def calibration_section(scores: scoring.DatasetScores) -> None:
 
 
 def export_section(pair_spec: PairSpec, loaded: LoadedPair, data: LabelledTexts, scores: scoring.DatasetScores) -> None:
-    st.header("4 · Share and export")
     st.markdown(
         "The address bar holds the pair, the sentence and T: copy it to share this view. Every chart's toolbar has a "
         "camera button that saves it as PNG; each table has a CSV button."
@@ -178,21 +179,30 @@ def export_section(pair_spec: PairSpec, loaded: LoadedPair, data: LabelledTexts,
 
 
 def dataset_sections(pair_spec: PairSpec, device: str, loaded: LoadedPair, limits: Settings) -> None:
+    """Sections 2-4. Their headers stand whether or not the data set is scored yet, so the page keeps one numbering."""
     st.header("2 · Agreement over a data set")
+    data = scores = None
     if pair_spec.architecture_only:
         st.info(
             "This pair has random weights: its accuracy, agreement and calibration would be the noise of an untrained "
             "network, not a property of distillation. Pick the pocket pair (or real checkpoints) for sections 2–4."
         )
-        return
-    data = choose_dataset(limits)
-    if data is None:
-        return
-    st.caption(f"Data set: {safe.text(data.source)}, {len(data):,} sentences.")
-    scores = dataset_scores(pair_spec, device, loaded, data, limits)
-    if scores is None:
-        return
-    agreement_section(scores, data)
-    calibration_section(scores)
-    export_section(pair_spec, loaded, data, scores)
-    st.caption(f"Scores measured on {scores.run.describe()}; cached on disk for this pair and data set.")
+    else:
+        data = choose_dataset(limits)
+        if data is not None:
+            st.caption(f"Data set: {safe.text(data.source)}, {len(data):,} sentences.")
+            scores = dataset_scores(pair_spec, device, loaded, data, limits)
+    if scores is not None and data is not None:
+        agreement_section(scores, data)
+    waiting = "Needs the data set of section 2 scored." if not pair_spec.architecture_only else "Needs trained weights."
+    st.header("3 · Calibration")
+    if scores is not None:
+        calibration_section(scores)
+    else:
+        st.caption(waiting)
+    st.header("4 · Share and export")
+    if scores is not None:
+        export_section(pair_spec, loaded, data, scores)
+        st.caption(f"Scores measured on {scores.run.describe()}; cached on disk for this pair and data set.")
+    else:
+        st.caption(waiting)

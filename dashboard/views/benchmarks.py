@@ -13,7 +13,7 @@ from benchmarks.core.figures import mib
 from benchmarks.core.vocabulary import RUNTIME_LABELS
 from benchmarks.harness import comparison
 from benchmarks.harness.results import BenchmarkResult, PeakResult
-from benchmarks.harness.store import StoredRecord, reference_records
+from benchmarks.harness.store import StoredRecord
 from benchmarks.store.database import StoreUnavailable, shown_target
 from dashboard import resources, safe, sidebar
 from dashboard.charts import benchmarks as charts
@@ -25,19 +25,16 @@ TIMINGS = {"model": "Model only (forward pass)", "e2e": "End to end (tokenizer +
 TABS = ["Latency", "Throughput", "Speed-up", "Memory & size", "Accuracy", "Trade-off", "Utilisation", "All numbers"]
 
 
-def load_records() -> tuple[list[StoredRecord], str | None, tuple[int, str] | None]:
-    """(records, recovery message, cache version); without a usable cache, the shipped files read-only."""
-    path = resources.settings().results_db
-    try:
-        store = resources.benchmark_store(path)
-        version = store.version()
-        return resources.benchmark_records(path, version), store.recovered, version
-    except StoreUnavailable as exc:  # already one sentence that names the database
-        st.warning(f"{safe.message(exc)} Showing the shipped reference results; measuring is off.")
-    except OSError as exc:
-        st.warning(f"The results cache {safe.text(shown_target(path))} cannot be opened ({safe.message(exc)}); "
-                   "showing the shipped reference results, and measuring is off.")
-    return reference_records(), None, None
+def load_records(pair_key: str) -> tuple[list[StoredRecord], str | None, tuple[int, str] | None]:
+    """(the pair's records and the peaks, recovery message, cache version); without a usable cache, the shipped files
+    read-only."""
+    found = resources.stored_or_reference(pair_key)
+    if isinstance(found.failure, StoreUnavailable):  # already one sentence that names the database
+        st.warning(f"{safe.message(found.failure)} Showing the shipped reference results; measuring is off.")
+    elif found.failure is not None:
+        st.warning(f"The results cache {safe.text(shown_target(resources.settings().results_db))} cannot be opened "
+                   f"({safe.message(found.failure)}); showing the shipped reference results, and measuring is off.")
+    return found.records, found.recovered, found.version
 
 
 def show_headline(results: list[BenchmarkResult], variant: str, batch: int, seq_len: int) -> None:
@@ -119,7 +116,9 @@ def charts_for(results: list[BenchmarkResult], peaks: list[PeakResult], timing: 
         else:
             st.plotly_chart(charts.tradeoff_chart(summary, f"Accuracy vs latency at {batch}×{seq_len} ({kind}); bubble "
                                                   "area = weight size"), config=CONFIG)
-            st.caption("Up and to the left is better. Error bars: 95 % interval of the accuracy.")
+            st.caption("Up and to the left is better. Error bars: 95 % interval of the accuracy. Colour: teacher or "
+                       "student; symbol: the precision in PyTorch eager, else the runtime. The legend names each "
+                       "bubble; hover one for its figures.")
     with utilisation:
         utilisation_tab(comparison.utilisation_rows(results, peaks, batch, seq_len), batch, seq_len)
     with numbers:
@@ -140,7 +139,7 @@ def main() -> None:
     st.write("How much faster and smaller is the student, and what does it cost in accuracy — on this hardware. Every "
              "number is measured, never estimated, and labelled with the machine it came from.")
     pair, device = sidebar.current()
-    stored, recovered, version = load_records()
+    stored, recovered, version = load_records(pair.key)
     if recovered:
         st.warning(safe.message(recovered))
     origin = {s.record.key: s.origin for s in stored}

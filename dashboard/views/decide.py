@@ -14,6 +14,7 @@ from benchmarks.analysis.decision import (
     LIMITS,
     OBJECTIVES,
     PERCENTILES,
+    URL_FIELDS,
     Constraints,
     Decision,
     decide,
@@ -28,17 +29,13 @@ from benchmarks.core.pairs import PairSpec
 from benchmarks.harness.candidates import candidates
 from benchmarks.harness.comparison import Machine, choice_labels, default_machine, latest, machine_of, machines
 from benchmarks.harness.results import BenchmarkResult
-from benchmarks.harness.store import reference_records
-from benchmarks.store.database import StoreUnavailable
 from dashboard import resources, safe, sidebar
 from dashboard.charts.decide import frontier_chart
 from dashboard.sections.decide_data import drift_section, own_scores, reference_texts
 
-URL_KEYS = ("hw", "batch", "seq", "pct", "budget", "min_acc", "max_drop", "max_mem", "max_size", "rank", "price")
-NUMBERS = {"budget": ("Latency budget (ms)", "budget_ms"), "min_acc": ("Minimum accuracy (%)", "min_accuracy"),
-           "max_drop": ("Largest drop against the teacher (pp)", "max_drop_pp"),
-           "max_mem": ("Peak memory cap (MiB)", "max_memory_mb"), "max_size": ("Weights size cap (MiB)", "max_size_mb"),
-           "price": ("Price per hour", "price_per_hour")}
+NUMBERS = {"budget": "Latency budget (ms)", "min_acc": "Minimum accuracy (%)",
+           "max_drop": "Largest drop against the teacher (pp)", "max_mem": "Peak memory cap (MiB)",
+           "max_size": "Weights size cap (MiB)", "price": "Price per hour"}  # decision.LIMITS, by URL key
 PRICE_HELP = ("What the instance (this hardware) costs per hour, in any currency: the ranking then shows the cost per "
               "million sentences in the same currency. Not a constraint.")
 OWN_DATA = "A labelled file, scored here"
@@ -47,13 +44,10 @@ OWN_DATA = "A labelled file, scored here"
 def measured(pair: PairSpec) -> list[BenchmarkResult]:
     """The pair's latest result per model x variant x runtime x machine, from the results cache (the shipped files
     without one)."""
-    path = resources.settings().results_db
-    try:
-        stored = resources.benchmark_records(path, resources.benchmark_store(path).version())
-    except (OSError, StoreUnavailable):
-        stored = reference_records()
     return latest(
-        s.record for s in stored if isinstance(s.record, BenchmarkResult) and s.record.config.pair == pair.key
+        s.record
+        for s in resources.stored_or_reference(pair.key).records
+        if isinstance(s.record, BenchmarkResult) and s.record.config.pair == pair.key
     )
 
 
@@ -78,18 +72,11 @@ def constraint_form(options: list[Machine], results: list[BenchmarkResult]) -> C
         batches, lengths = sorted({b for b, _ in cells}), sorted({s for _, s in cells})
         default = Constraints(1 if 1 in batches else batches[0], 128 if 128 in lengths else lengths[-1], machine=first)
         k, notes = from_query(
-            {key: st.query_params[key] for key in URL_KEYS if key in st.query_params}, keys, batches, lengths, default
+            {key: st.query_params[key] for key in URL_FIELDS if key in st.query_params}, keys, batches, lengths, default
         )
         for note in notes:
             st.warning(note)  # fixed sentences: the link's raw values are never echoed
-        st.session_state.update(
-            dk_hw=k.machine,
-            dk_batch=k.batch,
-            dk_seq=k.seq_len,
-            dk_pct=k.percentile,
-            dk_rank=k.objective,
-            **{f"dk_{q}": getattr(k, attr) for q, (_, attr) in NUMBERS.items()},
-        )
+        st.session_state.update({f"dk_{key}": getattr(k, attr) for key, attr in URL_FIELDS.items()})
     if st.session_state.get("dk_hw") not in keys:  # another pair in the sidebar may have other machines
         st.session_state["dk_hw"] = keys[0]
     labels = {m.key: label for m, label in choice_labels(options, (hardware.fingerprint, "cpu")).items()}
@@ -108,14 +95,14 @@ def constraint_form(options: list[Machine], results: list[BenchmarkResult]) -> C
     # The price beside the ranking's settings, not among the constraints: it excludes nothing.
     numbers = dict(zip(NUMBERS, [*st.columns(len(NUMBERS) - 1), top[4]]))
     limits = {}
-    for q, (label, attr) in NUMBERS.items():
+    for q, label in NUMBERS.items():
         low, high = LIMITS[q]
-        limits[attr] = numbers[q].number_input(
+        limits[URL_FIELDS[q]] = numbers[q].number_input(
             label, min_value=low, max_value=high, value=None, placeholder="none" if q == "price" else "no limit",
             key=f"dk_{q}", help=PRICE_HELP if q == "price" else None,
         )
     k = Constraints(batch, seq_len, percentile, objective=objective, machine=machine, **limits)
-    for key in URL_KEYS:
+    for key in URL_FIELDS:
         st.query_params.pop(key, None)
     st.query_params.update(to_query(k))
     return k

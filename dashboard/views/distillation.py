@@ -7,7 +7,7 @@ import math
 
 import streamlit as st
 
-from benchmarks.analysis import scoring
+from benchmarks.analysis import scoring, soft_targets
 from benchmarks.core.inference import InvalidInput, clean_text
 from benchmarks.core.models import LoadedPair, ModelLoadError
 from benchmarks.core.settings import Settings
@@ -100,7 +100,7 @@ def soft_targets_section(loaded: LoadedPair, limits: Settings) -> None:
         help="You pick the true label of your sentence; by default the teacher's prediction stands in for it.",
     )
     gold = teacher_label if gold_choice == "teacher" else CANONICAL_LABELS.index(gold_choice)
-    soft = scoring.soft_targets(teacher_logits, student_logits, temperature, gold)
+    soft = soft_targets.soft_targets(teacher_logits, student_logits, temperature, gold)
 
     a, b, c = st.columns(3)
     a.metric("Distillation loss  T² · KL", _loss(soft.kd_loss), help="T² · KL(teacher at T ‖ student at T), in nats")
@@ -108,7 +108,7 @@ def soft_targets_section(loaded: LoadedPair, limits: Settings) -> None:
     c.metric(f"Hard-label loss (gold {CANONICAL_LABELS[gold]})", _loss(soft.hard_loss), help="cross-entropy of the "
                                                                                              "student at T = 1")
     left, right = st.columns(2)
-    curve = scoring.temperature_curve(teacher_logits, student_logits, gold, TEMPERATURES)
+    curve = soft_targets.temperature_curve(teacher_logits, student_logits, gold, TEMPERATURES)
     left.plotly_chart(distributions_chart(soft), config=chart_config("soft-targets"), key="kd_dist_chart")
     right.plotly_chart(
         temperature_chart(TEMPERATURES, curve, temperature),
@@ -137,7 +137,7 @@ def main() -> None:
     limits = resources.settings()
     pair_spec, device = sidebar.current()
     if lesson.toggle("kd_lesson"):
-        lesson.panel("distillation")
+        lesson.soft_target_panel()
         return
     state_from_link(limits)
     if pair_spec.architecture_only:

@@ -16,7 +16,7 @@ from benchmarks.core.models import LoadedPair, ModelLoadError
 from benchmarks.core.pairs import PairSpec
 from benchmarks.core.vocabulary import ROLES, RUNTIME_LABELS
 from benchmarks.harness.measure import model_flops
-from benchmarks.harness.runtime_model import setups
+from benchmarks.harness.setups import setups
 from benchmarks.jobs.work import lane_lock
 from benchmarks.runtimes.base import RuntimeUnavailable
 from dashboard import resources, safe, sidebar
@@ -132,7 +132,7 @@ def main() -> None:
         text = clean_text(text, limits.max_chars)
         load = resources.traffic().note()
         with st.spinner("Running both models (a runtime's first use exports or compiles the model: up to a "
-                        "minute or two)…"):
+                        "minute or two)…"), resources.fair_share().answering():  # ahead of visitors' scoring
             answer = resources.batched_answer(pair_spec, device, runtimes, text, limits.max_tokens)
             timed, how = timing(text, limits.max_tokens, runtimes, time_now, load)
     except Busy as exc:
@@ -178,8 +178,8 @@ def main() -> None:
         f"{setup_label(runtimes['teacher'])}, student in {setup_label(runtimes['student'])}; load: {load} "
         f"Compare{'s' if load != 1 else ''} on this server in the last {RECENT_S:g} s; "
         + (f"batch 1, {REPEATS} timed runs after one warm-up ({how})." if timed else f"{one_pass}.")
-        + f" Label mapping: {safe.text(loaded.label_note)}."
     )
+    st.caption(f"Label mapping: {safe.text(loaded.label_note)}.")
     for note in loaded.weights_notes:  # plain text: said once per model whose weights were not safetensors
         st.text(note)
     if pair_spec.architecture_only:

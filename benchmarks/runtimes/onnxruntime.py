@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from benchmarks.core.device import detect_hardware
+from benchmarks.core.dimensions import dimension
 from benchmarks.runtimes.base import LogitsOnly, Prepared, RuntimeModel, cached_artefact, example_inputs, folder_bytes
 
 _NAMES = ["input_ids", "attention_mask"]
@@ -22,7 +23,7 @@ def export_onnx(model: torch.nn.Module, path: Path) -> None:
     inputs = example_inputs()
     try:
         # Sequence length bounded by the position table, so the exporter knows slices of it keep length `seq`.
-        longest = int(getattr(model.config, "max_position_embeddings", 512))
+        longest = int(dimension(model.config, "positions"))
         dims = {0: torch.export.Dim("batch", min=1, max=1024), 1: torch.export.Dim("seq", min=2, max=longest)}
         torch.onnx.export(logits, inputs, str(path), dynamo=True, input_names=_NAMES, output_names=["logits"],
                           dynamic_shapes={name: dims for name in _NAMES}, external_data=False, verbose=False)
