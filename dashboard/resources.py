@@ -223,10 +223,13 @@ def jobs() -> Jobs:
     return _jobs(s.results_db, str(s.state_dir), s.ray_address)
 
 
-@st.cache_data(show_spinner=False, max_entries=2)
-def benchmark_records(path: str, version: tuple[int, str]) -> list[StoredRecord]:
-    """Every stored benchmark record; re-read when `version` (ResultStore.version) shows new rows."""
-    return benchmark_store(path).records()
+@st.cache_data(show_spinner=False, max_entries=8)
+def benchmark_records(path: str, version: tuple[int, str], pair_key: str | None = None) -> list[StoredRecord]:
+    """A pair's stored results and every matmul peak (None: every record); re-read when `version`
+    (ResultStore.version) shows new rows. Pages show one pair at a time: reading only its rows keeps them quick over a
+    team's store of thousands."""
+    store = benchmark_store(path)
+    return store.records() if pair_key is None else store.records("model", pair_key) + store.records("peak")
 
 
 @dataclass(frozen=True)
@@ -239,13 +242,14 @@ class Records:
     failure: Exception | None = None  # why it could not, when it could not
 
 
-def stored_or_reference() -> Records:
-    """Every stored benchmark record; without a usable cache, the shipped reference files read-only."""
+def stored_or_reference(pair_key: str | None = None) -> Records:
+    """The stored benchmark records of a pair and the matmul peaks (None: every record); without a usable cache, the
+    shipped reference files read-only."""
     path = settings().results_db
     try:
         store = benchmark_store(path)
         version = store.version()
-        return Records(benchmark_records(path, version), store.recovered, version)
+        return Records(benchmark_records(path, version, pair_key), store.recovered, version)
     except (OSError, StoreUnavailable) as exc:
         return Records(reference_records(), None, None, exc)
 
@@ -264,18 +268,29 @@ def scoring_pair(spec: PairSpec, device: str) -> tuple[LoadedPair, str]:
     return loaded, where
 
 
-def default_setups(spec: PairSpec, device: str, offered: list[tuple[str, str]], cell: tuple[int, int] = ANSWER_CELL
-                   ) -> dict[str, Choice]:
-    """Per role, the fastest setup measured on this machine that changes no SST-2 dev answer (harness/fastest.py);
-    eager fp32 where nothing is measured, the store cannot be read or the pair cannot load."""
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _defaults(key: tuple[str, ...], device: str, threads: int, version: tuple[int, str] | None,
+              offered: tuple[tuple[str, str], ...], cell: tuple[int, int]) -> dict[str, Choice]:
+    # Held, not copied, per store version: every Compare asks, and reading the records back costs more than a pass.
     results = [s.record for s in stored_or_reference().records if isinstance(s.record, BenchmarkResult)]
-    machine = Machine.of(detect_hardware(), device, torch.get_num_threads())
+    machine = Machine.of(detect_hardware(), device, threads)
     try:
-        loaded = pair(spec, device)
+        loaded = _loaded(key, device, "sdpa")
     except ModelLoadError:
         return {role: fastest_equivalent((), "", machine, offered, cell) for role in ("teacher", "student")}
     return {role: fastest_equivalent(results, getattr(loaded, role).fingerprint, machine, offered, cell)
             for role in ("teacher", "student")}
+
+
+def default_setups(spec: PairSpec, device: str, offered: list[tuple[str, str]], cell: tuple[int, int] = ANSWER_CELL
+                   ) -> dict[str, Choice]:
+    """Per role, the fastest setup measured on this machine that changes no SST-2 dev answer (harness/fastest.py);
+    eager fp32 where nothing is measured, the store cannot be read or the pair cannot load."""
+    try:
+        version: tuple[int, str] | None = benchmark_store(settings().results_db).version()
+    except (StoreUnavailable, OSError):
+        version = None
+    return _defaults(_spec(spec), device, torch.get_num_threads(), version, tuple(offered), cell)
 
 
 # --- Explain page: layer similarity, attributions, head importance (pure computations in benchmarks/analysis) ---

@@ -63,14 +63,15 @@ def ray_overhead(url: str, state: Path, repeats: int) -> None:
         cluster.stop()
 
 
-def _fill(target, rows: int) -> None:
-    """`rows` synthetic results: 100 machines x 50 pairs x teacher/student, the pocket pair among them."""
+def _fill(target, rows: int, machines: int = 10) -> None:
+    """`rows` synthetic results beside the shipped ones: `machines` machines x rows / (2 x machines) pairs x
+    teacher/student, the pocket pair among them (so the pocket pair gains `machines` machines)."""
     store = ResultStore(target)
     store.seed()
     batch = []
-    for m in range(100):
+    for m in range(machines):
         hardware = replace(fake.HARDWARE, cpu_model=f"Test CPU {m}")
-        for p in range(rows // 200):
+        for p in range(rows // (2 * machines)):
             pair = "pocket" if p == 0 else f"custom:t{p}|s{p}"
             batch += [fake.result("teacher", hardware=hardware, pair=pair),
                       fake.result("student", speed=1.8, hardware=hardware, pair=pair)]
@@ -109,7 +110,8 @@ def page_times(server: PostgresServer, folder: Path) -> None:
         for page in ("benchmarks", "decide"):
             base, loaded = _page_seconds(today, page), _page_seconds(big, page)
             print(f"{page} page on {backend}: {base:.2f} s over today's store, {loaded:.2f} s over {n} rows "
-                  f"({loaded - base:+.2f} s)", flush=True)
+                  f"({loaded - base:+.2f} s; 10 machines x 500 pairs, the page's pair on 10 more machines)",
+                  flush=True)
 
 
 def main() -> None:

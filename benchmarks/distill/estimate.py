@@ -37,18 +37,27 @@ def steps_left(job: Job) -> int:
     return max(0, job.config.steps - (job.losses[-1].step if job.losses else 0))
 
 
+def stretch(history: Sequence[Job], load: float, cores: int) -> tuple[float, str]:
+    """Wall time over CPU time: as the last finished jobs on this server had it, else from the load average now."""
+    done = [j for j in history if j.state == "finished" and j.cpu_seconds > 0 and j.seconds > 0][:RECENT]
+    if done:
+        return (max(1.0, statistics.median(j.seconds / j.cpu_seconds for j in done)),
+                f"wall over CPU time of the last {len(done)} finished job{'s' if len(done) > 1 else ''} here")
+    return slowdown(load, cores), f"a load average of {load:.1f} on {cores} cores"
+
+
 def wait_seconds(config: LiveConfig, history: Sequence[Job], load: float, cores: int) -> tuple[float, str]:
     """Seconds until a job of `config` submitted now would finish, and one sentence saying how that was judged."""
     rate, basis = cpu_seconds_per_step(history, config.layers)
-    stretch = slowdown(load, cores)
+    factor, why = stretch(history, load, cores)
     ahead = sum(steps_left(j) for j in history if j.active) * rate
-    total = (config.steps * rate + ahead) * stretch
-    queue = f", after {ahead * stretch / 60:.0f} min of jobs ahead" if ahead else ""
+    total = (config.steps * rate + ahead) * factor
+    queue = f", after {ahead * factor / 60:.0f} min of jobs ahead" if ahead else ""
     return total, (f"about {max(1, round(total / 60))} min on this server now{queue}: {config.steps * rate:.0f} s of "
-                   f"CPU (from {basis}) × {stretch:.1f} for a load average of {load:.1f} on {cores} cores")
+                   f"CPU (from {basis}) × {factor:.1f} (from {why})")
 
 
 def left_seconds(job: Job, history: Sequence[Job], load: float, cores: int) -> float:
     """For a queued or running job: the CPU time of its steps left, stretched by the load now."""
     rate, _ = cpu_seconds_per_step(history, job.config.layers)
-    return steps_left(job) * rate * slowdown(load, cores)
+    return steps_left(job) * rate * stretch(history, load, cores)[0]

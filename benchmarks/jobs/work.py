@@ -14,13 +14,14 @@ from benchmarks.core.background import RunInProgress, follow_parent, run_lock
 from benchmarks.core.data import DataUnavailable
 from benchmarks.core.models import ModelLoadError
 from benchmarks.core.settings import Settings
+from benchmarks.harness.measure import HarnessError
 from benchmarks.jobs import here
 from benchmarks.jobs.context import JobContext
 from benchmarks.jobs.kinds import KINDS, _Failed
 from benchmarks.store.jobs import JobBoard, JobRecord
 
 Log = Callable[[str], None]
-KNOWN = (DataUnavailable, ModelLoadError, RunInProgress, ValueError, OSError, _Failed)
+KNOWN = (DataUnavailable, ModelLoadError, HarnessError, RunInProgress, ValueError, OSError, _Failed)
 
 
 class _Shutdown(KeyboardInterrupt):

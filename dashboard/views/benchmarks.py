@@ -25,9 +25,10 @@ TIMINGS = {"model": "Model only (forward pass)", "e2e": "End to end (tokenizer +
 TABS = ["Latency", "Throughput", "Speed-up", "Memory & size", "Accuracy", "Trade-off", "Utilisation", "All numbers"]
 
 
-def load_records() -> tuple[list[StoredRecord], str | None, tuple[int, str] | None]:
-    """(records, recovery message, cache version); without a usable cache, the shipped files read-only."""
-    found = resources.stored_or_reference()
+def load_records(pair_key: str) -> tuple[list[StoredRecord], str | None, tuple[int, str] | None]:
+    """(the pair's records and the peaks, recovery message, cache version); without a usable cache, the shipped files
+    read-only."""
+    found = resources.stored_or_reference(pair_key)
     if isinstance(found.failure, StoreUnavailable):  # already one sentence that names the database
         st.warning(f"{safe.message(found.failure)} Showing the shipped reference results; measuring is off.")
     elif found.failure is not None:
@@ -138,7 +139,7 @@ def main() -> None:
     st.write("How much faster and smaller is the student, and what does it cost in accuracy — on this hardware. Every "
              "number is measured, never estimated, and labelled with the machine it came from.")
     pair, device = sidebar.current()
-    stored, recovered, version = load_records()
+    stored, recovered, version = load_records(pair.key)
     if recovered:
         st.warning(safe.message(recovered))
     origin = {s.record.key: s.origin for s in stored}

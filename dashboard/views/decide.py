@@ -46,7 +46,7 @@ def measured(pair: PairSpec) -> list[BenchmarkResult]:
     without one)."""
     return latest(
         s.record
-        for s in resources.stored_or_reference().records
+        for s in resources.stored_or_reference(pair.key).records
         if isinstance(s.record, BenchmarkResult) and s.record.config.pair == pair.key
     )
 

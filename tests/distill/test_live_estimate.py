@@ -10,10 +10,10 @@ from benchmarks.distill.live import LiveConfig, StepLoss
 from benchmarks.distill.live_jobs import Job
 
 
-def _job(state: str, steps: int = 160, layers: int = 2, cpu: float = 0.0, done: int = 0) -> Job:
+def _job(state: str, steps: int = 160, layers: int = 2, cpu: float = 0.0, done: int = 0, wall: float = 0.0) -> Job:
     losses = tuple(StepLoss(s, 0.5, 0.5, 0.5) for s in range(1, done + 1))
     return Job("j", ("pocket", "teacher"), LiveConfig(layers=layers, steps=steps), 0.0, state, cpu_seconds=cpu,
-               losses=losses)
+               seconds=wall, losses=losses)
 
 
 def test_quiet_cores_and_no_history_give_the_readme_figure():
@@ -27,7 +27,13 @@ def test_a_busy_machine_stretches_the_cpu_time_measured_on_this_server():
     assert rate == pytest.approx(200 / 160) and "last 1 finished job on this server" in basis
     seconds, why = estimate.wait_seconds(LiveConfig(), history, load=9.0, cores=2)
     assert seconds == pytest.approx(200 * 5.0)  # (9 + the job's own thread) / 2 cores
-    assert "× 5.0 for a load average of 9.0 on 2 cores" in why
+    assert "× 5.0 (from a load average of 9.0 on 2 cores)" in why
+
+
+def test_the_wall_over_cpu_ratio_of_jobs_finished_here_wins_over_the_load_formula():
+    history = [_job("finished", cpu=141.0, wall=452.0)]  # README: 452 s wall for 141 s of CPU at load 9-12
+    seconds, why = estimate.wait_seconds(LiveConfig(), history, load=10.0, cores=2)
+    assert seconds == pytest.approx(452.0) and "wall over CPU time of the last 1 finished job here" in why
 
 
 def test_jobs_ahead_are_added_and_a_running_job_counts_its_steps_left():
