@@ -18,7 +18,7 @@ from benchmarks.analysis.lesson import Round, read_rounds
 from benchmarks.analysis.scoring import EAGER_SETUP
 from benchmarks.analysis.similarity import LayerSimilarity, layer_similarity
 from benchmarks.core import deadline
-from benchmarks.core.batching import MAX_BATCH, MicroBatcher, Traffic
+from benchmarks.core.batching import MAX_BATCH, Admission, MicroBatcher, Traffic
 from benchmarks.core.data import LabelledTexts, load_sst2
 from benchmarks.core.device import detect_hardware
 from benchmarks.core.fair_share import FairShare
@@ -112,6 +112,12 @@ def runtime_pair(spec: PairSpec, device: str, choices: dict[str, tuple[str, str]
 def traffic() -> Traffic:
     """Compares this server process received lately: the load every answer is labelled with."""
     return Traffic()
+
+
+@st.cache_resource(show_spinner=False)
+def admission() -> Admission:
+    """The places for Compares in progress in this server process (KD_MAX_ANSWERING)."""
+    return Admission(settings().max_answering)
 
 
 @st.cache_resource(show_spinner=False)

@@ -11,16 +11,20 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Generic, Sequence, TypeVar
+from typing import Callable, Generic, Iterator, Sequence, TypeVar
 
 WINDOW_S = 0.025  # how long the first request of a batch waits for others (KD_BATCH_WINDOW_MS)
 MAX_BATCH = 32  # requests in one forward pass
 MAX_QUEUE = 64  # requests waiting for one model; more are refused as busy
 RECENT_S = 2.0  # "the load at that moment": requests over this many seconds
+MAX_ANSWERING = 16  # Compares in progress in one server process; more are refused as busy (KD_MAX_ANSWERING)
 BUSY_MESSAGE = (
     "The server is busy: {waiting} requests are already waiting for this model. Try again in a few seconds."
 )
+# Same opening as BUSY_MESSAGE, so the load generator counts both refusals as "busy".
+BUSY_ANSWERING = "The server is busy: {waiting} answers are already in progress. Try again in a few seconds."
 
 R = TypeVar("R")
 
@@ -91,6 +95,30 @@ class MicroBatcher(Generic[R]):
                 continue
             for item, result in zip(items, results):
                 item.future.set_result(Batched(result, len(items), (started - item.queued) * 1e3))
+
+
+class Admission:
+    """Bounds the Compares in progress in a process, however far each has got. The model queues alone do not bound
+    the wait: when the page scripts themselves saturate the interpreter, requests pile up before they ever reach a
+    queue, so a server asked for more than it can answer would otherwise slow every answer without limit."""
+
+    def __init__(self, limit: int = MAX_ANSWERING) -> None:
+        self.limit = limit
+        self._in_progress = 0
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def admit(self) -> Iterator[None]:
+        """Holds one place for the enclosed answer; raises Busy at once when every place is taken."""
+        with self._lock:
+            if self._in_progress >= self.limit:
+                raise Busy(BUSY_ANSWERING.format(waiting=self._in_progress))
+            self._in_progress += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_progress -= 1
 
 
 class Traffic:

@@ -52,6 +52,7 @@ class Settings:
     live_keep: int = 5  # students distilled on the Distillation page that are kept; the oldest goes first
     threads: int = 0  # torch threads for the app's answers and timings; 0: one per core the process may use
     batch_window_ms: int = 25  # micro-batching window (core/batching.py); 0: every request its own forward pass
+    max_answering: int = 16  # Compares in progress in one server process; more are told the server is busy
     live_max_queued: int = 2  # live-distillation jobs one session may have waiting or running
     live_max_queued_server: int = 6  # ... and all sessions together
     live_keep_jobs: int = 30  # finished live-distillation job records kept; the oldest go first
@@ -110,6 +111,7 @@ def load_settings() -> Settings:
         live_keep=_int("KD_LIVE_KEEP", Settings.live_keep),
         threads=_int("KD_THREADS", Settings.threads, low=0),
         batch_window_ms=_int("KD_BATCH_WINDOW_MS", Settings.batch_window_ms, low=0),
+        max_answering=_int("KD_MAX_ANSWERING", Settings.max_answering),
         live_max_queued=_int("KD_LIVE_MAX_QUEUED", Settings.live_max_queued),
         live_max_queued_server=_int("KD_LIVE_MAX_QUEUED_SERVER", Settings.live_max_queued_server),
         live_keep_jobs=_int("KD_LIVE_KEEP_JOBS", Settings.live_keep_jobs),

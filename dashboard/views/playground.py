@@ -131,8 +131,9 @@ def main() -> None:
     try:
         text = clean_text(text, limits.max_chars)
         load = resources.traffic().note()
-        with st.spinner("Running both models (a runtime's first use exports or compiles the model: up to a "
-                        "minute or two)…"), resources.fair_share().answering():  # ahead of visitors' scoring
+        with resources.admission().admit(), st.spinner(
+                "Running both models (a runtime's first use exports or compiles the model: up to a minute or two)…"
+        ), resources.fair_share().answering():  # ahead of visitors' scoring
             answer = resources.batched_answer(pair_spec, device, runtimes, text, limits.max_tokens)
             timed, how = timing(text, limits.max_tokens, runtimes, time_now, load)
     except Busy as exc:

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from benchmarks.core import batching
-from benchmarks.core.batching import Busy, MicroBatcher, Traffic
+from benchmarks.core.batching import Admission, Busy, MicroBatcher, Traffic
 
 
 def test_requests_arriving_together_share_one_pass_and_get_their_own_answers():
@@ -60,3 +60,17 @@ def test_traffic_counts_the_last_seconds_only(monkeypatch):
     assert traffic.note() == 1 and traffic.note() == 2
     clock[0] += batching.RECENT_S + 0.1
     assert traffic.recent() == 0 and traffic.note() == 1
+
+
+def test_answers_in_progress_are_bounded_and_a_place_frees_when_an_answer_ends():
+    gate = Admission(limit=2)
+    with gate.admit(), gate.admit():
+        with pytest.raises(Busy, match=r"^The server is busy: 2 answers are already in progress"):
+            with gate.admit():
+                pass
+    with gate.admit():  # both places came back, an error included
+        pass
+    with pytest.raises(ValueError), gate.admit():
+        raise ValueError("an answer that failed")
+    with gate.admit(), gate.admit():
+        pass
