@@ -160,7 +160,7 @@ def _stop_on_sigterm() -> None:
 
 
 def _brief(result) -> str:
-    from benchmarks.harness.comparison import drift
+    from benchmarks.harness.speedups import drift
 
     big = max(result.cells, key=lambda c: (c.batch * c.seq_len, c.batch))
     small = min(result.cells, key=lambda c: (c.batch * c.seq_len, c.batch))
@@ -176,8 +176,8 @@ def _brief(result) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from benchmarks.harness.comparison import speedups
     from benchmarks.harness.runner import RunRequest, run_pair
+    from benchmarks.harness.speedups import speedups
 
     request = RunRequest(_chosen_pair(args), args.device, _variant_names(args.variants), args.quick, args.threads,
                          args.budget, args.data, args.force, None, _variant_names(args.runtimes) or (DEFAULT_RUNTIME,),
@@ -204,7 +204,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from benchmarks.harness.comparison import latest, machine_of
+    from benchmarks.harness.machines import machine_of
+    from benchmarks.harness.selection import latest
 
     store = _open_store(args)
     stored = store.records("model", args.pair)
@@ -283,8 +284,9 @@ def _vs_pipeline(args: argparse.Namespace) -> int:
     from benchmarks.core.models import load_model
     from benchmarks.core.pairs import BUILTIN_PAIRS
     from benchmarks.harness import pipeline_baseline as baseline
-    from benchmarks.harness.comparison import default_machine, latest, machine_of
+    from benchmarks.harness.machines import default_machine, machine_of
     from benchmarks.harness.measure import EVAL_MAX_LENGTH
+    from benchmarks.harness.selection import latest
     from benchmarks.harness.setups import with_runtime
     from benchmarks.runtimes.base import RuntimeUnavailable
 
@@ -329,8 +331,8 @@ def _vs_pipeline(args: argparse.Namespace) -> int:
 def _repeat(args: argparse.Namespace) -> int:
     from benchmarks.core.device import detect_hardware, resolve_device
     from benchmarks.core.models import load_model
-    from benchmarks.harness.comparison import repeats
     from benchmarks.harness.runner import RunRequest
+    from benchmarks.harness.speedups import repeats
     from benchmarks.harness.sweep import plan
     from benchmarks.harness.worker import measure_in_turns
 

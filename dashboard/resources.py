@@ -26,8 +26,8 @@ from benchmarks.core.inference import BatchedPair, ModelRun, predict_batched, pr
 from benchmarks.core.models import LoadedModel, LoadedPair, ModelLoadError, canonical_spec, load_model
 from benchmarks.core.pairs import ModelSpec, PairSpec
 from benchmarks.core.settings import Settings, load_settings
-from benchmarks.harness.comparison import Machine
 from benchmarks.harness.fastest import ANSWER_CELL, SCORING_CELL, Choice, fastest_equivalent
+from benchmarks.harness.machines import Machine
 from benchmarks.harness.results import BenchmarkResult
 from benchmarks.harness.setups import setups, with_runtime
 from benchmarks.harness.store import ResultStore, StoredRecord, reference_records

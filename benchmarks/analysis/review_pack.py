@@ -20,8 +20,8 @@ from markupsafe import Markup
 from matplotlib.figure import Figure
 
 from benchmarks.analysis.cost import cost_note
-from benchmarks.analysis.decision import Decision, Verdict
 from benchmarks.analysis.stats import INTERVAL_METHOD, Flips
+from benchmarks.analysis.verdict import Decision, Verdict
 
 TEACHER_COLOUR, STUDENT_COLOUR = "#4C72B0", "#DD8452"  # as on the dashboard's pages
 PACKAGES = ("torch", "transformers", "scipy", "numpy", "streamlit", "plotly", "matplotlib", "jinja2")

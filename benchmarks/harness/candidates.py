@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Iterable, Mapping
 
-from benchmarks.analysis.decision import Candidate
+from benchmarks.analysis.candidate import Candidate
 from benchmarks.core.figures import mib
 from benchmarks.core.vocabulary import DEFAULT_RUNTIME, RUNTIME_LABELS
 from benchmarks.harness.results import BenchmarkResult

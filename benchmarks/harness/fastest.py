@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Collection, Iterable
 
 from benchmarks.core.vocabulary import DEFAULT_RUNTIME, RUNTIME_LABELS
-from benchmarks.harness.comparison import Machine, machine_of
+from benchmarks.harness.machines import Machine, machine_of
 from benchmarks.harness.results import BenchmarkResult
 
 EAGER = (DEFAULT_RUNTIME, "fp32")

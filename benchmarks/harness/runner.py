@@ -16,11 +16,11 @@ from benchmarks.core.models import model_fingerprint
 from benchmarks.core.pairs import PairSpec, pair_from_dict, pair_to_dict
 from benchmarks.core.settings import load_settings
 from benchmarks.core.vocabulary import DEFAULT_RUNTIME, ROLES, RUNTIMES
-from benchmarks.harness.comparison import missing_variants
 from benchmarks.harness.measure import full_settings, quick_settings
 from benchmarks.harness.peak import peak_dtypes
 from benchmarks.harness.precision import supported_variants, unsupported_reason
 from benchmarks.harness.results import BenchmarkResult, BenchmarkSettings
+from benchmarks.harness.selection import missing_variants
 from benchmarks.harness.store import ResultStore
 from benchmarks.harness.sweep import SweepItem, SweepProgress, ensure_peaks, plan, run_sweep, runtime_skips
 from benchmarks.runtimes.registry import RUNTIME_INFO, unavailable_reason

@@ -31,7 +31,7 @@ class ClusterUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class ClusterMachine:
-    key: str  # comparison.Machine.key: "<hardware fingerprint>:<device type>:<threads>"
+    key: str  # machines.Machine.key: "<hardware fingerprint>:<device type>:<threads>"
     label: str  # as the results name it
     alive: bool
     cpus: float

@@ -40,9 +40,9 @@ def _run_one(args: argparse.Namespace) -> int:
 
 
 def machine_key(threads: int) -> tuple[str, str]:
-    """(identity, label) of this machine at `threads` threads, as results name it (comparison.Machine)."""
+    """(identity, label) of this machine at `threads` threads, as results name it (machines.Machine)."""
     from benchmarks.core.device import detect_hardware, resolve_device
-    from benchmarks.harness.comparison import Machine
+    from benchmarks.harness.machines import Machine
 
     machine = Machine.of(detect_hardware(), str(resolve_device("auto")), threads)
     return machine.key, machine.label

@@ -1,5 +1,5 @@
 """Plotly figures for the Benchmarks page, and the captions that say how they were measured: rows in
-(benchmarks.harness.comparison), figures and sentences out, no computing."""
+(benchmarks.harness: tables, speedups), figures and sentences out, no computing."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Sequence
 import plotly.graph_objects as go
 
 from benchmarks.core.device import thread_count
-from benchmarks.harness.comparison import Speedup, typical_drift
 from benchmarks.harness.results import BenchmarkResult
+from benchmarks.harness.speedups import Speedup, typical_drift
 from dashboard.charts.theme import (
     BASELINE,
     CEILING,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from benchmarks.analysis.decision import Decision, Verdict
+from benchmarks.analysis.verdict import Decision, Verdict
 from dashboard.charts.theme import BUDGET, FRONTIER, INK, RING, ROLE_COLOURS, series_symbol
 
 

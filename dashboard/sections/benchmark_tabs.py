@@ -1,5 +1,5 @@
-"""The Benchmarks page's accuracy, utilisation and runtime-cost tabs: tables and figures from the comparison rows
-(benchmarks/harness/comparison.py), composed here so the page file stays short."""
+"""The Benchmarks page's accuracy, utilisation and runtime-cost tabs: tables and figures from the result rows
+(benchmarks/harness: tables, comparison), composed here so the page file stays short."""
 
 from __future__ import annotations
 

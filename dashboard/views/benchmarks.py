@@ -11,7 +11,7 @@ import streamlit as st
 from benchmarks.core.device import detect_hardware
 from benchmarks.core.figures import mib
 from benchmarks.core.vocabulary import RUNTIME_LABELS
-from benchmarks.harness import comparison
+from benchmarks.harness import comparison, machines, selection, speedups, tables
 from benchmarks.harness.results import BenchmarkResult, PeakResult
 from benchmarks.harness.store import StoredRecord
 from benchmarks.store.database import StoreUnavailable, shown_target
@@ -71,8 +71,8 @@ def show_headline(results: list[BenchmarkResult], variant: str, batch: int, seq_
 
 def charts_for(results: list[BenchmarkResult], peaks: list[PeakResult], timing: str, batch: int, seq_len: int,
                architecture_only: bool) -> None:
-    rows = comparison.cell_rows(results, timing)  # type: ignore[arg-type]
-    summary = comparison.summary_rows(results, (batch, seq_len), timing)  # type: ignore[arg-type]
+    rows = tables.cell_rows(results, timing)  # type: ignore[arg-type]
+    summary = tables.summary_rows(results, (batch, seq_len), timing)  # type: ignore[arg-type]
     kind = "model only" if timing == "model" else "end to end"
     latency, throughput, speed, memory, accuracy, tradeoff, utilisation, numbers = st.tabs(TABS)
     with latency:
@@ -98,7 +98,7 @@ def charts_for(results: list[BenchmarkResult], peaks: list[PeakResult], timing: 
                            "real tokens/s": round(r["eval_tokens_per_s"]), "sentences": r["eval_n"],
                            "conditions": r["eval_conditions"]} for r in scored], hide_index=True)
     with speed:
-        speedup_tab(comparison.speedups(results, timing), kind)  # type: ignore[arg-type]
+        speedup_tab(speedups.speedups(results, timing), kind)  # type: ignore[arg-type]
     with memory:
         left, right = st.columns(2)
         left.plotly_chart(charts.bar_chart(summary, "run_peak_mb", "MiB above the pre-load baseline",
@@ -120,7 +120,7 @@ def charts_for(results: list[BenchmarkResult], peaks: list[PeakResult], timing: 
                        "student; symbol: the precision in PyTorch eager, else the runtime. The legend names each "
                        "bubble; hover one for its figures.")
     with utilisation:
-        utilisation_tab(comparison.utilisation_rows(results, peaks, batch, seq_len), batch, seq_len)
+        utilisation_tab(tables.utilisation_rows(results, peaks, batch, seq_len), batch, seq_len)
     with numbers:
         st.dataframe(summary, hide_index=True)
         st.dataframe(rows, hide_index=True)
@@ -144,7 +144,7 @@ def main() -> None:
         st.warning(safe.message(recovered))
     origin = {s.record.key: s.origin for s in stored}
     peaks = [s.record for s in stored if isinstance(s.record, PeakResult)]
-    mine = comparison.latest(r for r in (s.record for s in stored)
+    mine = selection.latest(r for r in (s.record for s in stored)
                              if isinstance(r, BenchmarkResult) and r.config.pair == pair.key)
     if version is not None:
         run_panel(pair, device, mine, version)
@@ -154,14 +154,14 @@ def main() -> None:
                 "run` and `python -m benchmarks import <file>` for results from another machine.")
         return
     hardware = detect_hardware()
-    options, first = comparison.machines(mine), comparison.default_machine(mine, hardware, device)
+    options, first = machines.machines(mine), machines.default_machine(mine, hardware, device)
     this = (hardware.fingerprint, device.split(":", 1)[0])
-    labels = comparison.choice_labels(options, this)
+    labels = machines.choice_labels(options, this)
     # A row of its own: the part that tells two machines apart must not be cut off.
     machine = st.selectbox("Hardware and threads", options, index=options.index(first), key="bench_hw",
                            format_func=labels.__getitem__)
     f2, f3, f4 = st.columns(3)
-    on_machine = [r for r in mine if comparison.machine_of(r) == machine]
+    on_machine = [r for r in mine if machines.machine_of(r) == machine]
     present = list(dict.fromkeys(r.config.variant for r in on_machine))
     variants = f2.multiselect("Precision variants", present, default=present,
                               key=f"bench_variants_{machine.fingerprint}")
@@ -173,7 +173,7 @@ def main() -> None:
     if not results:
         st.warning("Pick at least one precision variant and one runtime.")
         return
-    batches, lengths = comparison.grid(results)
+    batches, lengths = selection.grid(results)
     c1, c2, _ = st.columns([1, 1, 4])
     batch = c1.selectbox("Batch size", batches, index=len(batches) - 1, key="bench_batch")
     seq_len = c2.selectbox("Sequence length", lengths, index=len(lengths) - 1, key="bench_seq")

@@ -1,7 +1,7 @@
 """Decide: which configuration to ship on this hardware, under a latency budget and the accuracy we can give up.
 
-Composes the library (benchmarks.analysis: candidates, decision, stats, review_pack); computes nothing itself.
-The constraints live in the URL, so a link reproduces the view.
+Composes the library (benchmarks.analysis: constraints, decision, stats, review_pack); computes nothing itself.
+The constraints live in the URL (sections/decide_url.py), so a link reproduces the view.
 """
 
 from __future__ import annotations
@@ -9,33 +9,27 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from benchmarks.analysis.candidate import precision_flips
+from benchmarks.analysis.constraints import OBJECTIVES, PERCENTILES, Constraints
 from benchmarks.analysis.cost import cost_note
-from benchmarks.analysis.decision import (
-    LIMITS,
-    OBJECTIVES,
-    PERCENTILES,
-    URL_FIELDS,
-    Constraints,
-    Decision,
-    decide,
-    from_query,
-    precision_flips,
-    to_query,
-)
+from benchmarks.analysis.decision import decide
 from benchmarks.analysis.review_pack import Provenance, ranking_rows, review_pack
 from benchmarks.analysis.stats import INTERVAL_METHOD
+from benchmarks.analysis.verdict import Decision
 from benchmarks.core.device import detect_hardware, thread_count
 from benchmarks.core.pairs import PairSpec
 from benchmarks.harness.candidates import candidates
-from benchmarks.harness.comparison import Machine, choice_labels, default_machine, latest, machine_of, machines
+from benchmarks.harness.machines import Machine, choice_labels, default_machine, machine_of, machines
 from benchmarks.harness.results import BenchmarkResult
+from benchmarks.harness.selection import latest
 from dashboard import resources, safe, sidebar
 from dashboard.charts.decide import frontier_chart
 from dashboard.sections.decide_data import drift_section, own_scores, reference_texts
+from dashboard.sections.decide_url import LIMITS, URL_FIELDS, from_query, to_query
 
 NUMBERS = {"budget": "Latency budget (ms)", "min_acc": "Minimum accuracy (%)",
            "max_drop": "Largest drop against the teacher (pp)", "max_mem": "Peak memory cap (MiB)",
-           "max_size": "Weights size cap (MiB)", "price": "Price per hour"}  # decision.LIMITS, by URL key
+           "max_size": "Weights size cap (MiB)", "price": "Price per hour"}  # decide_url.LIMITS, by URL key
 PRICE_HELP = ("What the instance (this hardware) costs per hour, in any currency: the ranking then shows the cost per "
               "million sentences in the same currency. Not a constraint.")
 OWN_DATA = "A labelled file, scored here"

@@ -12,8 +12,8 @@ from benchmarks.core.figures import Conditions, Throughput, mib, size_label, thr
 from benchmarks.core.models import load_model
 from benchmarks.core.pairs import ModelSpec
 from benchmarks.distill.live import DevScore, score_on_dev
-from benchmarks.harness.comparison import cell_rows
 from benchmarks.harness.results import CellResult
+from benchmarks.harness.tables import cell_rows
 from tests.benchmark_fakes import result as make_result
 
 

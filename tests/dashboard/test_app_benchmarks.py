@@ -138,7 +138,7 @@ def test_measure_is_not_offered_for_a_pair_that_cannot_load_now(state):
 def test_runtime_filter_narrows_every_tab_and_names_the_runtime(state):
     from dataclasses import replace
 
-    from benchmarks.harness.comparison import Machine
+    from benchmarks.harness.machines import Machine
     from benchmarks.harness.store import ResultStore
     from tests import benchmark_fakes as fake
 
@@ -185,7 +185,7 @@ def test_throughput_and_size_carry_their_conditions(state):
 
 
 def test_speed_up_whiskers_only_for_models_that_took_turns_in_one_run():
-    from benchmarks.harness.comparison import speedups
+    from benchmarks.harness.speedups import speedups
     from dashboard.charts.benchmarks import speedup_chart, speedup_note
     from tests.benchmark_fakes import result
 
@@ -202,7 +202,7 @@ def test_speed_up_whiskers_only_for_models_that_took_turns_in_one_run():
 
 
 def _summary_rows():
-    from benchmarks.harness.comparison import cell_rows, summary_rows
+    from benchmarks.harness.tables import cell_rows, summary_rows
     from tests.benchmark_fakes import result
 
     results = [result(role, variant, speed=1.0 if role == "teacher" else 2.0)

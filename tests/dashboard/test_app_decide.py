@@ -25,7 +25,7 @@ def _decide(**params: str) -> AppTest:
 def _reference_machine(pair: str, device: str = "cpu", isa: str = "AVX512") -> str:
     """The key of a shipped machine: by default the 2-thread AVX512 sweep (a machine like the one measuring the AVX2
     reference would otherwise open on that one, as on its own results)."""
-    from benchmarks.harness.comparison import machine_of
+    from benchmarks.harness.machines import machine_of
     from benchmarks.harness.results import BenchmarkResult
     from benchmarks.harness.store import reference_records
 

@@ -14,11 +14,11 @@ import tomllib
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from benchmarks.analysis.decision import URL_FIELDS
 from benchmarks.core.csv_export import to_csv
 from benchmarks.core.data import read_labelled_file
 from benchmarks.core.settings import REPO_ROOT, Settings
 from dashboard import safe
+from dashboard.sections.decide_url import URL_FIELDS
 from tests.conftest import REPO, plain
 
 APP = str(REPO / "dashboard" / "app.py")

@@ -9,21 +9,12 @@ import pytest
 
 from benchmarks import cli
 from benchmarks.core.persist import from_raw
-from benchmarks.harness.comparison import (
-    choice_labels,
-    default_machine,
-    drift,
-    flips_vs_eager_fp32,
-    grid,
-    headline,
-    latest,
-    machines,
-    repeats,
-    speedups,
-    summary_rows,
-    typical_drift,
-)
+from benchmarks.harness.comparison import flips_vs_eager_fp32, headline
+from benchmarks.harness.machines import choice_labels, default_machine, machines
 from benchmarks.harness.results import BenchmarkResult
+from benchmarks.harness.selection import grid, latest
+from benchmarks.harness.speedups import drift, repeats, speedups, typical_drift
+from benchmarks.harness.tables import summary_rows
 from tests.benchmark_fakes import HARDWARE, SETTINGS, pair_results, result
 
 

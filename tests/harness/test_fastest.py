@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from benchmarks.harness.comparison import Machine
 from benchmarks.harness.fastest import EAGER, fastest_equivalent
+from benchmarks.harness.machines import Machine
 from tests.benchmark_fakes import GPU_BOX, HARDWARE, result
 
 HERE = Machine.of(HARDWARE, "cpu", 2)

@@ -11,10 +11,12 @@ from types import SimpleNamespace
 import pytest
 
 from benchmarks.harness import sweep
-from benchmarks.harness.comparison import flips_vs_eager_fp32, latest, speedups
+from benchmarks.harness.comparison import flips_vs_eager_fp32
 from benchmarks.harness.measure import HarnessError
 from benchmarks.harness.pipeline_baseline import fastest_scoring
 from benchmarks.harness.results import record_from_dict
+from benchmarks.harness.selection import latest
+from benchmarks.harness.speedups import speedups
 from tests import benchmark_fakes as fake
 from tests.conftest import REPO
 

@@ -13,7 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from benchmarks.core.pairs import custom_pair
-from benchmarks.harness.comparison import machine_of
+from benchmarks.harness.machines import machine_of
 from benchmarks.harness.store import ResultStore
 from benchmarks.store.database import Database
 from benchmarks.store.jobs import JobBoard
