@@ -418,6 +418,14 @@ def _db_parent() -> argparse.ArgumentParser:
     return db
 
 
+def _add_labelled_pair(parser: argparse.ArgumentParser) -> None:
+    """--pair among the pairs with trained weights, or --teacher/--student for a custom one."""
+    parser.add_argument("--pair", choices=[k for k, p in BUILTIN_PAIRS.items() if not p.architecture_only],
+                        default="pocket")
+    parser.add_argument("--teacher", help="a custom teacher: Hub id or local folder (with --student; overrides --pair)")
+    parser.add_argument("--student", help="a custom student: Hub id or local folder (with --teacher)")
+
+
 def _add_benchmark_commands(sub) -> None:
     db = _db_parent()
 
@@ -501,10 +509,7 @@ def _add_benchmark_commands(sub) -> None:
 
     hp = sub.add_parser("heads", help="accuracy on SST-2 dev with each attention head masked, one at a time (both "
                                       "models; cached per pair)")
-    hp.add_argument("--pair", choices=[k for k, p in BUILTIN_PAIRS.items() if not p.architecture_only],
-                    default="pocket")
-    hp.add_argument("--teacher", help="a custom teacher: Hub id or local folder (with --student; overrides --pair)")
-    hp.add_argument("--student", help="a custom student: Hub id or local folder (with --teacher)")
+    _add_labelled_pair(hp)
     hp.add_argument("--sentences", type=int, default=200, help="the first N sentences of SST-2 dev (default 200)")
     hp.add_argument("--device", default="cpu", help="cpu (default), auto, or cuda[:N]")
     hp.add_argument("--data", help="folder with SST-2 dev.tsv (default: $SST2_DIR, else the dev split shipped in "
@@ -517,10 +522,7 @@ def _add_benchmark_commands(sub) -> None:
 
     sp = sub.add_parser("score", help="score SST-2 dev with both models of a pair (the Distillation page's data-set "
                                       "scores), eagerly in fp32")
-    sp.add_argument("--pair", choices=[k for k, p in BUILTIN_PAIRS.items() if not p.architecture_only],
-                    default="pocket")
-    sp.add_argument("--teacher", help="a custom teacher: Hub id or local folder (with --student; overrides --pair)")
-    sp.add_argument("--student", help="a custom student: Hub id or local folder (with --teacher)")
+    _add_labelled_pair(sp)
     sp.add_argument("--data", help="folder with SST-2 dev.tsv (default: $SST2_DIR, else data/sst2)")
     sp.add_argument("--ship", action="store_true", help="write under data/precomputed/scores, named by the "
                                                         "fingerprints of the weights and sentences, to ship with the "

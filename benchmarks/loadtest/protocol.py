@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field, replace
 import psutil
 
 from benchmarks.core.data import sample_sentences
+from benchmarks.loadtest.server import cpu_seconds_of, process_tree, rss_of, tree_total
 
 WHERE = re.compile(r"(teacher in .+?, student in .+?);")  # from the Playground's conditions caption
 MAX_SESSIONS = 200
@@ -131,38 +132,6 @@ class ProtocolReport:
         return {"summary": self.summary(), "answers": [asdict(a) for a in self.answers]}
 
 
-def _tree(pids: list[int]) -> list[psutil.Process]:
-    procs = []
-    for pid in pids:
-        try:
-            root = psutil.Process(pid)
-            procs += [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            pass
-    return procs
-
-
-def _cpu_s(procs: list[psutil.Process]) -> float:
-    total = 0.0
-    for p in procs:
-        try:
-            t = p.cpu_times()
-            total += t.user + t.system
-        except psutil.NoSuchProcess:
-            pass
-    return total
-
-
-def _rss(procs: list[psutil.Process]) -> int:
-    total = 0
-    for p in procs:
-        try:
-            total += p.memory_info().rss
-        except psutil.NoSuchProcess:
-            pass
-    return total
-
-
 def listening_pids(port: int) -> list[int]:
     """The processes listening on a local TCP port (the server behind a URL)."""
     return sorted({c.pid for c in psutil.net_connections("tcp")
@@ -247,17 +216,17 @@ def run(url: str, sessions: int, seconds: float, server_pids: list[int], period:
 
     env = Environment(user_classes=[Visitor], stop_timeout=timeout)
     runner = env.create_local_runner()
-    procs, me = _tree(server_pids), psutil.Process()
+    procs, me = process_tree(server_pids), psutil.Process()
     runner.start(sessions, spawn_rate=max(sessions / period, 1.0))
     gevent.sleep(period)  # the ramp: every visitor has started once the window opens
     opened = time.monotonic()
-    procs = _tree(server_pids)  # children started since (a background job) count from here on
-    server0, me0 = _cpu_s(procs), _cpu_s([me])
-    rss = [(0.0, _rss(procs))]
+    procs = process_tree(server_pids)  # children started since (a background job) count from here on
+    server0, me0 = tree_total(procs, cpu_seconds_of), tree_total([me], cpu_seconds_of)
+    rss = [(0.0, int(tree_total(procs, rss_of)))]
     while (elapsed := time.monotonic() - opened) < seconds:
         gevent.sleep(min(RSS_EVERY_S, seconds - elapsed))
-        rss.append((time.monotonic() - opened, _rss(procs)))
-    use = ServerUse(_cpu_s(procs) - server0, _cpu_s([me]) - me0, tuple(rss))
+        rss.append((time.monotonic() - opened, int(tree_total(procs, rss_of))))
+    use = ServerUse(tree_total(procs, cpu_seconds_of) - server0, tree_total([me], cpu_seconds_of) - me0, tuple(rss))
     runner.quit()  # visitors in the middle of a Compare finish it (stop_timeout): slow answers are not cut off
     answers = [replace(a, started=a.started - opened) for a in answers]
     counted = tuple(a for a in answers if a.started >= 0)

@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Callable, Iterable
 
 import psutil
 
@@ -50,20 +51,41 @@ def wait_healthy(url: str, seconds: float = 90) -> None:
     raise RuntimeError(f"{url} did not answer its health check within {seconds:.0f} s")
 
 
-def tree_rss(pid: int) -> int:
-    """Resident bytes of a process and all its children (a process that just exited counts 0)."""
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0
-    total = 0
+def process_tree(pids: Iterable[int]) -> list[psutil.Process]:
+    """The processes and all their children; one that has already exited is left out."""
+    procs: list[psutil.Process] = []
+    for pid in pids:
+        try:
+            root = psutil.Process(pid)
+            procs += [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            pass
+    return procs
+
+
+def tree_total(procs: Iterable[psutil.Process], read: Callable[[psutil.Process], float]) -> float:
+    """`read` summed over the processes, skipping any that exited since they were listed."""
+    total = 0.0
     for p in procs:
         try:
-            total += p.memory_info().rss
+            total += read(p)
         except psutil.NoSuchProcess:
             pass
     return total
+
+
+def rss_of(p: psutil.Process) -> float:
+    return p.memory_info().rss
+
+
+def cpu_seconds_of(p: psutil.Process) -> float:
+    times = p.cpu_times()
+    return times.user + times.system
+
+
+def tree_rss(pid: int) -> int:
+    """Resident bytes of a process and all its children (a process that just exited counts 0)."""
+    return int(tree_total(process_tree([pid]), rss_of))
 
 
 def count_loads(log_text: str) -> dict[str, list[float]]:

@@ -96,7 +96,7 @@ def _form(pair_spec: PairSpec) -> None:
 
 def _history() -> list[Job]:
     """This server's live jobs, newest first: what the estimates learn from."""
-    return [live_job_of(r) for r in resources.jobs().jobs("live")]
+    return [live_job_of(r) for r in job_panel.kind_jobs("live")]
 
 
 def _jobs() -> None:
