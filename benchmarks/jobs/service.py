@@ -6,10 +6,10 @@ so every dashboard process sees the same queue, and a Stop pressed anywhere reac
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
-
-from filelock import FileLock, Timeout
 
 from benchmarks.core.background import spawn
 from benchmarks.core.settings import Settings
@@ -78,15 +78,18 @@ class Jobs:
         """A local drainer for `kind` when something of this machine waits and none runs."""
         if self.board.next_queued(kind, here.fingerprint(), LOCAL) is None:
             return
-        lock = FileLock(str(self.lock_path(kind)), timeout=0)
-        try:
-            lock.acquire()
-        except Timeout:
+        if self._lane_busy(kind):
             return  # a drainer holds it and takes the new job too
-        lock.release()
         # Through the environment, not the command line: a server URL's password stays out of `ps`.
         spawn(["job-drain", kind], self.log_path(kind), {"KD_STATE_DIR": str(self.settings.state_dir),
                                                          "KD_DATABASE_URL": self.target})
+
+    def _lane_busy(self, kind: str) -> bool:
+        """Whether a live drainer holds the kind's lane. Asked in a child process: a probe by this long-lived
+        process would share its lock state with every earlier probe of the same file."""
+        probe = ("import sys, filelock\ntry:\n    filelock.FileLock(sys.argv[1], timeout=0).acquire()\n"
+                 "except filelock.Timeout:\n    sys.exit(3)")
+        return subprocess.run([sys.executable, "-c", probe, str(self.lock_path(kind))], check=False).returncode == 3
 
     @property
     def target(self) -> str:

@@ -92,6 +92,9 @@ def test_sigterm_to_the_parent_ends_every_job_within_10_s_each_recorded_as_stopp
                180)
         pids = [board.get(i).pid for i in (running, *others)]
         assert all(group_alive(pid) for pid in pids)
+        # The tiny pair's live job may already be done by now, its queued successor running: judge each job by
+        # where it stood when the signal went out.
+        before = {i: board.get(i).state for i in (running, waiting, *others)}
         started = time.monotonic()
         parent.send_signal(signal.SIGTERM)
         _until(lambda: not any(group_alive(pid) for pid in pids), 30)
@@ -101,10 +104,15 @@ def test_sigterm_to_the_parent_ends_every_job_within_10_s_each_recorded_as_stopp
     finally:
         parent.kill()
         parent.wait(10)
-    for job_id in (running, *others):
+    assert "running" in before.values()
+    for job_id, state in before.items():
         job = board.get(job_id)
-        assert job.state == "stopped" and "its worker stopped" in job.message and job.owner == "tab-a"
-    assert board.get(waiting).state == "stopped" and "before this job started" in board.get(waiting).message
+        assert job.owner == "tab-a" and not job.active
+        if state == "queued":
+            assert job.state == "stopped" and "before this job started" in job.message
+        elif state == "running" and (job_id not in others or job.state != "finished"):
+            # a tiny benchmark or head-importance run may finish its last step as the signal arrives
+            assert job.state == "stopped" and "its worker stopped" in job.message
     assert not list((tmp_path / "live" / "partial").iterdir())
 
 
