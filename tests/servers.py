@@ -109,8 +109,11 @@ class RayCluster:
         for i, (cpus, ports) in enumerate(zip((1, 2), RAY_NODE_PORTS)):
             where = ["--head", f"--port={RAY_HEAD_PORT}"] if i == 0 else [f"--address={self.address}"]
             node_env = {**self.env, "KD_STATE_DIR": str(root / f"node{i}")}
-            subprocess.run([*base, *where, f"--num-cpus={cpus}", "--", f"--temp-dir={self.temp}", *ports],
-                           env=node_env, check=True, capture_output=True, timeout=180)
+            joined = subprocess.run([*base, *where, f"--num-cpus={cpus}", "--", f"--temp-dir={self.temp}", *ports],
+                                    env=node_env, capture_output=True, text=True, timeout=180)
+            if joined.returncode:  # a half-started cluster would hold its ports for the next test
+                self.stop()
+                raise RuntimeError(f"ray node {i} did not start:\n{joined.stdout}\n{joined.stderr}")
 
     def pids(self) -> list[int]:
         """The processes of this cluster: those whose command line names its temp folder, and their children."""

@@ -10,12 +10,15 @@ ends), with what it finished kept."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 
 from benchmarks.store.database import CLUSTER_EXTRA, Database
 from benchmarks.store.jobs import JobRecord
@@ -76,23 +79,15 @@ def labels(db: Database) -> dict[str, str]:
 
 def machines(address: str, db: Database) -> list[ClusterMachine]:
     """Every node that advertises a hardware identity, alive or not, named as its results name it."""
-    ray = connect(address)
     named = labels(db)
-    found = []
-    for node in ray.nodes():
-        resources = node.get("Resources", {})
-        for name in resources:
-            if name.startswith(RESOURCE_PREFIX):
-                key = name[len(RESOURCE_PREFIX):]
-                found.append(ClusterMachine(key, named.get(key, key), bool(node.get("Alive")),
-                                            resources.get("CPU", 0.0), resources.get("GPU", 0.0)))
+    found = [ClusterMachine(key, named.get(key, key), alive, cpus, gpus)
+             for key, alive, cpus, gpus in _in_client(address, _nodes, address)]
     return sorted(found, key=lambda m: (not m.alive, m.label))
 
 
 def launch(address: str, db_url: str, job: JobRecord) -> None:
     """Send a queued job to the cluster: to its target's node with all of that node's CPUs and GPUs (a benchmark), or
     to any node, a GPU first (head importance, live distillation)."""
-    ray = connect(address)
     nodes = [m for m in machines(address, Database(db_url)) if m.alive]
     if job.target:
         node = next((m for m in nodes if m.key == job.target), None)
@@ -101,11 +96,72 @@ def launch(address: str, db_url: str, job: JobRecord) -> None:
         options = {"num_cpus": node.cpus, "num_gpus": node.gpus, "resources": {RESOURCE_PREFIX + job.target: 1}}
     else:
         options = {"num_cpus": 1, "num_gpus": 1} if any(m.gpus for m in nodes) else {"num_cpus": 1}
-    # A detached actor, not a task: it outlives the process that sent it (a dashboard restarting, `run --on` without
-    # --wait), holds its node's resources while the job runs, and is never restarted.
-    runner = ray.remote(JobRunner).options(**options, name=f"kd-{job.kind}-{job.id}", namespace="kd-dashboard",
-                                           lifetime="detached", max_restarts=0)
-    runner.remote().run.remote(job.id, db_url)
+    _in_client(address, _start_runner, address, options, f"kd-{job.kind}-{job.id}", job.id, db_url)
+
+
+# --- the Ray client process ---------------------------------------------------------------------------------------
+# Ray ends a driver process (os._exit) once the cluster's head has been gone for a minute. The dashboard must outlive
+# its cluster, so it is never the driver: one spawned child per process connects, and is replaced when it dies.
+
+CLIENT_TIMEOUT_S = 60.0
+_client: tuple[multiprocessing.Process, Connection] | None = None
+_client_lock = threading.Lock()  # one call at a time: the pipe carries one request and its answer
+
+
+def _in_client(address: str, fn, *args):
+    """fn(*args) in the client process, started on first use; its exception is raised here."""
+    global _client
+    with _client_lock:
+        if _client is None or not _client[0].is_alive():
+            ours, theirs = multiprocessing.get_context("spawn").Pipe()
+            proc = multiprocessing.get_context("spawn").Process(target=_serve, args=(theirs,), daemon=True)
+            proc.start()
+            _client = proc, ours
+        proc, pipe = _client
+        try:
+            pipe.send((fn, args))
+            if pipe.poll(CLIENT_TIMEOUT_S):
+                ok, value = pipe.recv()
+                if ok:
+                    return value
+                raise value
+        except (EOFError, OSError):
+            pass  # it died: Ray ended it, or it was killed
+        proc.kill()
+        _client = None
+    raise ClusterUnavailable(f"The Ray cluster at {address} did not answer within {CLIENT_TIMEOUT_S:.0f} s; jobs "
+                             "cannot be sent to other machines.")
+
+
+def _serve(pipe: Connection) -> None:
+    while True:
+        fn, args = pipe.recv()
+        try:
+            pipe.send((True, fn(*args)))
+        except ClusterUnavailable as exc:
+            pipe.send((False, exc))
+        except Exception as exc:  # noqa: BLE001 -- Ray's own errors may not pickle; the caller gets one sentence
+            pipe.send((False, ClusterUnavailable(f"The Ray cluster refused the request: {type(exc).__name__}: "
+                                                 f"{(str(exc).splitlines() or [''])[0]}")))
+
+
+def _nodes(address: str) -> list[tuple[str, bool, float, float]]:
+    """In the client: (identity, alive, CPUs, GPUs) of each node that advertises a hardware identity."""
+    found = []
+    for node in connect(address).nodes():
+        resources = node.get("Resources", {})
+        found += [(name[len(RESOURCE_PREFIX):], bool(node.get("Alive")), resources.get("CPU", 0.0),
+                   resources.get("GPU", 0.0)) for name in resources if name.startswith(RESOURCE_PREFIX)]
+    return found
+
+
+def _start_runner(address: str, options: dict, name: str, job_id: str, db_url: str) -> None:
+    """In the client. A detached actor, not a task: it outlives the process that sent it (a dashboard restarting,
+    `run --on` without --wait), holds its node's resources while the job runs, and is never restarted."""
+    ray = connect(address)
+    runner = ray.remote(JobRunner).options(**options, name=name, namespace="kd-dashboard", lifetime="detached",
+                                           max_restarts=0)
+    runner.remote().run.remote(job_id, db_url)
 
 
 class JobRunner:

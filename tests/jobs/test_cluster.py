@@ -73,6 +73,6 @@ def test_a_quick_run_on_each_node_lands_in_postgresql_and_on_the_benchmarks_page
     at.switch_page("views/benchmarks.py").run()
     assert not at.exception
     shown = at.selectbox(key="bench_hw").options
-    assert all(any(m.label in option for option in shown) for m in machines)  # both machines, side by side
+    assert all(any(m.choice in option for option in shown) for m in machines), shown  # both machines, side by side
     assert at.selectbox(key="bench_on").options  # "Measure on": this machine and each connected one
     resources.settings.clear()
