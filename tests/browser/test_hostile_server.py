@@ -1,6 +1,6 @@
 """Hostile model folders against the real server (issue 28, class 1): while a visitor makes the server load a
 folder whose index or tokenizer config names a FIFO, a device or a file outside KD_MODEL_ROOTS, the health endpoint
-keeps answering within 1 s (see HealthProbe.never_silent), the page says what is wrong in one sentence with no
+answers every probe within 1 s, the page says what is wrong in one sentence with no
 absolute path, and SIGTERM still stops the server within 10 s."""
 
 from __future__ import annotations
@@ -50,12 +50,9 @@ class HealthProbe:
                 self.latencies.append(None)
             time.sleep(0.2)
 
-    def never_silent(self) -> bool:
-        """No two probes in a row unanswered within 1 s. On this shared 2-core machine at a load average of 10, a
-        benign rerun of the same page also misses a single 1 s deadline now and then; a frozen server (a FIFO opened
-        holding Python's lock) misses every one."""
-        misses = [x is None for x in self.latencies]
-        return not any(a and b for a, b in zip(misses, misses[1:])) and misses.count(True) <= len(misses) // 4
+    def slow(self) -> list[float | None]:
+        """The probes not answered within 1 s (None: no answer at all)."""
+        return [x for x in self.latencies if x is None or x >= 1.0]
 
     def __enter__(self) -> "HealthProbe":
         self._thread.start()
@@ -101,7 +98,7 @@ def test_hostile_folders_never_silence_the_health_check(chromium, hostile_root, 
             shown = refusal.first.inner_text()
             assert str(tmp_path) not in shown and "/tmp" not in shown, shown
             print(name, [None if x is None else round(x, 3) for x in probe.latencies])
-            assert len(probe.latencies) >= 3 and probe.never_silent(), (name, probe.latencies)
+            assert len(probe.latencies) >= 3 and not probe.slow(), (name, probe.latencies)
         page.close()
         started = time.monotonic()
         server.send_signal(signal.SIGTERM)
