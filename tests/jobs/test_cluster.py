@@ -8,13 +8,19 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from dataclasses import asdict
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from benchmarks.core.pairs import custom_pair
+from benchmarks.core.settings import load_settings
+from benchmarks.distill.live import LiveConfig
 from benchmarks.harness.machines import machine_of
 from benchmarks.harness.store import ResultStore
+from benchmarks.jobs.kinds import STUDENT_FILE, HeadsRequest, LiveRequest
+from benchmarks.jobs.service import Jobs
 from benchmarks.store.database import Database
 from benchmarks.store.jobs import JobBoard
 from tests.conftest import REPO
@@ -76,3 +82,25 @@ def test_a_quick_run_on_each_node_lands_in_postgresql_and_on_the_benchmarks_page
     assert all(any(m.choice in option for option in shown) for m in machines), shown  # both machines, side by side
     assert at.selectbox(key="bench_on").options  # "Measure on": this machine and each connected one
     resources.settings.clear()
+
+
+def test_head_importance_and_live_distillation_run_on_a_node_and_come_back(team, tiny_pair_dirs, monkeypatch):
+    """Sent the way the Explain and Distillation pages send them: to any node; what they made returns through the
+    database (the head scores in the job's row, the student as a file of the job)."""
+    url, cluster, env = team
+    for name, value in env.items():
+        if name.startswith("KD_"):
+            monkeypatch.setenv(name, value)
+    jobs = Jobs(load_settings())
+    teacher, student = map(str, tiny_pair_dirs)
+    heads = HeadsRequest(custom_pair(teacher, student), sentences=8).to_json()
+    live = LiveRequest(("local", teacher), asdict(LiveConfig(layers=1, steps=10, eval_every=10))).to_json()
+    ids = [jobs.submit("heads", heads, owner="tab")[0].id, jobs.submit("live", live, owner="tab")[0].id]
+    deadline = time.monotonic() + 400
+    while any((job := jobs.get(i)) is None or job.active for i in ids):
+        assert time.monotonic() < deadline, [jobs.get(i) for i in ids]
+        time.sleep(0.5)
+    ended = [jobs.get(i) for i in ids]
+    assert all(j.backend == "ray" and j.state == "finished" and j.machine for j in ended), ended
+    assert ended[0].detail["cache_name"] and "gold_probability" in ended[0].detail["result"]
+    assert len(jobs.board.get_file(ids[1], STUDENT_FILE) or b"") > 1000  # the distilled student, packed
