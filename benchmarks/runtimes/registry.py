@@ -51,6 +51,7 @@ def _installed(module: str) -> bool:
     return True
 
 
+@functools.cache  # what is imported does not change while the process lives; the lookup walks every path entry
 def _version(package: str) -> str:
     try:
         return importlib.metadata.version(package)
