@@ -116,6 +116,7 @@ def _in_client(address: str, fn, *args):
             ours, theirs = multiprocessing.get_context("spawn").Pipe()
             proc = multiprocessing.get_context("spawn").Process(target=_serve, args=(theirs,), daemon=True)
             proc.start()
+            theirs.close()  # so that the child's death reads as the end of the pipe here, not as a 60 s silence
             _client = proc, ours
         proc, pipe = _client
         try:
@@ -129,8 +130,8 @@ def _in_client(address: str, fn, *args):
             pass  # it died: Ray ended it, or it was killed
         proc.kill()
         _client = None
-    raise ClusterUnavailable(f"The Ray cluster at {address} did not answer within {CLIENT_TIMEOUT_S:.0f} s; jobs "
-                             "cannot be sent to other machines.")
+    raise ClusterUnavailable(f"The Ray cluster at {address} did not answer (no reply within {CLIENT_TIMEOUT_S:.0f} s, "
+                             "or the connection to it ended); jobs cannot be sent to other machines.")
 
 
 def _serve(pipe: Connection) -> None:
